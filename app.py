@@ -1,0 +1,43 @@
+"""Reach: frames the app and routes every page. No model code here."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.workspace import WorkspaceError
+from ui import auth, state
+from ui.resources import workspace
+
+st.set_page_config(page_title="Reach", page_icon="🌱", layout="wide")
+state.init()
+
+if not auth.gate():
+    st.stop()
+
+ws = workspace()
+
+
+
+def _activate_chosen() -> None:
+    try:
+        ws.activate(state.get("sidebar_dataset"))
+    except WorkspaceError as exc:
+        st.toast(str(exc))
+
+
+with st.sidebar:
+    datasets = ws.datasets()
+    if datasets:
+        names = {d.id: f"{d.name} (#{d.id})" for d in datasets}
+        # The workspace, not the widget, says which dataset is active (pages can change it).
+        state.put("sidebar_dataset", ws.active_dataset_id())
+        st.selectbox("Active dataset", list(names), format_func=names.get, key="sidebar_dataset",
+                     on_change=_activate_chosen)
+    else:
+        st.caption("No dataset yet: import one on the Data page.")
+
+pages = {
+    "Overview": [st.Page("pages/home.py", title="Home", icon="🏠", default=True)],
+    "1 · Data": [st.Page("pages/data.py", title="Data", icon="📥")],
+}
+st.navigation(pages).run()

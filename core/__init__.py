@@ -1,0 +1,1 @@
+"""Reach core: model code shared by the app and the command line."""

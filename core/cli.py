@@ -1,0 +1,95 @@
+"""Reach's command line: the same core functions as the app, for scripts and cron.
+
+Every command prints something short for people, or one JSON object with ``--json``. Input
+the operator must fix exits with code 2 and one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from core.ingest import IngestError, ingest, parse_mapping_overrides
+from core.workspace import WorkspaceError, open_workspace
+
+__all__ = ["main", "build_parser"]
+
+log = logging.getLogger(__name__)
+
+USER_ERRORS = (IngestError, WorkspaceError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="python -m core", description="Reach: from audience data to published posts.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="import behaviour CSVs as one dataset (it becomes the active one)")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--kind", choices=["auto", "events", "users", "baskets"], default="auto")
+    p.add_argument("--name", help="dataset name (default: the first file's name)")
+    p.add_argument("--map", action="extend", nargs="+", default=[], metavar="CANONICAL=COLUMN",
+                   help="map a source column onto a canonical one, e.g. --map user_id=UID")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=_ingest)
+
+    p = sub.add_parser("datasets", help="list the dataset catalogue")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=_datasets)
+    return parser
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    mapping = parse_mapping_overrides(args.map)
+    ws = open_workspace()
+    report = ingest(ws, args.paths, kind=args.kind, name=args.name, mapping=mapping or None)
+    out = report.as_json()
+    if args.json:
+        _print_json(out)
+        return 0
+    print(f"dataset {out['dataset_id']} ({out['kind']}): {report.name} — now active")
+    print(f"  rows read {out['rows_read']:,} = accepted {out['rows_accepted']:,} + rejected "
+          f"{out['rows_rejected']:,} + duplicates {out['duplicates_removed']:,}")
+    for reason, count in sorted(out["reasons"].items(), key=lambda kv: -kv[1]):
+        print(f"  rejected, {reason}: {count:,}")
+    for f in report.files:
+        mapping_text = ", ".join(f"{k}←{v}" for k, v in f.mapping.items()) or "one basket per line"
+        print(f"  {f.file}: {f.kind}, {f.encoding}, {f.delimiter!r}; {mapping_text}")
+        for note in f.notes:
+            print(f"    note: {note}")
+    return 0
+
+
+def _datasets(args: argparse.Namespace) -> int:
+    ws = open_workspace()
+    datasets = ws.datasets()
+    if args.json:
+        _print_json({"active": ws.active_dataset_id(), "datasets": [d.as_json() for d in datasets]})
+        return 0
+    if not datasets:
+        print("no datasets yet: python -m core ingest PATH")
+    for d in datasets:
+        mark = "*" if d.active else " "
+        print(f"{mark} {d.id:>3}  {d.name}  ({d.kind}; {d.n_events:,} events, {d.n_users:,} users; {d.created_at})")
+    return 0
+
+
+def _print_json(obj: object) -> None:
+    print(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return the process exit code."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except USER_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130

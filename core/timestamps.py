@@ -1,0 +1,78 @@
+"""Timestamps as exports write them: ISO text, common date formats, unix seconds or milliseconds.
+
+Offsets (``Z``, ``+08:00``) are converted to UTC; times without one are kept as written
+(exports give local time, and local time is what best-hour features need). Whether ``03/04``
+is the 3rd of April or the 4th of March is decided once per file, from the first block that
+has such dates: the reading under which more values are valid wins, month first on a tie.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+__all__ = ["TimestampParser", "EARLIEST", "latest_allowed"]
+
+EARLIEST = pd.Timestamp("1990-01-01")
+
+DAY_FIRST = ["%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y", "%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M",
+             "%d-%m-%Y", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y"]
+MONTH_FIRST = ["%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y", "%m/%d/%Y %I:%M %p", "%m/%d/%y %H:%M",
+               "%m/%d/%y"]
+OTHER = ["%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y.%m.%d %H:%M:%S", "%Y.%m.%d",
+         "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日 %H时%M分", "%Y年%m月%d日",
+         "%Y%m%d%H%M%S", "%Y%m%d", "%d %b %Y %H:%M", "%d %b %Y", "%b %d %Y %H:%M", "%b %d, %Y",
+         "%a %b %d %H:%M:%S %z %Y"]
+
+
+def latest_allowed() -> pd.Timestamp:
+    """Timestamps after this (tomorrow) are impossible for an export of past behaviour."""
+    return pd.Timestamp.now().normalize() + pd.Timedelta(days=2)
+
+
+class TimestampParser:
+    """Parses text columns to ``datetime64[ms]``; keeps the day-first decision across blocks."""
+
+    def __init__(self) -> None:
+        self.day_first: bool | None = None
+
+    def parse(self, text: pd.Series) -> tuple[pd.Series, pd.Series]:
+        """(timestamps with NaT where unparseable or out of range, out-of-range mask)."""
+        text = text.astype("string")
+        result = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ms]")
+        todo = text.notna() & (text.str.len() > 0)
+        numeric = todo & text.str.fullmatch(r"\d{9,13}(\.\d+)?").fillna(False)
+        if numeric.any():
+            values = pd.to_numeric(text[numeric], errors="coerce")
+            millis = values >= 1e11
+            seconds = values.where(~millis, values / 1000)
+            result[numeric] = pd.to_datetime(seconds, unit="s", errors="coerce").astype("datetime64[ms]")
+            todo &= ~numeric
+        if todo.any():
+            iso = pd.to_datetime(text[todo], format="ISO8601", errors="coerce", utc=True)
+            iso = iso.dt.tz_localize(None).astype("datetime64[ms]")
+            result[todo] = iso
+            todo &= result.isna()
+        if todo.any():
+            for fmt in self._formats(text[todo]):
+                chunk = text[todo]
+                parsed = pd.to_datetime(chunk, format=fmt, errors="coerce", utc="%z" in fmt)
+                if "%z" in fmt:
+                    parsed = parsed.dt.tz_localize(None)
+                hit = parsed.notna()
+                if hit.any():
+                    result[hit[hit].index] = parsed[hit].astype("datetime64[ms]")
+                    todo &= result.isna()
+                if not todo.any():
+                    break
+        out_of_range = result.notna() & ((result < EARLIEST) | (result > latest_allowed()))
+        result = result.mask(out_of_range)
+        return result, out_of_range
+
+    def _formats(self, sample: pd.Series) -> list[str]:
+        if self.day_first is None and sample.str.contains(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}", regex=True).any():
+            probe = sample.head(2000)
+            day = sum(pd.to_datetime(probe, format=f, errors="coerce").notna().sum() for f in DAY_FIRST)
+            month = sum(pd.to_datetime(probe, format=f, errors="coerce").notna().sum() for f in MONTH_FIRST)
+            self.day_first = bool(day > month)
+        first, second = (DAY_FIRST, MONTH_FIRST) if self.day_first else (MONTH_FIRST, DAY_FIRST)
+        return [*first, *second, *OTHER]

@@ -1,0 +1,366 @@
+"""The workspace: one folder, one SQLite database, columnar dataset files.
+
+Layout under ``REACH_HOME`` (default ``./workspace``)::
+
+    reach.db                      SQLite: schema version, settings, dataset catalogue, audit log
+    uploads/<dataset_id>/<name>   every original upload, byte for byte as uploaded
+    datasets/<dataset_id>/        cleaned data: events.parquet, users.parquet, rejected.parquet
+    tmp/                          work in progress; an import that fails leaves nothing elsewhere
+
+The SQL stays portable (no SQLite-only types beyond what every server database has) so a
+server database can replace SQLite later. Migrations are plain SQL lists applied in order; the
+applied version lives in ``schema_version``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = [
+    "DatasetInfo",
+    "Workspace",
+    "WorkspaceError",
+    "default_home",
+    "open_workspace",
+]
+
+log = logging.getLogger(__name__)
+
+# Each entry is one schema version; never edit an applied entry, append a new one.
+MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        )""",
+        """CREATE TABLE datasets (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            n_events INTEGER NOT NULL DEFAULT 0,
+            n_users INTEGER NOT NULL DEFAULT 0,
+            report TEXT NOT NULL,
+            is_demo INTEGER NOT NULL DEFAULT 0
+        )""",
+        """CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL
+        )""",
+    ],
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class WorkspaceError(Exception):
+    """A workspace problem the operator can act on (unknown dataset id, unreadable database)."""
+
+
+def default_home() -> Path:
+    """The workspace folder: ``$REACH_HOME`` or ``./workspace``."""
+    return Path(os.environ.get("REACH_HOME", "workspace"))
+
+
+def utc_now() -> str:
+    """Current UTC time as ISO text, seconds resolution."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """One catalogue entry."""
+
+    id: int
+    name: str
+    kind: str
+    created_at: str
+    n_events: int
+    n_users: int
+    report: dict
+    is_demo: bool
+    active: bool
+
+    def as_json(self) -> dict:
+        """Catalogue entry as printed by ``python -m core datasets --json``."""
+        return {
+            "dataset_id": self.id,
+            "name": self.name,
+            "kind": self.kind,
+            "created_at": self.created_at,
+            "events": self.n_events,
+            "users": self.n_users,
+            "rows_read": self.report.get("rows_read", 0),
+            "rows_accepted": self.report.get("rows_accepted", 0),
+            "rows_rejected": self.report.get("rows_rejected", 0),
+            "duplicates_removed": self.report.get("duplicates_removed", 0),
+            "demo": self.is_demo,
+            "active": self.active,
+        }
+
+
+class Workspace:
+    """A Reach workspace folder. Open it with :func:`open_workspace`."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = Path(home)
+        self.db_path = self.home / "reach.db"
+
+    # -- database -------------------------------------------------------------------------
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection in a transaction: committed on success, rolled back on error."""
+        con = sqlite3.connect(self.db_path, timeout=30)
+        con.row_factory = sqlite3.Row
+        con.execute("PRAGMA foreign_keys = ON")
+        try:
+            with con:
+                yield con
+        finally:
+            con.close()
+
+    def migrate(self) -> int:
+        """Apply pending migrations; return the schema version now in force."""
+        for folder in ("uploads", "datasets", "tmp"):
+            (self.home / folder).mkdir(parents=True, exist_ok=True)
+        with self.connect() as con:
+            con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = con.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            current = row[0] or 0
+            if current > SCHEMA_VERSION:
+                raise WorkspaceError(
+                    f"workspace {self.home} has schema version {current}, newer than this "
+                    f"Reach ({SCHEMA_VERSION}); update Reach or point REACH_HOME elsewhere"
+                )
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[version - 1]:
+                    con.execute(statement)
+                con.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+                log.info("workspace migrated to schema version %d", version)
+        return SCHEMA_VERSION
+
+    def schema_version(self) -> int:
+        """The schema version recorded in the database."""
+        with self.connect() as con:
+            return con.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
+
+    # -- settings and audit ---------------------------------------------------------------
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        """A stored setting, or ``default``."""
+        with self.connect() as con:
+            row = con.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_setting(self, key: str, value: str, *, con: sqlite3.Connection | None = None) -> None:
+        """Store a setting (inside ``con``'s transaction when given)."""
+        sql = (
+            "INSERT INTO settings (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+        )
+        if con is not None:
+            con.execute(sql, (key, value))
+            return
+        with self.connect() as own:
+            own.execute(sql, (key, value))
+
+    def audit(self, action: str, detail: dict, *, con: sqlite3.Connection) -> None:
+        """Append to the audit log inside the caller's transaction."""
+        con.execute(
+            "INSERT INTO audit_log (at, action, detail) VALUES (?, ?, ?)",
+            (utc_now(), action, json.dumps(detail, ensure_ascii=False)),
+        )
+
+    def audit_entries(self, limit: int = 50) -> list[dict]:
+        """Newest audit entries first."""
+        with self.connect() as con:
+            rows = con.execute(
+                "SELECT at, action, detail FROM audit_log ORDER BY id DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [{"at": r["at"], "action": r["action"], **json.loads(r["detail"])} for r in rows]
+
+    # -- dataset catalogue ----------------------------------------------------------------
+    def datasets(self) -> list[DatasetInfo]:
+        """The catalogue, newest first."""
+        active = self.active_dataset_id()
+        with self.connect() as con:
+            rows = con.execute("SELECT * FROM datasets ORDER BY id DESC").fetchall()
+        return [self._info(row, active) for row in rows]
+
+    def dataset(self, dataset_id: int | None = None) -> DatasetInfo:
+        """One catalogue entry; without an id, the active dataset."""
+        if dataset_id is None:
+            dataset_id = self.active_dataset_id()
+            if dataset_id is None:
+                raise WorkspaceError("no dataset yet: upload one on the Data page or run `python -m core ingest`")
+        with self.connect() as con:
+            row = con.execute("SELECT * FROM datasets WHERE id = ?", (int(dataset_id),)).fetchone()
+        if row is None:
+            known = ", ".join(str(d.id) for d in self.datasets()) or "none"
+            raise WorkspaceError(f"dataset {dataset_id} does not exist (datasets: {known})")
+        return self._info(row, self.active_dataset_id())
+
+    def active_dataset_id(self) -> int | None:
+        """Id of the active dataset, if any."""
+        value = self.get_setting("active_dataset")
+        return int(value) if value else None
+
+    def activate(self, dataset_id: int) -> None:
+        """Make a dataset the active one."""
+        info = self.dataset(dataset_id)
+        with self.connect() as con:
+            self.set_setting("active_dataset", str(info.id), con=con)
+            self.audit("dataset.activate", {"dataset_id": info.id}, con=con)
+
+    def dataset_dir(self, dataset_id: int) -> Path:
+        """Folder of a dataset's cleaned files."""
+        return self.home / "datasets" / str(dataset_id)
+
+    def upload_dir(self, dataset_id: int) -> Path:
+        """Folder of a dataset's original uploads."""
+        return self.home / "uploads" / str(dataset_id)
+
+    def new_tmp_dir(self, prefix: str) -> Path:
+        """A fresh folder under ``tmp/`` for work that may still fail."""
+        import tempfile
+
+        (self.home / "tmp").mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=self.home / "tmp"))
+
+    def add_dataset(
+        self,
+        *,
+        name: str,
+        kind: str,
+        staged: Path,
+        uploads: list[Path],
+        n_events: int,
+        n_users: int,
+        report: dict,
+        is_demo: bool = False,
+    ) -> int:
+        """Register a staged dataset folder, move it and its uploads into place, make it active.
+
+        The catalogue row and the active flag are written in one transaction; files are moved
+        first, so a failure leaves at worst an unreferenced folder, never a row without files.
+        """
+        with self.connect() as con:
+            row = con.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM datasets").fetchone()
+            dataset_id = int(row[0])
+            target = self.dataset_dir(dataset_id)
+            if target.exists():  # left over by a crash between move and commit
+                shutil.rmtree(target)
+            shutil.move(str(staged), str(target))
+            upload_target = self.upload_dir(dataset_id)
+            if upload_target.exists():
+                shutil.rmtree(upload_target)
+            upload_target.mkdir(parents=True)
+            for path in uploads:
+                shutil.copy2(path, upload_target / path.name)
+            con.execute(
+                "INSERT INTO datasets (id, name, kind, created_at, n_events, n_users, report, is_demo)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (dataset_id, name, kind, utc_now(), n_events, n_users,
+                 json.dumps(report, ensure_ascii=False), int(is_demo)),
+            )
+            self.set_setting("active_dataset", str(dataset_id), con=con)
+            self.audit("dataset.add", {"dataset_id": dataset_id, "name": name}, con=con)
+        return dataset_id
+
+    def delete_dataset(self, dataset_id: int) -> None:
+        """Remove a dataset, its files and uploads; the newest remaining one becomes active."""
+        info = self.dataset(dataset_id)
+        with self.connect() as con:
+            con.execute("DELETE FROM datasets WHERE id = ?", (info.id,))
+            if info.active:
+                row = con.execute("SELECT MAX(id) FROM datasets").fetchone()
+                if row[0] is None:
+                    con.execute("DELETE FROM settings WHERE key = 'active_dataset'")
+                else:
+                    self.set_setting("active_dataset", str(row[0]), con=con)
+            self.audit("dataset.delete", {"dataset_id": info.id, "name": info.name}, con=con)
+        shutil.rmtree(self.dataset_dir(info.id), ignore_errors=True)
+        shutil.rmtree(self.upload_dir(info.id), ignore_errors=True)
+
+    def rename_dataset(self, dataset_id: int, name: str) -> None:
+        """Give a dataset a new name."""
+        name = name.strip()
+        if not name:
+            raise WorkspaceError("a dataset name cannot be empty")
+        info = self.dataset(dataset_id)
+        with self.connect() as con:
+            con.execute("UPDATE datasets SET name = ? WHERE id = ?", (name, info.id))
+            self.audit("dataset.rename", {"dataset_id": info.id, "name": name}, con=con)
+
+    # -- dataset contents -----------------------------------------------------------------
+    def load_events(self, dataset_id: int | None = None, columns: list[str] | None = None) -> pd.DataFrame:
+        """Cleaned events of a dataset (active one by default); empty frame if it has none."""
+        return self._load_table(dataset_id, "events", columns)
+
+    def load_users(self, dataset_id: int | None = None, columns: list[str] | None = None) -> pd.DataFrame:
+        """The user table of a dataset (active one by default); empty frame if it has none."""
+        return self._load_table(dataset_id, "users", columns)
+
+    def load_rejected(self, dataset_id: int | None = None) -> pd.DataFrame:
+        """Rejected rows with their reason, as read (all text)."""
+        return self._load_table(dataset_id, "rejected", None)
+
+    def _load_table(self, dataset_id: int | None, table: str, columns: list[str] | None) -> pd.DataFrame:
+        info = self.dataset(dataset_id)
+        path = self.dataset_dir(info.id) / f"{table}.parquet"
+        if not path.exists():
+            return pd.DataFrame()
+        return pd.read_parquet(path, columns=columns)
+
+    def uploads(self, dataset_id: int) -> list[Path]:
+        """The original files of a dataset."""
+        folder = self.upload_dir(dataset_id)
+        return sorted(folder.iterdir()) if folder.exists() else []
+
+    @staticmethod
+    def _info(row: sqlite3.Row, active: int | None) -> DatasetInfo:
+        return DatasetInfo(
+            id=row["id"],
+            name=row["name"],
+            kind=row["kind"],
+            created_at=row["created_at"],
+            n_events=row["n_events"],
+            n_users=row["n_users"],
+            report=json.loads(row["report"]),
+            is_demo=bool(row["is_demo"]),
+            active=row["id"] == active,
+        )
+
+
+def open_workspace(home: Path | str | None = None, *, with_demo: bool | None = None) -> Workspace:
+    """Open (creating and migrating as needed) the workspace at ``home``.
+
+    On the very first start the bundled demo is imported, so the app shows a working pipeline
+    before any upload. ``with_demo`` defaults to true unless ``REACH_DEMO=0`` is set. The demo is
+    installed once: deleting it later does not bring it back.
+    """
+    ws = Workspace(Path(home) if home is not None else default_home())
+    try:
+        ws.migrate()
+    except sqlite3.DatabaseError as exc:
+        raise WorkspaceError(f"the workspace database {ws.db_path.name} cannot be read ({exc})") from None
+    if with_demo is None:
+        with_demo = os.environ.get("REACH_DEMO", "1") != "0"
+    if with_demo and ws.get_setting("demo_installed") is None:
+        from core.demo import install_demo
+
+        install_demo(ws)
+        ws.set_setting("demo_installed", utc_now())
+    return ws

@@ -1,0 +1,36 @@
+"""Home: the whole pipeline at a glance, each step with its status and the next thing to do."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.pipeline import pipeline_status
+from ui.resources import workspace
+
+ws = workspace()
+st.title("Reach")
+st.caption("From your audience's behaviour to posts that reach the right people, and whether they worked.")
+
+steps = pipeline_status(ws)
+lines = ["flowchart LR"]
+for i, step in enumerate(steps):
+    label = f"{i + 1} · {step.title}<br/><small>{step.status}</small>"
+    lines.append(f'    s{i}["{label}"]:::{step.state}')
+    if i:
+        lines.append(f"    s{i - 1} --> s{i}")
+lines += ["    classDef done fill:#d8eeda,stroke:#2e7d4f,color:#1f2a24",
+          "    classDef todo fill:#fff6dc,stroke:#c9a227,color:#1f2a24",
+          "    classDef later fill:#f0f0f0,stroke:#aaaaaa,color:#777777"]
+st.mermaid_chart("\n".join(lines), alt="The six steps of the Reach pipeline and their status")
+
+next_step = next((s for s in steps if s.state == "todo"), None)
+if next_step is not None:
+    st.info(f"**Next:** {next_step.next_action}")
+
+cols = st.columns(len(steps))
+for column, step in zip(cols, steps, strict=True):
+    with column.container(border=True):
+        st.markdown(f"**{step.title}**")
+        st.caption(step.status)
+        if step.page:
+            st.page_link(step.page, label="Open", icon="➡️")

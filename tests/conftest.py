@@ -1,0 +1,1 @@
+# Shared pytest configuration for Reach; fixtures live next to the tests that use them.

@@ -1,0 +1,103 @@
+"""Pieces of the Data page: staged uploads, the mapping editor, the validation report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from core.exports import safe_csv
+from core.ingest import CANONICAL_COLUMNS, FileInspection, IngestError, inspect_file
+from core.workspace import Workspace
+
+KIND_LABELS = {"events": "Events (one row per interaction)", "users": "User table (one row per user)",
+               "baskets": "Baskets (purchases)"}
+KIND_COLUMNS = {
+    "events": ["user_id", "timestamp", "action", "topic", "platform"],
+    "users": ["user_id", "age", "gender", "region"],
+    "baskets": ["transaction_id", "item", "user_id", "timestamp"],
+}
+NONE = "— none —"
+
+
+def stage_upload(ws: Workspace, upload) -> Path:
+    """Keep an uploaded file on disk (once per upload) so intake can stream it."""
+    folder = ws.home / "tmp" / "uploads" / str(upload.file_id)
+    path = folder / Path(upload.name).name
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(upload.getbuffer())
+    return path
+
+
+def file_plan(path: Path, display_name: str, key: str) -> tuple[str, dict[str, str]] | None:
+    """Kind selector, detection summary, preview and mapping editor for one file.
+
+    Returns the chosen (kind, mapping), or None when the file cannot be used (message shown).
+    """
+    try:
+        detected = inspect_file(path, name=display_name)
+    except IngestError as exc:
+        st.error(str(exc))
+        return None
+    kinds = list(KIND_LABELS)
+    kind = st.selectbox("This file holds", kinds, index=kinds.index(detected.kind),
+                        format_func=KIND_LABELS.get, key=f"kind_{key}")
+    info = detected if kind == detected.kind else _reinspect(path, display_name, kind)
+    if info is None:
+        return None
+    st.caption(f"Encoding **{info.encoding}** · delimiter **{info.delimiter_name}** · "
+               f"{len(info.columns)} columns" + (" · one basket per line" if info.per_line_baskets else ""))
+    st.dataframe(info.preview, hide_index=True, height=min(38 + 35 * len(info.preview), 260))
+    if info.per_line_baskets:
+        return kind, {}
+    return kind, _mapping_editor(info, kind, key)
+
+
+def _reinspect(path: Path, display_name: str, kind: str) -> FileInspection | None:
+    try:
+        return inspect_file(path, kind=kind, name=display_name)
+    except IngestError as exc:
+        st.error(str(exc))
+        return None
+
+
+def _mapping_editor(info: FileInspection, kind: str, key: str) -> dict[str, str]:
+    st.markdown("**Column mapping** — which column of the file is which")
+    options = [NONE, *info.columns]
+    mapping: dict[str, str] = {}
+    canonicals = KIND_COLUMNS[kind]
+    for column, canonical in zip(st.columns(len(canonicals)), canonicals, strict=True):
+        current = info.mapping.get(canonical)
+        choice = column.selectbox(canonical, options, index=options.index(current) if current in options else 0,
+                                  help=CANONICAL_COLUMNS[canonical], key=f"map_{key}_{kind}_{canonical}")
+        if choice != NONE:
+            mapping[canonical] = choice
+    return mapping
+
+
+def render_report(report: dict, rejected: pd.DataFrame) -> None:
+    """Counts, rejection reasons with sample rows, and the rejected rows as a download."""
+    cols = st.columns(4)
+    cols[0].metric("Rows read", f"{report['rows_read']:,}")
+    cols[1].metric("Accepted", f"{report['rows_accepted']:,}")
+    cols[2].metric("Rejected", f"{report['rows_rejected']:,}")
+    cols[3].metric("Duplicates removed", f"{report['duplicates_removed']:,}")
+    for f in report.get("files", []):
+        for note in f.get("notes", []):
+            st.caption(f"{f['file']}: {note}")
+    if not report["reasons"]:
+        st.success("Every row was accepted or was an exact duplicate.")
+        return
+    reasons = pd.DataFrame(sorted(report["reasons"].items(), key=lambda kv: -kv[1]), columns=["reason", "rows"])
+    fig = px.bar(reasons, x="rows", y="reason", orientation="h", text="rows", height=80 + 40 * len(reasons))
+    fig.update_layout(margin=dict(l=0, r=0, t=10, b=0), yaxis_title=None, xaxis_title="rejected rows")
+    st.plotly_chart(fig)
+    if not rejected.empty:
+        samples = rejected.groupby("reason", sort=False).head(5)
+        st.markdown("**Sample rejected rows**")
+        st.dataframe(samples[["reason", "file", "row"]], hide_index=True)
+        st.download_button("Download all rejected rows (CSV)", safe_csv(rejected), file_name="rejected_rows.csv",
+                           mime="text/csv")

@@ -1,0 +1,19 @@
+"""Cached resources and data shared by the pages."""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from core.workspace import Workspace, default_home, open_workspace
+
+
+@st.cache_resource(show_spinner="Preparing the workspace (the first start imports the demo)…")
+def _open(home: str) -> Workspace:
+    return open_workspace(home)
+
+
+def workspace() -> Workspace:
+    """The workspace of ``REACH_HOME``, opened (and on first start filled with the demo) once."""
+    return _open(str(default_home().resolve()) if "REACH_HOME" not in os.environ else os.environ["REACH_HOME"])
