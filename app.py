@@ -8,7 +8,7 @@ from core.workspace import WorkspaceError
 from ui import auth, state
 from ui.resources import workspace
 
-st.set_page_config(page_title="Reach", page_icon="🌱", layout="wide")
+st.set_page_config(page_title="Reach", page_icon=":material/eco:", layout="wide")
 state.init()
 
 if not auth.gate():
@@ -37,7 +37,7 @@ with st.sidebar:
         st.caption("No dataset yet: import one on the Data page.")
 
 pages = {
-    "Overview": [st.Page("pages/home.py", title="Home", icon="🏠", default=True)],
-    "1 · Data": [st.Page("pages/data.py", title="Data", icon="📥")],
+    "Overview": [st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)],
+    "1 · Data": [st.Page("pages/data.py", title="Data", icon=":material/upload_file:")],
 }
 st.navigation(pages).run()

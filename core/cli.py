@@ -7,6 +7,8 @@ the operator must fix exits with code 2 and one line on stderr, never a tracebac
 from __future__ import annotations
 
 import argparse
+import getpass
+import importlib
 import json
 import logging
 import sys
@@ -15,11 +17,24 @@ from collections.abc import Sequence
 from core.ingest import IngestError, ingest, parse_mapping_overrides
 from core.workspace import WorkspaceError, open_workspace
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main", "print_json", "user_errors"]
 
 log = logging.getLogger(__name__)
 
-USER_ERRORS = (IngestError, WorkspaceError)
+# Modules that add their own subcommands: each has ``register(subparsers)`` and ``USER_ERRORS``.
+EXTENSIONS: tuple[str, ...] = ()
+
+
+def _extensions() -> list:
+    return [importlib.import_module(name) for name in EXTENSIONS]
+
+
+def user_errors() -> tuple[type[Exception], ...]:
+    """Exceptions that mean "the input needs fixing": exit 2 with one line, no traceback."""
+    errors: list[type[Exception]] = [IngestError, WorkspaceError, ValueError]
+    for module in _extensions():
+        errors.extend(getattr(module, "USER_ERRORS", ()))
+    return tuple(errors)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("datasets", help="list the dataset catalogue")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=_datasets)
+
+    p = sub.add_parser("hash-password", help="make a password hash for the login gate ([auth] password_hash)")
+    p.set_defaults(run=_hash_password)
+
+    for module in _extensions():
+        module.register(sub)
     return parser
 
 
@@ -48,7 +69,7 @@ def _ingest(args: argparse.Namespace) -> int:
     report = ingest(ws, args.paths, kind=args.kind, name=args.name, mapping=mapping or None)
     out = report.as_json()
     if args.json:
-        _print_json(out)
+        print_json(out)
         return 0
     print(f"dataset {out['dataset_id']} ({out['kind']}): {report.name} — now active")
     print(f"  rows read {out['rows_read']:,} = accepted {out['rows_accepted']:,} + rejected "
@@ -67,7 +88,7 @@ def _datasets(args: argparse.Namespace) -> int:
     ws = open_workspace()
     datasets = ws.datasets()
     if args.json:
-        _print_json({"active": ws.active_dataset_id(), "datasets": [d.as_json() for d in datasets]})
+        print_json({"active": ws.active_dataset_id(), "datasets": [d.as_json() for d in datasets]})
         return 0
     if not datasets:
         print("no datasets yet: python -m core ingest PATH")
@@ -77,7 +98,21 @@ def _datasets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_json(obj: object) -> None:
+def _hash_password(args: argparse.Namespace) -> int:
+    from core.auth import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise ValueError("the two passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    print(hash_password(password))
+    return 0
+
+
+def print_json(obj: object) -> None:
+    """One JSON object on stdout (the ``--json`` output of every command)."""
     print(json.dumps(obj, ensure_ascii=False, default=str))
 
 
@@ -87,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except USER_ERRORS as exc:
+    except user_errors() as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -48,6 +48,7 @@ __all__ = [
     "IngestError",
     "IngestReport",
     "inspect_file",
+    "mapping_problem",
     "ingest",
     "parse_mapping_overrides",
 ]
@@ -132,6 +133,8 @@ class FileInspection:
     kind: str
     preview: pd.DataFrame
     per_line_baskets: bool = False
+    # Physical lines before the header that hold only blanks; the CSV reader skips them.
+    leading_blank_lines: int = 0
 
     @property
     def delimiter_name(self) -> str:
@@ -356,8 +359,32 @@ def _guess_kind(mapping: dict[str, str], columns: list[str], lines: list[str], d
         if counts and len(set(counts)) > 1:
             return "baskets", True
     if "user_id" in mapping:
-        return "users", False
+        # A user table lists each user once; ids that repeat in the sample mean events.
+        position = columns.index(mapping["user_id"])
+        ids = [row[position] for row in csv.reader(lines[1:], delimiter=delimiter) if len(row) > position]
+        return ("events" if len(set(ids)) < len(ids) else "users"), False
     return "events", False
+
+
+def mapping_problem(kind: str, mapping: dict[str, str], per_line: bool, columns: Sequence[str],
+                    name: str) -> str | None:
+    """What a mapping lacks for ``kind``, as a message that says what to do, or None."""
+    if kind == "events" and "user_id" not in mapping:
+        return (
+            f"{name}: no user column found (expected one named like user_id, uid, user or 用户ID); "
+            f"columns seen: {', '.join(columns)}. Choose the user column in the mapping (--map user_id=COLUMN)"
+        )
+    if kind == "events" and "topic" not in mapping:
+        return (
+            f"{name}: no topic column found (expected one named like topic, category, tag, interest or 话题); "
+            f"columns seen: {', '.join(columns)}. Choose it in the mapping (--map topic=COLUMN)"
+        )
+    if kind == "baskets" and not per_line and not ("transaction_id" in mapping and ({"item", "topic"} & mapping.keys())):
+        return (
+            f"{name}: a basket file needs a transaction id column and an item column, or one basket per line; "
+            f"columns seen: {', '.join(columns)}"
+        )
+    return None
 
 
 def inspect_file(
@@ -366,6 +393,7 @@ def inspect_file(
     kind: str = "auto",
     mapping: dict[str, str] | None = None,
     name: str | None = None,
+    strict: bool = True,
 ) -> FileInspection:
     """Read a sample of ``path`` and say how it would be imported.
 
@@ -379,6 +407,9 @@ def inspect_file(
         Canonical -> source column overrides, applied over the automatic mapping.
     name
         How to call the file in messages (defaults to its file name).
+    strict
+        Raise when the mapping lacks a required column; the Data page passes False so the
+        operator can fix the mapping in its editor (and checks with :func:`mapping_problem`).
 
     Raises
     ------
@@ -397,6 +428,11 @@ def inspect_file(
     encoding = detect_encoding(sample, name=name)
     text = _decode_sample(sample, encoding, name)
     lines = _logical_lines(text)
+    leading_blank = 0
+    for physical in re.split(r"\r\n|\r|\n", text):
+        if physical.strip():
+            break
+        leading_blank += 1
     if not lines:
         raise IngestError(f"{name} is empty: there is no header and no rows to import")
     if any(ch in lines[0] for ch in "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0e\x0f\x10"):
@@ -417,21 +453,10 @@ def inspect_file(
             )
         final = {k: v for k, v in final.items() if v != source}
         final[canonical] = source
-    if kind == "events" and "user_id" not in final:
-        raise IngestError(
-            f"{name}: no user column found (expected one named like user_id, uid, user or 用户ID); "
-            f"columns seen: {', '.join(header)}. Choose the user column in the mapping (--map user_id=COLUMN)"
-        )
-    if kind == "events" and "topic" not in final:
-        raise IngestError(
-            f"{name}: no topic column found (expected one named like topic, category, tag, interest or 话题); "
-            f"columns seen: {', '.join(header)}. Choose it in the mapping (--map topic=COLUMN)"
-        )
-    if kind == "baskets" and not per_line and not ("transaction_id" in final and ({"item", "topic"} & final.keys())):
-        raise IngestError(
-            f"{name}: a basket file needs a transaction id column and an item column, or one basket per line; "
-            f"columns seen: {', '.join(header)}"
-        )
+    if strict:
+        problem = mapping_problem(kind, final, per_line, header, name)
+        if problem:
+            raise IngestError(problem)
     if per_line:
         rows = list(csv.reader(lines[:10], delimiter=delimiter))
         preview = pd.DataFrame({"basket": [delimiter.join(r) for r in rows]})
@@ -440,7 +465,7 @@ def inspect_file(
         rows = list(csv.reader(lines[1:11], delimiter=delimiter))
         width = len(header)
         preview = pd.DataFrame([(r + [""] * width)[:width] for r in rows], columns=header, dtype=str)
-    return FileInspection(path, encoding, delimiter, header, final, kind, preview, per_line)
+    return FileInspection(path, encoding, delimiter, header, final, kind, preview, per_line, leading_blank)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -542,25 +567,44 @@ def _blocks(path: Path, info: FileInspection, bad_rows: list[str]) -> Iterator[t
     size = max(path.stat().st_size, 1)
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
-        bad_rows.append(row.text)
+        if row.text.strip():  # a line of blanks is a blank line, not a row
+            bad_rows.append(row.text)
         return "skip"
 
-    source = pa.OSFile(str(path), "rb")
-    reader = pacsv.open_csv(
-        source,
-        read_options=pacsv.ReadOptions(encoding=info.encoding if info.encoding not in ("utf-8", "utf-8-sig") else "utf8",
-                                       block_size=BLOCK_SIZE, use_threads=True),
-        parse_options=pacsv.ParseOptions(delimiter=info.delimiter, newlines_in_values=True,
-                                         invalid_row_handler=on_invalid),
-        convert_options=pacsv.ConvertOptions(column_types={}, strings_can_be_null=False,
-                                             quoted_strings_can_be_null=False, auto_dict_encode=False),
-    )
-    # Read every column as text: validation decides what is valid, not type inference.
+    # Every column is read as text (validation decides what is valid, not type inference, which
+    # would turn the id "007" into 7.0 and fail on a later block that does not fit the type).
+    # Columns get generated names f0, f1, ... so their types can be fixed by name; the header
+    # row then arrives as the first data row and is dropped.
+    def open_reader(n_columns: int) -> tuple[pa.OSFile, pacsv.CSVStreamingReader]:
+        source = pa.OSFile(str(path), "rb")
+        reader = pacsv.open_csv(
+            source,
+            read_options=pacsv.ReadOptions(
+                encoding=info.encoding if info.encoding not in ("utf-8", "utf-8-sig") else "utf8",
+                block_size=BLOCK_SIZE, use_threads=True, autogenerate_column_names=True,
+                skip_rows=info.leading_blank_lines),
+            parse_options=pacsv.ParseOptions(delimiter=info.delimiter, newlines_in_values=True,
+                                             invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types={f"f{i}": pa.string() for i in range(n_columns)}, strings_can_be_null=False,
+                quoted_strings_can_be_null=False, auto_dict_encode=False),
+        )
+        return source, reader
+
+    source, reader = open_reader(len(info.columns))
+    if len(reader.schema) > len(info.columns):  # the reader split the header into more fields
+        source.close()
+        bad_rows.clear()
+        source, reader = open_reader(len(reader.schema))
+    names = [*info.columns, *(f"column_{i + 1}" for i in range(len(info.columns), len(reader.schema)))]
+    header_pending = True
     try:
         for batch in reader:
+            if header_pending and batch.num_rows:
+                batch = batch.slice(1)
+                header_pending = False
             frame = batch.to_pandas()
-            frame = frame.astype("str") if len(frame.columns) else frame
-            frame.columns = info.columns[: len(frame.columns)]
+            frame.columns = names[: len(frame.columns)]
             yield frame, min(source.tell() / size, 1.0)
     finally:
         source.close()

@@ -257,8 +257,10 @@ class Workspace:
         first, so a failure leaves at worst an unreferenced folder, never a row without files.
         """
         with self.connect() as con:
-            row = con.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM datasets").fetchone()
-            dataset_id = int(row[0])
+            # Ids are never reused: a deleted dataset's id may still key caches and audit entries.
+            newest = con.execute("SELECT COALESCE(MAX(id), 0) FROM datasets").fetchone()[0]
+            last = con.execute("SELECT value FROM settings WHERE key = 'last_dataset_id'").fetchone()
+            dataset_id = max(int(newest), int(last[0]) if last else 0) + 1
             target = self.dataset_dir(dataset_id)
             if target.exists():  # left over by a crash between move and commit
                 shutil.rmtree(target)
@@ -267,8 +269,11 @@ class Workspace:
             if upload_target.exists():
                 shutil.rmtree(upload_target)
             upload_target.mkdir(parents=True)
-            for path in uploads:
-                shutil.copy2(path, upload_target / path.name)
+            for number, path in enumerate(uploads, start=1):
+                copy = upload_target / path.name
+                if copy.exists():  # two uploads with one name (a/events.csv, b/events.csv): keep both
+                    copy = upload_target / f"{path.stem} ({number}){path.suffix}"
+                shutil.copy2(path, copy)
             con.execute(
                 "INSERT INTO datasets (id, name, kind, created_at, n_events, n_users, report, is_demo)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -276,6 +281,7 @@ class Workspace:
                  json.dumps(report, ensure_ascii=False), int(is_demo)),
             )
             self.set_setting("active_dataset", str(dataset_id), con=con)
+            self.set_setting("last_dataset_id", str(dataset_id), con=con)
             self.audit("dataset.add", {"dataset_id": dataset_id, "name": name}, con=con)
         return dataset_id
 

@@ -11,7 +11,7 @@ import streamlit as st
 from core.ingest import IngestError, ingest
 from core.workspace import WorkspaceError
 from ui import state
-from ui.data_views import file_plan, render_report, stage_upload
+from ui.data_views import COUNT_COLUMNS, file_plan, render_report, stage_upload
 from ui.resources import workspace
 
 ws = workspace()
@@ -20,7 +20,11 @@ st.caption("Step 1 of 6 · Upload the behaviour exports of your social accounts.
            "the delimiter and the columns; you check the mapping; every rejected row is counted with its reason.")
 
 
-@st.dialog("Delete dataset?")
+def _forget_delete() -> None:
+    state.put("confirm_delete", None)
+
+
+@st.dialog("Delete dataset?", on_dismiss=_forget_delete)
 def confirm_delete(dataset_id: int) -> None:
     info = ws.dataset(dataset_id)
     st.write(f"**{info.name}** (#{info.id}) — {info.n_events:,} events, {info.n_users:,} users. "
@@ -28,8 +32,10 @@ def confirm_delete(dataset_id: int) -> None:
     left, right = st.columns(2)
     if left.button("Delete", type="primary", key="confirm_delete_yes"):
         ws.delete_dataset(dataset_id)
+        _forget_delete()
         st.rerun()
     if right.button("Keep it", key="confirm_delete_no"):
+        _forget_delete()
         st.rerun()
 
 
@@ -79,12 +85,15 @@ table = pd.DataFrame([{"active": "●" if d.active else "", "id": d.id, "name": 
                        "events": d.n_events, "users": d.n_users, "rejected": d.report.get("rows_rejected", 0),
                        "imported (UTC)": d.created_at.replace("T", " ")[:16], "demo": "yes" if d.is_demo else ""}
                       for d in datasets])
-st.dataframe(table, hide_index=True)
+st.dataframe(table, hide_index=True, column_config=COUNT_COLUMNS)
 left, right = st.columns([3, 1], vertical_alignment="bottom")
 names = {d.id: f"{d.name} (#{d.id})" for d in datasets}
 target = left.selectbox("Dataset", list(names), format_func=names.get, key="delete_target")
 if right.button("Delete…", key="delete_button"):
-    confirm_delete(target)
+    state.put("confirm_delete", target)
+# Kept in session state so the dialog stays open across reruns until answered or dismissed.
+if state.get("confirm_delete") in names:
+    confirm_delete(state.get("confirm_delete"))
 
 # -- validation report of the active dataset ---------------------------------------------------
 try:

@@ -14,7 +14,7 @@ st.caption("From your audience's behaviour to posts that reach the right people,
 steps = pipeline_status(ws)
 lines = ["flowchart LR"]
 for i, step in enumerate(steps):
-    label = f"{i + 1} · {step.title}<br/><small>{step.status}</small>"
+    label = f"<b>{i + 1} · {step.title}</b><br/>{step.status}"
     lines.append(f'    s{i}["{label}"]:::{step.state}')
     if i:
         lines.append(f"    s{i - 1} --> s{i}")
@@ -33,4 +33,4 @@ for column, step in zip(cols, steps, strict=True):
         st.markdown(f"**{step.title}**")
         st.caption(step.status)
         if step.page:
-            st.page_link(step.page, label="Open", icon="➡️")
+            st.page_link(step.page, label="Open", icon=":material/arrow_forward:")

@@ -9,7 +9,14 @@ import plotly.express as px
 import streamlit as st
 
 from core.exports import safe_csv
-from core.ingest import CANONICAL_COLUMNS, FileInspection, IngestError, inspect_file
+from core.ingest import (
+    CANONICAL_COLUMNS,
+    DELIMITER_NAMES,
+    FileInspection,
+    IngestError,
+    inspect_file,
+    mapping_problem,
+)
 from core.workspace import Workspace
 
 KIND_LABELS = {"events": "Events (one row per interaction)", "users": "User table (one row per user)",
@@ -20,6 +27,8 @@ KIND_COLUMNS = {
     "baskets": ["transaction_id", "item", "user_id", "timestamp"],
 }
 NONE = "— none —"
+COUNT_COLUMNS = {c: st.column_config.NumberColumn(format="localized")
+           for c in ("read", "accepted", "rejected", "duplicates", "events", "users")}
 
 
 def stage_upload(ws: Workspace, upload) -> Path:
@@ -38,7 +47,7 @@ def file_plan(path: Path, display_name: str, key: str) -> tuple[str, dict[str, s
     Returns the chosen (kind, mapping), or None when the file cannot be used (message shown).
     """
     try:
-        detected = inspect_file(path, name=display_name)
+        detected = inspect_file(path, name=display_name, strict=False)
     except IngestError as exc:
         st.error(str(exc))
         return None
@@ -51,14 +60,17 @@ def file_plan(path: Path, display_name: str, key: str) -> tuple[str, dict[str, s
     st.caption(f"Encoding **{info.encoding}** · delimiter **{info.delimiter_name}** · "
                f"{len(info.columns)} columns" + (" · one basket per line" if info.per_line_baskets else ""))
     st.dataframe(info.preview, hide_index=True, height=min(38 + 35 * len(info.preview), 260))
-    if info.per_line_baskets:
-        return kind, {}
-    return kind, _mapping_editor(info, kind, key)
+    mapping = {} if info.per_line_baskets else _mapping_editor(info, kind, key)
+    problem = mapping_problem(kind, mapping, info.per_line_baskets, info.columns, display_name)
+    if problem:
+        st.error(problem.replace(" (--map user_id=COLUMN)", "").replace(" (--map topic=COLUMN)", ""))
+        return None
+    return kind, mapping
 
 
 def _reinspect(path: Path, display_name: str, kind: str) -> FileInspection | None:
     try:
-        return inspect_file(path, kind=kind, name=display_name)
+        return inspect_file(path, kind=kind, name=display_name, strict=False)
     except IngestError as exc:
         st.error(str(exc))
         return None
@@ -85,14 +97,21 @@ def render_report(report: dict, rejected: pd.DataFrame) -> None:
     cols[1].metric("Accepted", f"{report['rows_accepted']:,}")
     cols[2].metric("Rejected", f"{report['rows_rejected']:,}")
     cols[3].metric("Duplicates removed", f"{report['duplicates_removed']:,}")
-    for f in report.get("files", []):
-        for note in f.get("notes", []):
-            st.caption(f"{f['file']}: {note}")
+    files = report.get("files", [])
+    if files:
+        st.dataframe(pd.DataFrame([{
+            "file": f["file"], "kind": f["kind"], "encoding": f["encoding"],
+            "delimiter": DELIMITER_NAMES.get(f["delimiter"], f["delimiter"]), "read": f["rows_read"],
+            "accepted": f["rows_accepted"], "rejected": f["rows_rejected"], "duplicates": f["duplicates_removed"],
+            "mapping": ", ".join(f"{k} ← {v}" for k, v in f["mapping"].items()) or "one basket per line",
+            "notes": "; ".join(f.get("notes", [])),
+        } for f in files]), hide_index=True, column_config=COUNT_COLUMNS)
     if not report["reasons"]:
         st.success("Every row was accepted or was an exact duplicate.")
         return
     reasons = pd.DataFrame(sorted(report["reasons"].items(), key=lambda kv: -kv[1]), columns=["reason", "rows"])
-    fig = px.bar(reasons, x="rows", y="reason", orientation="h", text="rows", height=80 + 40 * len(reasons))
+    fig = px.bar(reasons, x="rows", y="reason", orientation="h", text="rows", height=80 + 40 * len(reasons),
+                 color_discrete_sequence=["#c0504d"])
     fig.update_layout(margin=dict(l=0, r=0, t=10, b=0), yaxis_title=None, xaxis_title="rejected rows")
     st.plotly_chart(fig)
     if not rejected.empty:
