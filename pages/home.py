@@ -14,8 +14,9 @@ st.caption("From your audience's behaviour to posts that reach the right people,
 steps = pipeline_status(ws)
 lines = ["flowchart LR"]
 for i, step in enumerate(steps):
-    label = f"<b>{i + 1} · {step.title}</b><br/>{step.status}"
-    lines.append(f'    s{i}["{label}"]:::{step.state}')
+    # A Markdown string label: bold title, status on the next line.
+    status = step.status.replace('"', "'")
+    lines.append(f'    s{i}["`**{i + 1} · {step.title}**\n{status}`"]:::{step.state}')
     if i:
         lines.append(f"    s{i - 1} --> s{i}")
 lines += ["    classDef done fill:#d8eeda,stroke:#2e7d4f,color:#1f2a24",
