@@ -47,9 +47,9 @@ __all__ = [
     "FileInspection",
     "IngestError",
     "IngestReport",
+    "ingest",
     "inspect_file",
     "mapping_problem",
-    "ingest",
     "parse_mapping_overrides",
 ]
 
@@ -258,13 +258,41 @@ def detect_encoding(sample: bytes, *, name: str = "file") -> str:
     except UnicodeDecodeError as exc:
         if exc.start >= len(sample) - 4 and exc.reason.startswith("unexpected end"):
             return "utf-8"  # the sample ended inside a character
+    # On a short Chinese export charset-normalizer may pick EUC-KR, Big5 or even ISO-8859-2, or
+    # nothing at all; Reach's Chinese exports come from Weibo/WeChat, so text whose every
+    # non-ASCII character is a common GB2312 hanzi is taken as GB18030 first.
+    if _looks_like_gb(sample):
+        return "gb18030"
     best = from_bytes(sample, cp_isolation=ENCODING_CANDIDATES).best()
+    if best is None and _decodes(sample, "gb18030"):
+        return "gb18030"
     if best is None:
         raise IngestError(
             f"{name}: its text encoding could not be recognised (not UTF-8, UTF-16, GB18030/GBK, "
             "Big5 or Latin-1); save it as UTF-8 CSV and upload it again"
         )
     return ENCODING_ALIASES.get(best.encoding, best.encoding)
+
+
+def _looks_like_gb(sample: bytes) -> bool:
+    """Whether ``sample`` decodes as GB18030 into (nearly) nothing but common hanzi and CJK punctuation."""
+    if not _decodes(sample, "gb18030"):
+        return False
+    text = sample.decode("gb18030", errors="ignore")
+    wide = [ch for ch in text if ord(ch) > 0x7F]
+    if not wide:
+        return False
+    # GB2312's two-byte area (both bytes >= 0xA1) holds the common hanzi, CJK punctuation and full-width forms.
+    common = sum(1 for ch in wide if len(encoded := ch.encode("gb18030")) == 2 and min(encoded) >= 0xA1)
+    return common >= 0.9 * len(wide)
+
+
+def _decodes(sample: bytes, encoding: str) -> bool:
+    try:
+        sample.decode(encoding)
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(sample) - 4  # only the sample's cut end is incomplete
+    return True
 
 
 def _decode_sample(sample: bytes, encoding: str, name: str) -> str:
@@ -566,8 +594,11 @@ def _blocks(path: Path, info: FileInspection, bad_rows: list[str]) -> Iterator[t
     """Blocks of the file as all-text frames, with the fraction of the file read so far."""
     size = max(path.stat().st_size, 1)
 
+    # A line of spaces (and tabs, unless tabs separate the fields) is a blank line, not a row.
+    blanks = " \t".replace(info.delimiter, "")
+
     def on_invalid(row: pacsv.InvalidRow) -> str:
-        if row.text.strip():  # a line of blanks is a blank line, not a row
+        if row.text.strip(blanks):
             bad_rows.append(row.text)
         return "skip"
 

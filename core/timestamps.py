@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["TimestampParser", "EARLIEST", "latest_allowed"]
+__all__ = ["EARLIEST", "TimestampParser", "latest_allowed"]
 
 EARLIEST = pd.Timestamp("1990-01-01")
 

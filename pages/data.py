@@ -68,7 +68,7 @@ if uploads:
             st.error(str(exc))
         else:
             bar.empty()
-            for upload, path, _ in usable:
+            for _upload, path, _plan in usable:
                 shutil.rmtree(path.parent, ignore_errors=True)
             state.put("last_import", f"Imported **{result.name}** as dataset #{result.dataset_id}: "
                       f"{result.n_events:,} events, {result.n_users:,} users. It is now the active dataset.")

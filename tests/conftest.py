@@ -1,1 +1,88 @@
 # Shared pytest configuration for Reach; fixtures live next to the tests that use them.
+"""Fixtures shared by the core tests: an empty workspace and a way to see all of it at once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from core.workspace import Workspace, open_workspace
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    """A fresh, migrated workspace without the demo dataset."""
+    return open_workspace(tmp_path / "workspace", with_demo=False)
+
+
+@pytest.fixture
+def write_file(tmp_path: Path) -> Callable[[str, bytes | str], Path]:
+    """Write bytes (or UTF-8 text) to a file under ``tmp_path/inputs`` and return its path."""
+    folder = tmp_path / "inputs"
+
+    def write(name: str, content: bytes | str) -> Path:
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+        return path
+
+    return write
+
+
+def workspace_state(ws: Workspace) -> tuple[list[dict], dict[str, bytes], int | None]:
+    """Everything an import could change: catalogue, every file and folder under the workspace, active id.
+
+    The SQLite file itself is compared through the catalogue (its bytes change on any read-only
+    connection's journal housekeeping, which is not a change the operator could see).
+    """
+    entries = {
+        str(path.relative_to(ws.home)): (path.read_bytes() if path.is_file() else b"<folder>")
+        for path in sorted(ws.home.rglob("*"))
+        if not path.name.startswith("reach.db")
+    }
+    return [d.as_json() for d in ws.datasets()], entries, ws.active_dataset_id()
+
+
+@pytest.fixture(scope="session")
+def snapshot() -> Callable[[Workspace], tuple[list[dict], dict[str, bytes], int | None]]:
+    """``snapshot(ws)``: the catalogue, the workspace's files and the active dataset, for before/after checks."""
+    return workspace_state
+
+
+# -- the fake X API (issue 5): a real HTTP server that tweepy reaches through REACH_X_API_BASE -----
+# Distinctive values, so a test can prove none of them is ever rendered or logged.
+FAKE_X_KEYS = {
+    "X_CONSUMER_KEY": "ck-SECRET-7f3a9c",
+    "X_CONSUMER_SECRET": "cs-SECRET-41d2e8b6",
+    "X_ACCESS_TOKEN": "at-SECRET-9b0c77e1",
+    "X_ACCESS_TOKEN_SECRET": "ats-SECRET-c5e6f012",
+}
+
+
+@pytest.fixture
+def fake_x():
+    """A fresh fake X server on 127.0.0.1 that accepts only ``FAKE_X_KEYS``."""
+    from tests.fakes.fake_x import FakeX
+
+    with FakeX(consumer_key=FAKE_X_KEYS["X_CONSUMER_KEY"]) as server:
+        yield server
+
+
+@pytest.fixture
+def x_env(fake_x, monkeypatch: pytest.MonkeyPatch):
+    """X keys and ``REACH_X_API_BASE`` in the environment, pointing at ``fake_x``; returns the fake."""
+    monkeypatch.setenv("REACH_X_API_BASE", fake_x.base_url)
+    for name, value in FAKE_X_KEYS.items():
+        monkeypatch.setenv(name, value)
+    return fake_x
+
+
+@pytest.fixture
+def no_x_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No X keys anywhere: not in the environment, and no secrets.toml in the working directory."""
+    for name in (*FAKE_X_KEYS, "REACH_X_API_BASE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)

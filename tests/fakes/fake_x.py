@@ -1,0 +1,322 @@
+"""A fake X API v2: a real HTTP server on 127.0.0.1, one thread per request.
+
+It speaks the endpoints Reach uses — ``POST /2/tweets``, ``GET /2/users/me``,
+``GET /2/users/:id/tweets``, ``GET /2/tweets``, ``GET /2/users/:id/mentions`` — with the JSON
+shapes and error bodies X sends, and switches for the faults a scheduler must survive:
+
+- ``fail_next(status, count, route=...)``: the next ``count`` matching requests answer 429 (with
+  ``x-rate-limit-*`` headers), 5xx, 401 or 403;
+- ``delay_next(seconds, count)``: the next posts are *created*, then answered late (a client with
+  a shorter timeout never learns the id);
+- ``hold_next_post()``: the next post is created and its answer held until ``release()`` (or the
+  client dies) — ``post_received`` is set when the post exists;
+- duplicate content is refused with 403 like X does (``reject_duplicates``).
+
+Tweets carry ``public_metrics`` (``set_metrics`` changes them) for the metrics issue to build on.
+Requests must carry an OAuth 1.0a header with the expected consumer key, or they get 401.
+Use it as a context manager; ``base_url`` goes into ``REACH_X_API_BASE``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlparse
+
+__all__ = ["FakeTweet", "FakeX"]
+
+DUPLICATE_DETAIL = "You are not allowed to create a Tweet with duplicate content."
+
+
+@dataclass
+class FakeTweet:
+    id: str
+    text: str
+    author_id: str
+    created_at: datetime
+    public_metrics: dict = field(default_factory=lambda: {
+        "retweet_count": 0, "reply_count": 0, "like_count": 0, "quote_count": 0,
+        "bookmark_count": 0, "impression_count": 0})
+
+    def as_json(self, fields: set[str]) -> dict:
+        out = {"id": self.id, "text": self.text, "edit_history_tweet_ids": [self.id]}
+        if "created_at" in fields:
+            out["created_at"] = self.created_at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        if "author_id" in fields:
+            out["author_id"] = self.author_id
+        if "public_metrics" in fields:
+            out["public_metrics"] = dict(self.public_metrics)
+        return out
+
+
+@dataclass
+class _Fault:
+    status: int
+    count: int
+    route: str  # "POST /2/tweets", "GET", "*"
+    reset_in: int = 900
+
+
+class FakeX:
+    """The fake server and its switches. Thread-safe; inspect ``tweets`` and ``requests``."""
+
+    def __init__(self, *, user_id: str = "1500000000000000001", username: str = "reach_test",
+                 consumer_key: str | None = "fake-consumer-key", rate_limit_reset_in: int = 900) -> None:
+        self.user_id = user_id
+        self.username = username
+        self.consumer_key = consumer_key
+        self.rate_limit_reset_in = rate_limit_reset_in
+        self.reject_duplicates = True
+        self.tweets: list[FakeTweet] = []
+        self.mentions: list[FakeTweet] = []
+        self.requests: list[tuple[str, str]] = []  # (method, path) in arrival order
+        self.post_received = threading.Event()
+        self._faults: list[_Fault] = []
+        self._delays: list[float] = []
+        self._hold: threading.Event | None = None
+        self._held: list[threading.Event] = []
+        self._ids = itertools.count(1_800_000_000_000_000_000)
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    # -- switches -------------------------------------------------------------------------------
+    def fail_next(self, status: int, count: int = 1, *, route: str = "POST /2/tweets",
+                  reset_in: int | None = None) -> None:
+        """Answer the next ``count`` requests on ``route`` ("POST /2/tweets", "GET" or "*") with ``status``."""
+        with self._lock:
+            self._faults.append(_Fault(status, count, route, self.rate_limit_reset_in if reset_in is None else reset_in))
+
+    def delay_next(self, seconds: float, count: int = 1) -> None:
+        """Create the next ``count`` posts, then wait ``seconds`` before answering."""
+        with self._lock:
+            self._delays.extend([seconds] * count)
+
+    def hold_next_post(self) -> None:
+        """Create the next post and hold its answer until :meth:`release`."""
+        with self._lock:
+            self.post_received.clear()
+            self._hold = threading.Event()
+
+    def release(self) -> None:
+        """Let held answers go (and cancel a hold that has not caught a post yet)."""
+        with self._lock:
+            for hold in [*self._held, self._hold]:
+                if hold is not None:
+                    hold.set()
+            self._held.clear()
+            self._hold = None
+
+    def add_tweet(self, text: str, *, created_at: datetime | None = None) -> FakeTweet:
+        """A post on the account made outside Reach (or earlier)."""
+        with self._lock:
+            tweet = FakeTweet(str(next(self._ids)), text, self.user_id, created_at or datetime.now(UTC))
+            self.tweets.append(tweet)
+            return tweet
+
+    def add_mention(self, text: str, *, author_id: str = "42") -> FakeTweet:
+        """A mention of the account by someone else."""
+        with self._lock:
+            tweet = FakeTweet(str(next(self._ids)), text, author_id, datetime.now(UTC))
+            self.mentions.append(tweet)
+            return tweet
+
+    def set_metrics(self, tweet_id: str, **metrics: int) -> None:
+        """Change a post's public metrics (likes, replies, impressions, …)."""
+        with self._lock:
+            for tweet in self.tweets:
+                if tweet.id == tweet_id:
+                    tweet.public_metrics.update(metrics)
+
+    def texts(self) -> list[str]:
+        """Texts of the account's posts, oldest first."""
+        with self._lock:
+            return [t.text for t in self.tweets]
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "start the fake first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeX:
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-x",
+                         daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.release()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeX:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- used by the handler ---------------------------------------------------------------------
+    def _take_fault(self, method: str, path: str) -> _Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                matches = (fault.route == "*" or fault.route == method or fault.route == f"{method} {path}")
+                if matches and fault.count > 0:
+                    fault.count -= 1
+                    return fault
+        return None
+
+    def _create(self, text: str) -> tuple[FakeTweet | None, float, threading.Event | None]:
+        with self._lock:
+            if self.reject_duplicates and any(t.text == text for t in self.tweets):
+                return None, 0.0, None
+            tweet = FakeTweet(str(next(self._ids)), text, self.user_id, datetime.now(UTC))
+            self.tweets.append(tweet)
+            delay = self._delays.pop(0) if self._delays else 0.0
+            hold, self._hold = self._hold, None
+            if hold is not None:
+                self._held.append(hold)
+        if hold is not None:
+            self.post_received.set()
+        return tweet, delay, hold
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeX
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # keep test output quiet
+        pass
+
+    def _send(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
+        payload = json.dumps(body).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up or died: that is the test
+            pass
+
+    def _problem(self, status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> None:
+        self._send(status, {"title": title, "detail": detail, "type": "about:blank", "status": status}, headers)
+
+    def _authorised(self) -> bool:
+        header = self.headers.get("Authorization", "")
+        if not header.startswith("OAuth "):
+            return False
+        expected = self.fake.consumer_key
+        return expected is None or f'oauth_consumer_key="{expected}"' in header
+
+    def _fault(self, method: str, path: str) -> bool:
+        fault = self.fake._take_fault(method, path)
+        if fault is None:
+            return False
+        if fault.status == 429:
+            reset = int(time.time()) + fault.reset_in
+            self._send(429, {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank",
+                             "status": 429},
+                       {"x-rate-limit-limit": "17", "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)})
+        elif fault.status == 401:
+            self._problem(401, "Unauthorized", "Unauthorized")
+        elif fault.status == 403:
+            self._problem(403, "Forbidden", "Your client app is not configured with the appropriate oauth1 app "
+                                            "permissions for this endpoint.")
+        else:
+            self._problem(fault.status, "Service Unavailable" if fault.status == 503 else "Internal Server Error",
+                          "Something went wrong on X's side.")
+        return True
+
+    def _read_json(self) -> dict:
+        length = int(self.headers.get("Content-Length") or 0)
+        return json.loads(self.rfile.read(length) or b"{}") if length else {}
+
+    def do_POST(self) -> None:
+        url = urlparse(self.path)
+        body = self._read_json()
+        self.fake.requests.append(("POST", url.path))
+        if not self._authorised():
+            return self._problem(401, "Unauthorized", "Unauthorized")
+        if self._fault("POST", url.path):
+            return None
+        if url.path != "/2/tweets":
+            return self._problem(404, "Not Found Error", f"no route {url.path}")
+        text = body.get("text", "")
+        if not text:
+            return self._send(400, {"errors": [{"message": "text must not be empty"}], "title": "Invalid Request",
+                                    "detail": "One or more parameters to your request was invalid."})
+        tweet, delay, hold = self.fake._create(text)
+        if tweet is None:
+            return self._problem(403, "Forbidden", DUPLICATE_DETAIL)
+        if hold is not None:
+            hold.wait(timeout=120)
+        if delay:
+            time.sleep(delay)
+        return self._send(201, {"data": {"id": tweet.id, "text": tweet.text, "edit_history_tweet_ids": [tweet.id]}})
+
+    def do_GET(self) -> None:
+        url = urlparse(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        fields = set(query.get("tweet.fields", "").split(","))
+        parts = [unquote(p) for p in url.path.strip("/").split("/")]
+        self.fake.requests.append(("GET", url.path))
+        if not self._authorised():
+            return self._problem(401, "Unauthorized", "Unauthorized")
+        if self._fault("GET", url.path):
+            return None
+        fake = self.fake
+        if parts == ["2", "users", "me"]:
+            return self._send(200, {"data": {"id": fake.user_id, "name": "Reach Test", "username": fake.username}})
+        if len(parts) == 4 and parts[:2] == ["2", "users"] and parts[3] in ("tweets", "mentions"):
+            if parts[2] != fake.user_id:
+                return self._problem(404, "Not Found Error", f"Could not find user with id: [{parts[2]}].")
+            with fake._lock:
+                source = list(fake.tweets if parts[3] == "tweets" else fake.mentions)
+            return self._send(200, _timeline(source, query, fields))
+        if parts == ["2", "tweets"]:
+            ids = [i for i in query.get("ids", "").split(",") if i]
+            with fake._lock:
+                by_id = {t.id: t for t in fake.tweets + fake.mentions}
+            data = [by_id[i].as_json(fields) for i in ids if i in by_id]
+            body: dict = {"data": data} if data else {}
+            missing = [i for i in ids if i not in by_id]
+            if missing:
+                body["errors"] = [{"value": i, "detail": f"Could not find tweet with ids: [{i}].",
+                                   "title": "Not Found Error", "resource_type": "tweet", "parameter": "ids",
+                                   "resource_id": i, "type": "https://api.twitter.com/2/problems/resource-not-found"}
+                                  for i in missing]
+            return self._send(200, body)
+        return self._problem(404, "Not Found Error", f"no route {url.path}")
+
+
+def _timeline(tweets: list[FakeTweet], query: dict[str, str], fields: set[str]) -> dict:
+    newest_first = sorted(tweets, key=lambda t: (t.created_at, int(t.id)), reverse=True)
+    if "start_time" in query:
+        start = datetime.fromisoformat(query["start_time"].replace("Z", "+00:00"))
+        newest_first = [t for t in newest_first if t.created_at >= start - timedelta(seconds=0)]
+    if "since_id" in query:
+        newest_first = [t for t in newest_first if int(t.id) > int(query["since_id"])]
+    offset = int(query.get("pagination_token", "0") or 0)
+    limit = max(5, min(100, int(query.get("max_results", "10"))))
+    page = newest_first[offset:offset + limit]
+    meta: dict = {"result_count": len(page)}
+    if page:
+        meta.update(newest_id=page[0].id, oldest_id=page[-1].id)
+    if offset + limit < len(newest_first):
+        meta["next_token"] = str(offset + limit)
+    body: dict = {"meta": meta}
+    if page:
+        body["data"] = [t.as_json(fields) for t in page]
+    return body
