@@ -1,0 +1,86 @@
+"""The Segments and Interests pages under AppTest, on the demo workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from core.workspace import open_workspace
+
+
+def _markdown(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def _plotly_titles(at: AppTest) -> list[str]:
+    import json
+
+    titles = []
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        titles.append(spec["layout"].get("title", {}).get("text", ""))
+    return titles
+
+
+def test_segments_page_shows_five_named_groups_with_hours(app: AppTest) -> None:
+    at = app.switch_page("pages/segments.py").run()
+    assert not at.exception, at.exception
+    assert at.metric[0].label == "Segments" and at.metric[0].value == "5"
+    text = _markdown(at)
+    for name in ("Women 18–29 · skincare & beauty", "Men 18–29 · protein", "Women 30–54 · ",
+                 "Men 30–54 · heart health", "55+ · joint health"):
+        assert name in text, name
+    assert text.count("Best posting hours:") == 5
+    titles = _plotly_titles(at)
+    assert any(t.startswith("Segment map (all 6,000 users") for t in titles)
+    assert "How many segments? Silhouette and elbow" in titles
+    assert titles.count("When they are active (weekday × hour)") == 5
+    assert at.get("download_button")
+
+
+def test_rename_is_kept(app: AppTest, workspace_home) -> None:
+    at = app.switch_page("pages/segments.py").run()
+    at.text_input[0].set_value("Glow-up crowd")
+    next(b for b in at.button if b.label == "Rename").click().run()
+    assert not at.exception, at.exception
+    assert "0 · Glow-up crowd" in _markdown(at)
+    assert open_workspace(workspace_home, with_demo=False).get_setting("demo_installed")
+    fresh = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"), default_timeout=120)
+    fresh.run()
+    fresh.switch_page("pages/segments.py").run()
+    assert "0 · Glow-up crowd" in _markdown(fresh)
+
+
+def test_fixed_k_changes_the_segments(app: AppTest) -> None:
+    at = app.switch_page("pages/segments.py").run()
+    at.get("button_group")[0].set_value("Fixed").run()
+    at.slider(key="segments_k").set_value(3).run()
+    assert not at.exception, at.exception
+    assert at.metric[0].value == "3"
+    assert _markdown(at).count("Best posting hours:") == 3
+
+
+def test_interests_page_shows_rules_and_angles(app: AppTest) -> None:
+    at = app.switch_page("pages/interests.py").run()
+    assert not at.exception, at.exception
+    assert at.metric[0].value == "6,000"
+    angles = [m.value for m in at.markdown if m.value.startswith("- People into ")]
+    assert len(angles) >= 5
+    assert all("× more than average" in a and "#" in a for a in angles)
+    titles = _plotly_titles(at)
+    assert "Rules: support × confidence, coloured by lift" in titles
+    assert any(t.startswith("Interest network") for t in titles)
+    assert len(at.dataframe) == 1 and len(at.dataframe[0].value) > 10
+
+
+def test_interests_per_segment(app: AppTest) -> None:
+    at = app.switch_page("pages/interests.py").run()
+    at.selectbox(key="rules_segment").set_value(2).run()
+    assert not at.exception, at.exception
+    assert int(at.metric[0].value.replace(",", "")) < 6000
+    assert any("Inside 2 · " in c.value for c in at.caption)
+    at.slider(key="rules_support").set_value(0.2).run()
+    at.slider(key="rules_lift").set_value(5.0).run()
+    assert not at.exception, at.exception
+    assert at.info and "No rule passes these filters" in at.info[0].value

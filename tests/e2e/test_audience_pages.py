@@ -1,0 +1,35 @@
+"""The Segments and Interests pages in a real browser: the Plotly map and the rules scatter."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.e2e
+
+
+def _wait_for_app(page: Page) -> None:
+    page.wait_for_selector("[data-testid='stApp']")
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=180_000)
+
+
+def test_segments_page_shows_its_map(page: Page, app_url: str) -> None:
+    page.goto(f"{app_url}/segments")
+    _wait_for_app(page)
+    chart = page.get_by_test_id("stPlotlyChart").filter(has_text="Segment map (all 6,000 users, PCA)")
+    expect(chart).to_be_visible(timeout=180_000)
+    expect(chart.locator("canvas").first).to_be_attached()  # the WebGL scatter draws on a canvas
+    expect(chart.get_by_text(re.compile(r"^0 · Women 18–29 · skincare & beauty"))).to_be_visible()
+    expect(page.get_by_text("Best posting hours:")).to_have_count(5)
+
+
+def test_interests_page_shows_its_scatter(page: Page, app_url: str) -> None:
+    page.goto(f"{app_url}/interests")
+    _wait_for_app(page)
+    chart = page.get_by_test_id("stPlotlyChart").filter(has_text="Rules: support × confidence, coloured by lift")
+    expect(chart).to_be_visible(timeout=180_000)
+    expect(chart.locator("canvas").first).to_be_attached()
+    expect(chart.get_by_text("lift", exact=True)).to_be_visible()  # the colour bar
+    expect(page.get_by_text(re.compile(r"^People into .+ also follow .+ more than average")).first).to_be_visible()
