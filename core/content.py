@@ -1,0 +1,840 @@
+"""The writer: a character-level LSTM language model trained on the operator's own posts.
+
+Each post is fed as ``<segment> <topic> c1 c2 ... cn`` and the model predicts ``c1 ... cn <eos>``:
+two control tokens say which segment and topic the post is for ("any" when the corpus has no such
+label; a share of training posts has them blanked so the model also writes without them).
+URLs and @mentions are single placeholder symbols (:mod:`core.corpus`).
+
+* **Training** (:func:`train_model`) uses Keras on TensorFlow, imported only inside the function.
+  Posts are batched by length with padding masked out, Adam with gradient clipping, early stopping
+  on validation loss with the best weights kept, an optional time budget, a progress callback and
+  a cancel check. The same seed gives the same model.
+* **Inference** (:class:`LanguageModel`) runs the trained weights in numpy, so scoring and
+  sampling need no TensorFlow: the page loads a model in well under a second.
+* **Quality** is exact **bits per character**: over every post, ``-log2 p`` of each character
+  and of one end-of-post symbol, divided by ``len(post) + 1``, on NFC text otherwise unchanged.
+  Unknown characters and the spelling of URLs and @mentions are paid for in full
+  (:class:`core.corpus.Vocabulary`, :class:`core.corpus.SpanModel`), identically for the
+  n-gram baseline (:mod:`core.ngram`).
+
+Models live in ``REACH_HOME/models/<model_id>/``: ``model.keras`` (the Keras model),
+``weights.npz`` (the same weights for numpy inference), ``vocab.json``, ``spans.json``,
+``posts.json`` (the corpus, for the near-copy check) and ``meta.json`` (the model card).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from core.checks import DraftCheck, NearCopyIndex, check_draft
+from core.corpus import (
+    ANY_SEGMENT,
+    ANY_TOPIC,
+    EOS,
+    PAD,
+    UNK,
+    Corpus,
+    SpanModel,
+    Vocabulary,
+    frequent_placeholders,
+    normalise_post,
+    restore_placeholders,
+)
+from core.ngram import CharNgram
+from core.workspace import Workspace, utc_now
+
+__all__ = [
+    "ContentError",
+    "Draft",
+    "GenerationResult",
+    "LanguageModel",
+    "ModelInfo",
+    "TrainConfig",
+    "TrainingCancelledError",
+    "generate_drafts",
+    "list_models",
+    "load_model",
+    "newest_model_id",
+    "score_corpus",
+    "train_model",
+]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float, str], None]
+
+BASELINE_ORDERS = range(3, 10)
+META_FILE = "meta.json"
+
+
+class ContentError(ValueError):
+    """A content problem the operator can act on: unknown model, too few posts, bad settings."""
+
+
+class TrainingCancelledError(ContentError):
+    """Training stopped because the operator cancelled it; nothing was saved."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings; the defaults are the Studio page's and the CLI's.
+
+    ``max_seconds`` bounds the wall time: training stops after the batch that passes it and keeps
+    the best weights seen so far.
+    """
+
+    units: int = 256
+    layers: int = 1
+    embedding: int = 48
+    seq_len: int = 160
+    batch_size: int = 32
+    epochs: int = 30
+    patience: int = 2
+    learning_rate: float = 4e-3
+    val_fraction: float = 0.1
+    control_dropout: float = 0.15
+    max_seconds: float = 540.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("units", "layers", "embedding", "seq_len", "batch_size", "epochs"):
+            if getattr(self, name) < 1:
+                raise ContentError(f"{name}={getattr(self, name)} must be at least 1")
+        if self.layers > 3:
+            raise ContentError(f"layers={self.layers} must be at most 3")
+        if not 0 < self.learning_rate < 1:
+            raise ContentError(f"learning_rate={self.learning_rate} must be between 0 and 1")
+        if not 0.0 <= self.control_dropout < 1.0:
+            raise ContentError(f"control_dropout={self.control_dropout} must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The model card of a saved model (``meta.json``)."""
+
+    model_id: str
+    created_at: str
+    corpus: str
+    n_posts: int
+    n_train: int
+    n_val: int
+    val_bits_per_char: float
+    baseline_bits_per_char: float
+    baseline_order: int
+    baseline_by_order: dict[str, float]
+    seconds: float
+    epochs_run: int
+    stopped: str
+    history: list[dict]
+    config: dict
+    segments: list[str]
+    topics: list[str]
+    urls: list[str]
+    mentions: list[str]
+    segment_topics: dict[str, list[str]] = field(default_factory=dict)
+    pass_rate: float | None = None
+    near_copy_rate: float | None = None
+    samples: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+    @property
+    def summary(self) -> str:
+        """One line for Home and lists: "<id> · 1.92 bits/char (n-gram 2.10)"."""
+        return (f"{self.model_id} · {self.val_bits_per_char:.2f} bits/char "
+                f"(n-gram {self.baseline_bits_per_char:.2f}) · {self.n_posts:,} posts")
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry
+# ---------------------------------------------------------------------------------------------
+
+
+def models_dir(ws: Workspace) -> Path:
+    """Folder of the saved models."""
+    return ws.home / "models"
+
+
+def list_models(ws: Workspace) -> list[ModelInfo]:
+    """Saved models, newest first (reads only the small ``meta.json`` files)."""
+    out = []
+    folder = models_dir(ws)
+    if not folder.exists():
+        return []
+    for meta in folder.glob(f"*/{META_FILE}"):
+        try:
+            out.append(ModelInfo(**json.loads(meta.read_text(encoding="utf-8"))))
+        except (OSError, ValueError, TypeError) as exc:
+            log.warning("skipping unreadable model card %s: %s", meta, exc)
+    return sorted(out, key=lambda m: (m.created_at, m.model_id), reverse=True)
+
+
+def newest_model_id(ws: Workspace) -> str | None:
+    """Id of the newest saved model, if any."""
+    models = list_models(ws)
+    return models[0].model_id if models else None
+
+
+def _model_path(ws: Workspace, model_id: str | None) -> Path:
+    if model_id is None:
+        model_id = newest_model_id(ws)
+        if model_id is None:
+            raise ContentError("no model yet: train one in the Studio or with `python -m core train --corpus PATH`")
+    path = models_dir(ws) / str(model_id)
+    if "/" in str(model_id) or ".." in str(model_id) or not (path / META_FILE).exists():
+        known = ", ".join(m.model_id for m in list_models(ws)) or "none"
+        raise ContentError(f"model {model_id!r} does not exist (models: {known})")
+    return path
+
+
+def delete_model(ws: Workspace, model_id: str) -> None:
+    """Remove a saved model."""
+    path = _model_path(ws, model_id)
+    shutil.rmtree(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inference in numpy
+# ---------------------------------------------------------------------------------------------
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)
+
+
+class LanguageModel:
+    """A trained model: vocabulary, weights and the corpus it learnt from; numpy inference only.
+
+    Load one with :func:`load_model`; :func:`train_model` returns one too.
+    """
+
+    def __init__(self, info: ModelInfo, vocab: Vocabulary, spans: SpanModel, weights: dict[str, np.ndarray],
+                 posts: list[str]) -> None:
+        self.info = info
+        self.vocab = vocab
+        self.spans = spans
+        self.posts = posts
+        self.embedding = weights["embedding"].astype(np.float32)
+        n_layers = sum(1 for k in weights if k.startswith("kernel_"))
+        self.kernels = [weights[f"kernel_{i}"].astype(np.float32) for i in range(n_layers)]
+        self.recurrent = [weights[f"recurrent_{i}"].astype(np.float32) for i in range(n_layers)]
+        self.biases = [weights[f"bias_{i}"].astype(np.float32) for i in range(n_layers)]
+        self.out_kernel = weights["out_kernel"].astype(np.float32)
+        self.out_bias = weights["out_bias"].astype(np.float32)
+        # The first layer's input projection of every symbol, precomputed: a lookup per step.
+        self._input_table = self.embedding @ self.kernels[0] + self.biases[0]
+        self._near_copy: NearCopyIndex | None = None
+
+    @property
+    def model_id(self) -> str:
+        return self.info.model_id
+
+    @property
+    def units(self) -> int:
+        return self.recurrent[0].shape[0]
+
+    @property
+    def near_copy_index(self) -> NearCopyIndex:
+        """Index of the corpus's 40-character pieces (built on first use)."""
+        if self._near_copy is None:
+            self._near_copy = NearCopyIndex(self.posts)
+        return self._near_copy
+
+    def control_labels(self, segment_name: str, interests: Sequence[str] = ()) -> tuple[str, list[str]]:
+        """The model's own segment label and topics for a segment from the audience step.
+
+        A segment whose name is one of the corpus's segment labels uses it; otherwise the label
+        whose posts cover most of the segment's interests (none when nothing overlaps). Topics are
+        the segment's interests the model knows, or the label's most frequent topics.
+        """
+        labels = {s.casefold(): s for s in self.vocab.segments}
+        label = labels.get(segment_name.strip().casefold(), "")
+        wanted = [t for t in interests if t in self.vocab.topics]
+        if not label and wanted:
+            overlap = {s: len(set(wanted) & set(ts)) for s, ts in self.info.segment_topics.items()}
+            best = max(overlap, key=lambda s: (overlap[s], s), default="")
+            label = best if overlap.get(best) else ""
+        topics = wanted or list(self.info.segment_topics.get(label, []))[:4]
+        return label, topics
+
+    def _zero_state(self, batch: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [(np.zeros((batch, r.shape[0]), np.float32), np.zeros((batch, r.shape[0]), np.float32))
+                for r in self.recurrent]
+
+    def _step(self, tokens: np.ndarray, state: list[tuple[np.ndarray, np.ndarray]]
+              ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        """Logits after feeding one symbol per row, and the new state."""
+        new_state = []
+        x = None
+        for layer, (h, c) in enumerate(state):
+            if layer == 0:
+                z = self._input_table[tokens] + h @ self.recurrent[0]
+            else:
+                z = x @ self.kernels[layer] + h @ self.recurrent[layer] + self.biases[layer]
+            i, f, g, o = np.split(z, 4, axis=1)
+            c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+            h = _sigmoid(o) * np.tanh(c)
+            new_state.append((h, c))
+            x = h
+        return x @ self.out_kernel + self.out_bias, new_state
+
+    def logits(self, inputs: np.ndarray) -> np.ndarray:
+        """Logits for a padded batch of input sequences, shape ``(batch, time, vocab)``."""
+        state = self._zero_state(inputs.shape[0])
+        out = []
+        for t in range(inputs.shape[1]):
+            logits, state = self._step(inputs[:, t], state)
+            out.append(logits)
+        return np.stack(out, axis=1)
+
+    def _sequences(self, texts: Sequence[str], segments: Sequence[str] | None,
+                   topics: Sequence[str] | None) -> tuple[list[list[int]], list[list[int]], list[int]]:
+        inputs, targets, unknown = [], [], []
+        for i, text in enumerate(texts):
+            seg, top = self.vocab.control_ids(segments[i] if segments else "", topics[i] if topics else "")
+            ids, n_unk = self.vocab.encode(text)
+            inputs.append([seg, top, *ids[:-1]])
+            targets.append(ids)
+            unknown.append(n_unk)
+        return inputs, targets, unknown
+
+    def post_bits(self, texts: Sequence[str], *, segments: Sequence[str] | None = None,
+                  topics: Sequence[str] | None = None, batch_size: int = 256) -> np.ndarray:
+        """Exact ``-log2 p(post)`` of every post (NFC), in bits, given its segment and topic."""
+        texts = [normalise_post(t) for t in texts]
+        inputs, targets, unknown = self._sequences(texts, segments, topics)
+        bits = np.zeros(len(texts))
+        order = np.argsort([len(s) for s in inputs], kind="stable")
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            width = max(len(inputs[r]) for r in rows)
+            x = np.full((len(rows), width), PAD, dtype=np.int64)
+            y = np.full((len(rows), width), -1, dtype=np.int64)
+            for j, r in enumerate(rows):
+                x[j, :len(inputs[r])] = inputs[r]
+                y[j, 1:len(targets[r]) + 1] = targets[r]  # position 0 reads <segment>, predicts nothing
+            state = self._zero_state(len(rows))
+            total = np.zeros(len(rows))
+            for t in range(width):
+                logits, state = self._step(x[:, t], state)
+                valid = y[:, t] >= 0
+                if valid.any():
+                    z = logits[valid].astype(np.float64)
+                    z -= z.max(axis=1, keepdims=True)
+                    log_norm = np.log(np.exp(z).sum(axis=1))
+                    picked = z[np.arange(z.shape[0]), y[valid, t]]
+                    total[valid] += (log_norm - picked) / math.log(2)
+            bits[rows] = total
+        bits += np.array(unknown) * self.vocab.oov_bits
+        bits += np.array([self.spans.post_bits(t) for t in texts])
+        return bits
+
+    def bits_per_char(self, texts: Sequence[str], *, segments: Sequence[str] | None = None,
+                      topics: Sequence[str] | None = None) -> tuple[float, int]:
+        """Mean bits per character over ``texts`` (each with one end-of-post symbol), and the count."""
+        texts = [normalise_post(t) for t in texts]
+        n_chars = sum(len(t) + 1 for t in texts)
+        if n_chars == 0:
+            raise ContentError("there are no posts to score")
+        return float(self.post_bits(texts, segments=segments, topics=topics).sum() / n_chars), n_chars
+
+    def sample(self, n: int, *, seed: int = 0, temperature: float = 0.8, top_k: int | None = 40,
+               top_p: float | None = 0.95, max_length: int = 280, opening: str = "",
+               controls: Sequence[tuple[str, str]] | None = None) -> list[str]:
+        """``n`` raw samples in parallel (placeholders still in), each with its (segment, topic).
+
+        Parameters
+        ----------
+        n
+            Number of samples, drawn as one batch.
+        seed
+            Seed of the only random generator used: the same call gives the same texts.
+        temperature
+            Softmax temperature (> 0); lower is safer, higher is more varied.
+        top_k, top_p
+            Keep only the ``top_k`` most likely symbols / the smallest set with ``top_p`` of the mass.
+        max_length
+            Most symbols written after ``opening``.
+        opening
+            Words every sample starts with.
+        controls
+            Per sample ``(segment, topic)``; labels the model does not know mean "any".
+        """
+        if n < 1:
+            raise ContentError(f"n={n} must be at least 1")
+        if not 0.05 <= temperature <= 3.0:
+            raise ContentError(f"temperature={temperature} must be between 0.05 and 3")
+        if top_p is not None and not 0.0 < top_p <= 1.0:
+            raise ContentError(f"top_p={top_p} must be in (0, 1]")
+        rng = np.random.default_rng(seed)
+        controls = list(controls or [("", "")] * n)
+        if len(controls) < n:
+            controls = [controls[i % len(controls)] for i in range(n)]
+        ids = [self.vocab.control_ids(s, t) for s, t in controls[:n]]
+        state = self._zero_state(n)
+        _, state = self._step(np.array([i[0] for i in ids]), state)
+        logits, state = self._step(np.array([i[1] for i in ids]), state)
+        opening = normalise_post(opening)
+        if opening:
+            for c in self.vocab.encode(opening)[0][:-1]:
+                if c == UNK:
+                    continue
+                logits, state = self._step(np.full(n, c), state)
+        forbidden = np.ones(self.vocab.size, dtype=bool)
+        forbidden[self.vocab.first_char:] = False
+        forbidden[EOS] = False
+        written: list[list[int]] = [[] for _ in range(n)]
+        done = np.zeros(n, dtype=bool)
+        k = self.vocab.size if top_k is None or top_k <= 0 else min(top_k, self.vocab.size)
+        rows = np.arange(n)
+        for _ in range(max_length):
+            z = logits.astype(np.float64) / temperature
+            z[:, forbidden] = -np.inf
+            # Only the k best symbols are kept, so sorting for top-p touches k columns, not the vocabulary.
+            cand = np.argpartition(-z, k - 1, axis=1)[:, :k] if k < z.shape[1] else np.tile(np.arange(z.shape[1]), (n, 1))
+            zc = np.take_along_axis(z, cand, axis=1)
+            order = np.argsort(-zc, axis=1, kind="stable")
+            cand, zc = np.take_along_axis(cand, order, axis=1), np.take_along_axis(zc, order, axis=1)
+            p = np.exp(zc - zc[:, :1])
+            p /= p.sum(axis=1, keepdims=True)
+            if top_p is not None and top_p < 1.0:
+                p = np.where(np.cumsum(p, axis=1) - p < top_p, p, 0.0)
+                p /= p.sum(axis=1, keepdims=True)
+            draws = rng.random(n)[:, None]
+            pick = np.minimum((draws > np.cumsum(p, axis=1)).sum(axis=1), k - 1)
+            choice = cand[rows, pick]
+            for row in np.flatnonzero(~done):
+                if choice[row] == EOS:
+                    done[row] = True
+                else:
+                    written[row].append(int(choice[row]))
+            if done.all():
+                break
+            logits, state = self._step(np.where(done, EOS, choice), state)
+        prefix = opening + (" " if opening and not opening.endswith(" ") else "")
+        return [(prefix + self.vocab.decode(w)).strip() for w in written]
+
+
+def _weights_from_keras(model) -> dict[str, np.ndarray]:
+    """Embedding, LSTM and output weights of a trained Keras model, by name."""
+    from keras import layers as kl
+
+    out: dict[str, np.ndarray] = {}
+    n_lstm = 0
+    for layer in model.layers:
+        if isinstance(layer, kl.Embedding):
+            out["embedding"] = np.asarray(layer.get_weights()[0])
+        elif isinstance(layer, kl.LSTM):
+            kernel, recurrent, bias = layer.get_weights()
+            out[f"kernel_{n_lstm}"], out[f"recurrent_{n_lstm}"], out[f"bias_{n_lstm}"] = kernel, recurrent, bias
+            n_lstm += 1
+        elif isinstance(layer, kl.Dense):
+            out["out_kernel"], out["out_bias"] = layer.get_weights()
+    return out
+
+
+def load_model(ws: Workspace, model_id: str | None = None) -> LanguageModel:
+    """A saved model (the newest without ``model_id``), ready to score and write; no TensorFlow needed."""
+    path = _model_path(ws, model_id)
+    info = ModelInfo(**json.loads((path / META_FILE).read_text(encoding="utf-8")))
+    vocab = Vocabulary.from_json(json.loads((path / "vocab.json").read_text(encoding="utf-8")))
+    spans = SpanModel.from_json(json.loads((path / "spans.json").read_text(encoding="utf-8")))
+    posts = json.loads((path / "posts.json").read_text(encoding="utf-8"))
+    with np.load(path / "weights.npz") as data:
+        weights = {k: data[k] for k in data.files}
+    return LanguageModel(info, vocab, spans, weights, posts)
+
+
+def load_keras_model(ws: Workspace, model_id: str | None = None):
+    """The saved Keras model itself (imports TensorFlow), e.g. to train further or inspect."""
+    import keras
+
+    return keras.saving.load_model(_model_path(ws, model_id) / "model.keras", compile=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------------------
+
+
+def _training_rows(corpus: Corpus, vocab: Vocabulary, *, seq_len: int, dropout: float,
+                   rng: np.random.Generator) -> list[tuple[list[int], list[int]]]:
+    """(inputs, targets) windows of at most ``seq_len``; target -1 means "not scored"."""
+    rows = []
+    for text, segment, topic in zip(corpus.texts, corpus.segments, corpus.topics, strict=True):
+        seg, top = vocab.control_ids(segment, topic)
+        if rng.random() < dropout:
+            seg = ANY_SEGMENT
+        if rng.random() < dropout:
+            top = ANY_TOPIC
+        ids, _ = vocab.encode(text)
+        inputs = [seg, top, *ids[:-1]]
+        targets = [-1, *ids]
+        for start in range(0, len(inputs), seq_len):
+            rows.append((inputs[start:start + seq_len], targets[start:start + seq_len]))
+    return rows
+
+
+def _batches(rows: list[tuple[list[int], list[int]]], batch_size: int) -> list[tuple[np.ndarray, ...]]:
+    """Length-bucketed, padded batches: (inputs, targets, weights)."""
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]))
+    out = []
+    for start in range(0, len(order), batch_size):
+        pick = order[start:start + batch_size]
+        width = max(len(rows[i][0]) for i in pick)
+        width = int(math.ceil(width / 16) * 16)  # few distinct shapes, few retraces
+        x = np.zeros((len(pick), width), dtype=np.int32)
+        y = np.zeros((len(pick), width), dtype=np.int32)
+        w = np.zeros((len(pick), width), dtype=np.float32)
+        for j, i in enumerate(pick):
+            inputs, targets = rows[i]
+            x[j, :len(inputs)] = inputs
+            t = np.array(targets)
+            y[j, :len(t)] = np.maximum(t, 0)
+            w[j, :len(t)] = t >= 0
+        out.append((x, y, w))
+    return out
+
+
+def _baseline(train: Corpus, val: Corpus, vocab: Vocabulary, spans: SpanModel) -> dict[int, float]:
+    """Exact held-out bits/char of the Kneser-Ney n-gram at each order of :data:`BASELINE_ORDERS`."""
+    n_symbols = 2 + len(vocab.chars)  # characters, unknown, end of post
+    first = vocab.first_char
+
+    def remap(text: str) -> np.ndarray:
+        # The n-gram sees characters, unknown and end of post only: ids 1 (eos), 2 (unk), 3...
+        ids = np.array(vocab.encode(text)[0], dtype=np.int64)
+        return np.where(ids >= first, ids - first + 3, ids)
+
+    model = CharNgram(n_symbols=n_symbols, max_order=max(BASELINE_ORDERS)).fit([remap(t) for t in train.texts])
+    sequences = [remap(t) for t in val.texts]
+    extra = sum(vocab.encode(t)[1] * vocab.oov_bits + spans.post_bits(t) for t in val.texts)
+    n_chars = sum(len(t) + 1 for t in val.texts)
+    return {order: float((model.bits(sequences, order=order).sum() + extra) / n_chars) for order in BASELINE_ORDERS}
+
+
+def _segment_topics(corpus: Corpus) -> dict[str, list[str]]:
+    """Per segment label, its topics by how many posts have them."""
+    counts: dict[str, Counter[str]] = {}
+    for segment, topic in zip(corpus.segments, corpus.topics, strict=True):
+        if segment and topic:
+            counts.setdefault(segment, Counter())[topic] += 1
+    return {s: [t for t, _ in c.most_common()] for s, c in sorted(counts.items())}
+
+
+def _new_model_id(ws: Workspace) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    model_id, k = stamp, 1
+    while (models_dir(ws) / model_id).exists():
+        k += 1
+        model_id = f"{stamp}-{k}"
+    return model_id
+
+
+def train_model(
+    corpus: Corpus,
+    ws: Workspace,
+    *,
+    config: TrainConfig | None = None,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    evaluate_drafts: int = 20,
+) -> LanguageModel:
+    """Train a model on ``corpus``, measure it against the n-gram baseline and save it in ``ws``.
+
+    Parameters
+    ----------
+    corpus
+        The posts (see :func:`core.corpus.read_corpus`); at least 10.
+    ws
+        Workspace to save into (``models/<model_id>/``).
+    config
+        Settings (the defaults are the page's).
+    progress
+        Called with (fraction done, message) after every few batches and every epoch.
+    should_stop
+        Checked after every batch; when it returns true training stops, nothing is saved and
+        :class:`TrainingCancelledError` is raised.
+    evaluate_drafts
+        Drafts written after training for the model card's pass and near-copy rates (0: none).
+
+    Returns
+    -------
+    LanguageModel
+        The saved model, with its card in ``.info``.
+    """
+    config = config or TrainConfig()
+    if len(corpus) < 10:
+        raise ContentError(f"the corpus has {len(corpus)} posts; at least 10 are needed to train")
+    started = time.monotonic()
+    report = progress or (lambda fraction, message: None)
+    report(0.0, "Preparing the corpus…")
+    train, val = corpus.split(val_fraction=config.val_fraction)
+    vocab = Vocabulary.build(train)
+    spans = SpanModel.build(train.texts)
+    rng = np.random.default_rng(config.seed)
+    train_batches = _batches(_training_rows(train, vocab, seq_len=config.seq_len, dropout=config.control_dropout,
+                                            rng=rng), config.batch_size)
+    report(0.01, "Counting the n-gram baseline…")
+    baseline = _baseline(train, val, vocab, spans)
+
+    report(0.02, "Starting TensorFlow…")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    keras.utils.set_random_seed(config.seed)
+    model = _build_keras(vocab.size, config)
+    placeholder_info = ModelInfo(
+        model_id="", created_at="", corpus=corpus.name, n_posts=len(corpus), n_train=len(train), n_val=len(val),
+        val_bits_per_char=math.nan, baseline_bits_per_char=math.nan, baseline_order=0, baseline_by_order={},
+        seconds=0.0, epochs_run=0, stopped="", history=[], config={}, segments=[], topics=[], urls=[], mentions=[])
+    history: list[dict] = []
+    best: dict = {"loss": math.inf, "weights": None, "epoch": 0}
+    steps = len(train_batches)
+    stopped = "converged"
+    epoch = 0
+    for epoch in range(1, config.epochs + 1):
+        order = rng.permutation(steps)
+        losses = []
+        for k, b in enumerate(order):
+            x, y, w = train_batches[b]
+            losses.append(float(model.train_on_batch(x, y, sample_weight=w)))
+            if should_stop is not None and should_stop():
+                raise TrainingCancelledError("training cancelled; no model was saved")
+            if k % 5 == 0 or k == steps - 1:
+                fraction = 0.03 + 0.9 * min(1.0, (epoch - 1 + (k + 1) / steps) / config.epochs)
+                report(fraction, f"Epoch {epoch} · batch {k + 1}/{steps} · "
+                       f"train loss {np.mean(losses[-20:]) / math.log(2):.2f} bits/symbol")
+            if time.monotonic() - started > config.max_seconds:
+                stopped = "time budget"
+                break
+        # Early stopping watches the exact held-out bits per character, computed in numpy.
+        probe = LanguageModel(placeholder_info, vocab, spans, _weights_from_keras(model), [])
+        val_loss, _ = probe.bits_per_char(val.texts, segments=val.segments, topics=val.topics)
+        history.append({"epoch": epoch, "train_bits": float(np.mean(losses) / math.log(2)), "val_bits": val_loss})
+        log.info("epoch %d: train %.3f val %.3f bits/symbol", epoch, history[-1]["train_bits"], history[-1]["val_bits"])
+        if val_loss < best["loss"]:
+            best = {"loss": val_loss, "weights": model.get_weights(), "epoch": epoch}
+        report(0.03 + 0.9 * epoch / config.epochs,
+               f"Epoch {epoch} done · validation {val_loss:.3f} bits/char")
+        if stopped == "time budget":
+            break
+        if epoch - best["epoch"] >= config.patience:
+            stopped = "early stopping"
+            break
+    else:
+        stopped = "epoch limit"
+    if best["weights"] is not None:
+        model.set_weights(best["weights"])
+
+    report(0.94, "Measuring on the validation posts…")
+    weights = _weights_from_keras(model)
+    model_id = _new_model_id(ws)
+    frequent_urls, frequent_mentions = frequent_placeholders(corpus.texts)
+    info = ModelInfo(
+        model_id=model_id, created_at=utc_now(), corpus=corpus.name, n_posts=len(corpus), n_train=len(train),
+        n_val=len(val), val_bits_per_char=math.nan, baseline_bits_per_char=min(baseline.values()),
+        baseline_order=min(baseline, key=baseline.get), baseline_by_order={str(k): v for k, v in baseline.items()},
+        seconds=0.0, epochs_run=epoch, stopped=stopped, history=history, config=asdict(config),
+        segments=list(vocab.segments), topics=list(vocab.topics), urls=frequent_urls, mentions=frequent_mentions,
+        segment_topics=_segment_topics(train),
+    )
+    lm = LanguageModel(info, vocab, spans, weights, list(corpus.texts))
+    val_bits = best["loss"] if best["weights"] is not None else history[-1]["val_bits"]
+    card = {"val_bits_per_char": val_bits}
+    if evaluate_drafts:
+        report(0.97, "Writing sample drafts…")
+        result = generate_drafts(lm, n=evaluate_drafts, seed=config.seed, resample=False)
+        card |= {
+            "pass_rate": sum(d.passes for d in result.drafts) / len(result.drafts),
+            "near_copy_rate": sum(d.near_copy for d in result.drafts) / len(result.drafts),
+            "samples": [d.text for d in result.drafts[:5]],
+        }
+    card["seconds"] = round(time.monotonic() - started, 1)
+    lm.info = ModelInfo(**(info.as_json() | card))
+
+    staged = ws.new_tmp_dir("model-")
+    try:
+        model.save(staged / "model.keras")
+        np.savez(staged / "weights.npz", **weights)
+        (staged / "vocab.json").write_text(json.dumps(vocab.as_json(), ensure_ascii=False), encoding="utf-8")
+        (staged / "spans.json").write_text(json.dumps(spans.as_json(), ensure_ascii=False), encoding="utf-8")
+        (staged / "posts.json").write_text(json.dumps(lm.posts, ensure_ascii=False), encoding="utf-8")
+        (staged / META_FILE).write_text(json.dumps(lm.info.as_json(), ensure_ascii=False, indent=1), encoding="utf-8")
+        models_dir(ws).mkdir(parents=True, exist_ok=True)
+        shutil.move(str(staged), str(models_dir(ws) / model_id))
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+    with ws.connect() as con:
+        ws.audit("model.train", {"model_id": model_id, "corpus": corpus.name, "val_bits_per_char": val_bits}, con=con)
+    report(1.0, f"Model {model_id} saved")
+    return lm
+
+
+def _build_keras(vocab_size: int, config: TrainConfig):
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(None,), dtype="int32")
+    x = layers.Embedding(vocab_size, config.embedding, mask_zero=True)(inputs)
+    for _ in range(config.layers):
+        x = layers.LSTM(config.units, return_sequences=True)(x)
+    outputs = layers.Dense(vocab_size)(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=1.0),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring and drafts
+# ---------------------------------------------------------------------------------------------
+
+
+def score_corpus(lm: LanguageModel, corpus: Corpus) -> dict:
+    """Bits per character of a model on every post of a corpus: ``{"bits_per_char", "n_chars"}``."""
+    bits, n_chars = lm.bits_per_char(corpus.texts, segments=corpus.segments, topics=corpus.topics)
+    return {"bits_per_char": bits, "n_chars": n_chars}
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A written draft with its checks."""
+
+    text: str
+    weighted_length: int
+    passes: bool
+    reasons: list[str]
+    segment: str = ""
+    topic: str = ""
+    near_copy: bool = False
+
+    def as_json(self) -> dict:
+        """As printed by ``python -m core generate --json``."""
+        return {"text": self.text, "weighted_length": self.weighted_length, "passes": self.passes,
+                "reasons": list(self.reasons)}
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """Drafts (passing ones first) and, when fewer than asked passed, why."""
+
+    drafts: list[Draft]
+    asked: int
+    sampled: int
+    message: str = ""
+
+    @property
+    def n_passing(self) -> int:
+        return sum(d.passes for d in self.drafts)
+
+
+def generate_drafts(
+    lm: LanguageModel,
+    *,
+    n: int = 5,
+    segment: str = "",
+    topics: Sequence[str] = (),
+    seed: int = 0,
+    temperature: float = 0.8,
+    top_k: int | None = 40,
+    top_p: float | None = 0.95,
+    max_length: int = 280,
+    opening: str = "",
+    link: str | None = None,
+    banned_words: Sequence[str] = (),
+    max_weighted_length: int = 280,
+    resample: bool = True,
+    max_rounds: int = 6,
+) -> GenerationResult:
+    """Write ``n`` drafts for a segment and check each; resample until ``n`` pass or give up.
+
+    Drafts cycle through ``topics`` (the segment's interests the model knows). URL and mention
+    placeholders become ``link`` and the corpus's frequent mentions. Without ``resample`` exactly
+    ``n`` drafts come back, passing or not (the model card's pass rate uses that).
+
+    Returns
+    -------
+    GenerationResult
+        Up to ``n`` drafts, passing ones first; ``message`` says why fewer passed when they did.
+    """
+    if n < 1 or n > 100:
+        raise ContentError(f"n={n} must be between 1 and 100")
+    known_topics = [t for t in topics if t in lm.vocab.topics] or [""]
+    passing: list[Draft] = []
+    failing: list[Draft] = []
+    seen: set[str] = set()
+    sampled = 0
+    rounds = max_rounds if resample else 1
+    for round_no in range(rounds):
+        want = n - len(passing)
+        batch = want if not resample else min(100, max(2 * want, 4))
+        controls = [(segment, known_topics[(sampled + i) % len(known_topics)]) for i in range(batch)]
+        texts = lm.sample(batch, seed=seed * 1000 + round_no, temperature=temperature, top_k=top_k,
+                          top_p=top_p, max_length=max_length, opening=opening, controls=controls)
+        sampled += batch
+        for text, (seg, topic) in zip(texts, controls, strict=True):
+            final = restore_placeholders(text, link=link, mentions=lm.info.mentions)
+            check = check_draft(final, near_copy=lm.near_copy_index, banned_words=banned_words,
+                                max_weighted_length=max_weighted_length)
+            reasons = list(check.reasons)
+            if final in seen:
+                reasons.append("same as another draft")
+            seen.add(final)
+            draft = Draft(final, check.weighted_length, not reasons, reasons, seg, topic, check.near_copy)
+            (passing if draft.passes else failing).append(draft)
+        if len(passing) >= n or (not resample and len(passing) + len(failing) >= n):
+            break
+    if not resample:
+        drafts = (passing + failing)[:n]
+        return GenerationResult(sorted(drafts, key=lambda d: not d.passes), n, sampled)
+    drafts = passing[:n]
+    message = ""
+    if len(drafts) < n:
+        reasons = [r for d in failing for r in d.reasons]
+        common = max(set(reasons), key=reasons.count) if reasons else "no reason recorded"
+        message = (f"only {len(drafts)} of {n} drafts passed the checks after {sampled} tries; "
+                   f"the most common problem was: {common}")
+        drafts += failing[: n - len(drafts)]
+    return GenerationResult(drafts, n, sampled, message)
+
+
+def draft_check(lm: LanguageModel | None, text: str, *, banned_words: Sequence[str] = (),
+                max_weighted_length: int = 280) -> DraftCheck:
+    """Checks of an edited draft (near-copy against the model's corpus when there is a model)."""
+    return check_draft(text, near_copy=lm.near_copy_index if lm is not None else None,
+                       banned_words=banned_words, max_weighted_length=max_weighted_length)
+
+
+def save_draft(ws: Workspace, text: str, *, segment: str = "", template: str = "") -> int:
+    """Put a draft into the outbox (state ``draft``) and return its post id.
+
+    Raises
+    ------
+    ContentError
+        When the text is empty or the outbox (the publishing step) is not available.
+    """
+    if not text.strip():
+        raise ContentError("the draft is empty")
+    try:
+        from core.publish import OutboxError, add_post
+    except ImportError:
+        raise ContentError("the outbox is not available in this version of Reach") from None
+    try:
+        post = add_post(ws, text.strip(), segment=segment or None, template=template or None)
+    except OutboxError as exc:
+        raise ContentError(str(exc)) from None
+    return post.id

@@ -1,0 +1,163 @@
+"""Step 3 · Studio: train the writer on your own posts, write drafts per segment, check and save them."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.checks import check_draft, load_banned_words, save_banned_words
+from core.content import ContentError, TrainConfig, generate_drafts, list_models
+from core.templates import (
+    TemplateError,
+    delete_template,
+    list_templates,
+    load_brand,
+    render_template,
+    save_brand,
+    save_template,
+    template_context,
+)
+from ui import state
+from ui.resources import workspace
+from ui.studio_views import (
+    cached_model,
+    cached_profiles,
+    corpus_picker,
+    draft_editor,
+    model_card,
+    models_table,
+    newest_info,
+    train_with_progress,
+)
+
+ws = workspace()
+st.title("Studio")
+st.caption("Step 3 of 6 · A writer that learns your voice from your own posts, drafts for each segment, "
+           "and checks every draft against X's rules before you save it.")
+if state.get("studio_notice"):
+    kind, message = state.get("studio_notice")
+    getattr(st, kind)(message)
+    state.put("studio_notice", None)
+
+info = newest_info(ws)
+lm = cached_model(ws, info) if info else None
+profiles = cached_profiles(str(ws.home), ws.active_dataset_id(), True)
+brand = load_brand(ws)
+banned = load_banned_words(ws)
+drafts_tab, model_tab, templates_tab, settings_tab = st.tabs(["Drafts", "Model", "Templates", "Checks & brand"])
+
+with drafts_tab:
+    names = {p.id: f"{p.name} ({', '.join(p.interests[:3])})" for p in profiles}
+    left, right = st.columns([2, 1])
+    seg_id = left.selectbox("Segment", list(names), format_func=names.get, key="studio_segment")
+    profile = next(p for p in profiles if p.id == seg_id)
+    source = right.segmented_control("Write with", ["Writer", "Template"], default="Writer", key="studio_source")
+    if source == "Template":
+        templates = {t.name: t for t in list_templates(ws)}
+        name = st.selectbox("Template", list(templates), key="studio_template_pick")
+        go = st.button("Fill in", type="primary", key="studio_fill")
+        if go:
+            try:
+                texts = [render_template(templates[name].body, template_context(profile, angle_index=i, **brand))
+                         for i in range(max(1, min(3, len(profile.angles))))]
+            except TemplateError as exc:
+                st.error(str(exc))
+                texts = []
+            state.put("studio_drafts", {f"t{i}": {"text": t, "segment": profile.name, "template": name}
+                                        for i, t in enumerate(dict.fromkeys(texts))})
+            state.put("studio_draft_round", state.get("studio_draft_round") + 1)
+    elif lm is None:
+        st.info("No writer yet: train one on the **Model** tab (the demo posts take about a minute).")
+    else:
+        c1, c2, c3 = st.columns(3)
+        n = c1.slider("Drafts", 1, 10, 5, key="studio_n")
+        temperature = c2.slider("Temperature", 0.3, 1.5, 0.8, 0.05, key="studio_temperature",
+                                help="Lower: safer, closer to your usual posts. Higher: more surprising.")
+        seed = c3.number_input("Seed", 0, 10_000, 0, key="studio_seed")
+        opening = st.text_input("Start with (optional)", key="studio_opening", placeholder="e.g. Sunday reset:")
+        if st.button("Write drafts", type="primary", key="studio_generate", icon=":material/edit_note:"):
+            label, topics = lm.control_labels(profile.name, profile.interests)
+            try:
+                result = generate_drafts(lm, n=n, segment=label, topics=topics, seed=int(seed),
+                                         temperature=temperature, opening=opening, link=brand["link"] or None,
+                                         banned_words=banned)
+            except ContentError as exc:
+                st.error(str(exc))
+            else:
+                if result.message:
+                    st.warning(result.message)
+                state.put("studio_drafts", {f"d{i}": {"text": d.text, "segment": profile.name}
+                                            for i, d in enumerate(result.drafts)})
+                state.put("studio_draft_round", state.get("studio_draft_round") + 1)
+    drafts = state.get("studio_drafts")
+    if drafts:
+        st.caption("Edit a draft and press Ctrl+Enter (or click outside) to re-check it. Save puts it in the outbox.")
+    for draft_id, draft in list(drafts.items()):
+        draft_editor(ws, draft_id, draft, lm, banned, profile.hashtags)
+
+with model_tab:
+    corpus = corpus_picker(ws)
+    with st.expander("Training settings"):
+        c1, c2, c3 = st.columns(3)
+        units = c1.select_slider("LSTM units", [16, 64, 128, 256, 384, 512], value=TrainConfig.units, key="studio_units")
+        epochs = c2.number_input("Most epochs", 1, 100, TrainConfig.epochs, key="studio_epochs",
+                                 help="Training stops earlier when the held-out posts stop improving.")
+        train_seed = c3.number_input("Seed", 0, 10_000, TrainConfig.seed, key="studio_train_seed")
+    if st.button("Train", type="primary", key="studio_train", disabled=corpus is None, icon=":material/model_training:"):
+        card = train_with_progress(ws, corpus, TrainConfig(units=units, epochs=int(epochs), seed=int(train_seed)))
+        if card is not None:
+            state.put("studio_model", card.model_id)
+            state.put("studio_notice", ("success", f"Model {card.model_id} trained: {card.val_bits_per_char:.3f} "
+                                       f"bits/char (n-gram {card.baseline_bits_per_char:.3f})."))
+            st.rerun()
+    models = list_models(ws)
+    if models:
+        ids = [m.model_id for m in models]
+        st.selectbox("Model used for drafts", ids, index=ids.index(info.model_id), key="studio_model")
+        model_card(info)
+        with st.expander(f"All models ({len(models)})"):
+            st.dataframe(models_table(models), hide_index=True)
+
+with templates_tab:
+    templates = {t.name: t for t in list_templates(ws)}
+    left, right = st.columns([1, 1])
+    name = left.selectbox("Template", list(templates), key="studio_template_edit")
+    body = left.text_area("Jinja2 text", value=templates[name].body, height=150, key=f"studio_body_{name}",
+                          help="Variables: segment, interests, top_interest, product, offer, link, hashtags, angle, angles")
+    save_as = left.text_input("Save as", value=name, key=f"studio_save_as_{name}")
+    b1, b2 = left.columns(2)
+    try:
+        preview = render_template(body, template_context(profile, **brand))
+        right.markdown(f"**Preview for {profile.name}**")
+        right.markdown(f"> {preview}")
+        checked = check_draft(preview, banned_words=banned)
+        right.caption(f"{checked.weighted_length}/280 · "
+                      + ("passes the checks" if checked.passes else "; ".join(checked.reasons)))
+    except TemplateError as exc:
+        right.error(str(exc))
+    if b1.button("Save template", key="studio_template_save"):
+        try:
+            save_template(ws, save_as, body)
+            state.put("studio_notice", ("success", f"Template “{save_as.strip()}” saved."))
+            st.rerun()
+        except TemplateError as exc:
+            st.error(str(exc))
+    if not templates[name].builtin and b2.button("Delete", key="studio_template_delete"):
+        delete_template(ws, name)
+        st.rerun()
+
+with settings_tab:
+    words = st.text_area("Banned words and phrases (one per line)", value="\n".join(banned), height=180,
+                         key="studio_banned")
+    p1, p2, p3 = st.columns(3)
+    product = p1.text_input("Product", value=brand["product"], key="studio_product")
+    offer = p2.text_input("Offer", value=brand["offer"], key="studio_offer")
+    link = p3.text_input("Link", value=brand["link"], key="studio_link")
+    if st.button("Save checks and brand", key="studio_settings_save"):
+        try:
+            save_brand(ws, product=product, offer=offer, link=link)
+        except TemplateError as exc:
+            st.error(str(exc))
+        else:
+            saved = save_banned_words(ws, words.splitlines())
+            state.put("studio_notice", ("success", f"Saved {len(saved)} banned words and the brand details."))
+            st.rerun()

@@ -1,0 +1,67 @@
+"""The Studio through AppTest, with a tiny model trained into the demo workspace first."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.content import TrainConfig, train_model
+from core.corpus import demo_corpus_path, read_corpus
+from core.workspace import open_workspace
+from tests.app.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory) -> Path:
+    """A models folder holding one tiny model trained on the demo posts (once for this module)."""
+    ws = open_workspace(tmp_path_factory.mktemp("tiny-model") / "ws", with_demo=False)
+    corpus = read_corpus(demo_corpus_path())
+    train_model(corpus, ws, config=TrainConfig(units=16, embedding=8, epochs=1, batch_size=64), evaluate_drafts=5)
+    return ws.home / "models"
+
+
+@pytest.fixture
+def studio(workspace_home, tiny_models) -> AppTest:
+    shutil.copytree(tiny_models, workspace_home / "models")
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("pages/studio.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_model_card_shows_quality_next_to_the_baseline(studio: AppTest) -> None:
+    labels = [m.label for m in studio.metric]
+    assert "Held-out bits per character" in labels
+    assert any(label.startswith("Best n-gram (order ") for label in labels)
+    assert "vs n-gram" in next(m for m in studio.metric if m.label == "Held-out bits per character").delta
+
+
+def test_write_drafts_for_a_segment_and_edit_one(studio: AppTest) -> None:
+    studio.selectbox(key="studio_segment").set_value("5").run()
+    studio.slider(key="studio_n").set_value(3).run()
+    studio.button(key="studio_generate").click().run()
+    assert not studio.exception, studio.exception
+    editors = [t for t in studio.text_area if t.key and t.key.startswith("studio_draft_")]
+    assert len(editors) == 3
+    editors[0].input("Herbal tea and a slow walk in the garden make a calm evening.").run()
+    shown = " ".join(m.value for m in studio.markdown)
+    assert "**61/280**] · passes the checks" in shown
+
+
+def test_a_template_fills_in_the_segment(studio: AppTest) -> None:
+    studio.selectbox(key="studio_segment").set_value("2").run()
+    studio.segmented_control(key="studio_source").set_value("Template").run()
+    studio.selectbox(key="studio_template_pick").set_value("Offer").run()
+    studio.button(key="studio_fill").click().run()
+    editors = [t for t in studio.text_area if t.key and t.key.startswith("studio_draft_")]
+    assert editors and editors[0].value.startswith("Young men, this one's for you: 15% off this week")
+
+
+def test_banned_words_are_saved(studio: AppTest) -> None:
+    studio.text_area(key="studio_banned").input("miracle\nguaranteed results").run()
+    studio.button(key="studio_settings_save").click().run()
+    assert "Saved 2 banned words and the brand details." in [s.value for s in studio.success]

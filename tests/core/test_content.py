@@ -1,0 +1,165 @@
+"""The writer: a tiny LSTM trains, saves, loads, scores exactly and samples reproducibly."""
+
+from __future__ import annotations
+
+import math
+from itertools import pairwise
+
+import numpy as np
+import pytest
+
+from core.content import (
+    ContentError,
+    TrainConfig,
+    TrainingCancelledError,
+    generate_drafts,
+    list_models,
+    load_keras_model,
+    load_model,
+    newest_model_id,
+    score_corpus,
+    train_model,
+)
+from core.corpus import Corpus
+from core.ngram import CharNgram
+from core.workspace import open_workspace
+
+FRUITS = ["mango", "kiwi", "berry", "apple", "peach", "lemon", "grape", "melon"]
+TINY = TrainConfig(units=16, embedding=8, epochs=3, batch_size=8, learning_rate=1e-2, seed=3)
+
+
+def tiny_corpus() -> Corpus:
+    texts, segments, topics = [], [], []
+    for i in range(48):
+        fruit = FRUITS[i % len(FRUITS)]
+        if i % 2:
+            texts.append(f"Try our {fruit} smoothie with oats today, post {i}! #smoothies")
+            segments.append("young women")
+            topics.append("smoothies")
+        else:
+            texts.append(f"Lift, then eat {fruit} and protein, day {i}. #fitness")
+            segments.append("young men")
+            topics.append("protein")
+    return Corpus(texts, segments, topics, name="tiny")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    ws = open_workspace(tmp_path_factory.mktemp("content") / "ws", with_demo=False)
+    messages = []
+    lm = train_model(tiny_corpus(), ws, config=TINY, progress=lambda f, m: messages.append((f, m)))
+    return ws, lm, messages
+
+
+def test_a_tiny_model_trains_and_its_validation_loss_falls(trained) -> None:
+    ws, lm, messages = trained
+    history = [h["val_bits"] for h in lm.info.history]
+    assert len(history) == 3 and history[-1] < history[0]
+    assert lm.info.val_bits_per_char == pytest.approx(min(history))
+    assert messages[0] == (0.0, "Preparing the corpus…") and messages[-1][0] == 1.0
+    assert all(b >= a for (a, _), (b, _) in pairwise(messages))
+    assert newest_model_id(ws) == lm.model_id
+    assert [m.model_id for m in list_models(ws)] == [lm.model_id]
+    assert set(lm.info.baseline_by_order) == {str(k) for k in range(3, 10)}
+    assert lm.info.segment_topics == {"young men": ["protein"], "young women": ["smoothies"]}
+
+
+def test_save_and_load_give_identical_scores(trained) -> None:
+    ws, lm, _ = trained
+    loaded = load_model(ws, lm.model_id)
+    corpus = tiny_corpus()
+    assert score_corpus(loaded, corpus) == score_corpus(lm, corpus)
+    assert loaded.info == lm.info
+
+
+def test_numpy_inference_matches_the_saved_keras_model(trained) -> None:
+    ws, lm, _ = trained
+    keras_model = load_keras_model(ws, lm.model_id)
+    seg, top = lm.vocab.control_ids("young women", "smoothies")
+    x = np.array([[seg, top, *lm.vocab.encode("Try our kiwi smoothie")[0][:-1]]])
+    np.testing.assert_allclose(lm.logits(x), keras_model.predict(x, verbose=0), atol=2e-4)
+
+
+def test_bits_per_char_is_the_mean_over_characters_plus_end_of_post(trained) -> None:
+    _, lm, _ = trained
+    post = "Try our kiwi smoothie with oats today, post 99! #smoothies"
+    seg, top = lm.vocab.control_ids("young women", "smoothies")
+    ids, _ = lm.vocab.encode(post)
+    logits = lm.logits(np.array([[seg, top, *ids[:-1]]]))[0, 1:].astype(np.float64)
+    log_p = logits - np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1, keepdims=True)) - logits.max(1, keepdims=True)
+    expected = -log_p[np.arange(len(ids)), ids].sum() / math.log(2)
+    bits, n_chars = lm.bits_per_char([post], segments=["young women"], topics=["smoothies"])
+    assert n_chars == len(post) + 1
+    assert bits == pytest.approx(expected / n_chars, rel=1e-9)
+
+
+def test_unknown_characters_and_links_are_paid_for(trained) -> None:
+    _, lm, _ = trained
+    plain, _ = lm.bits_per_char(["Try our kiwi smoothie"])
+    with_unknown, _ = lm.bits_per_char(["Try our kiwi smoothie ß"])
+    assert with_unknown * 23 > plain * 22 + lm.vocab.oov_bits  # the unknown ß costs over 20 bits
+
+
+def test_seeded_sampling_is_reproducible(trained) -> None:
+    _, lm, _ = trained
+    a = lm.sample(6, seed=5, controls=[("young men", "protein")])
+    assert a == lm.sample(6, seed=5, controls=[("young men", "protein")])
+    assert a != lm.sample(6, seed=6, controls=[("young men", "protein")])
+    assert all(t.startswith("Hey ") for t in lm.sample(3, seed=1, opening="Hey"))
+
+
+def test_generation_checks_every_draft_and_says_why_when_few_pass(trained) -> None:
+    _, lm, _ = trained
+    result = generate_drafts(lm, n=4, segment="young men", topics=["protein"], seed=2, banned_words=["the"])
+    assert len(result.drafts) == 4
+    for d in result.drafts:
+        assert d.as_json().keys() == {"text", "weighted_length", "passes", "reasons"}
+        assert d.passes == (not d.reasons)
+    if result.n_passing < 4:
+        assert result.message.startswith(f"only {result.n_passing} of 4 drafts passed the checks after")
+    with pytest.raises(ContentError, match="n=0 must be between 1 and 100"):
+        generate_drafts(lm, n=0)
+
+
+def test_segment_names_map_onto_the_model_labels(trained) -> None:
+    _, lm, _ = trained
+    assert lm.control_labels("Young Men", ["protein", "yoga"]) == ("young men", ["protein"])
+    assert lm.control_labels("segment 3 · smoothie fans", ["smoothies"]) == ("young women", ["smoothies"])
+    assert lm.control_labels("nobody", ["gardening"]) == ("", [])
+
+
+def test_cancelling_saves_nothing(tmp_path) -> None:
+    ws = open_workspace(tmp_path / "ws", with_demo=False)
+    with pytest.raises(TrainingCancelledError):
+        train_model(tiny_corpus(), ws, config=TINY, should_stop=lambda: True)
+    assert list_models(ws) == []
+    assert not any((ws.home / "tmp").iterdir())
+
+
+def test_too_few_posts_and_unknown_models_are_user_errors(tmp_path) -> None:
+    ws = open_workspace(tmp_path / "ws", with_demo=False)
+    with pytest.raises(ContentError, match="the corpus has 3 posts; at least 10"):
+        train_model(Corpus(["a", "b", "c"], [""] * 3, [""] * 3), ws)
+    with pytest.raises(ContentError, match="no model yet"):
+        load_model(ws)
+    with pytest.raises(ContentError, match=r"model '\.\./x' does not exist"):
+        load_model(ws, "../x")
+
+
+def test_home_reports_the_trained_model(trained) -> None:
+    from core.pipeline import pipeline_status
+
+    ws, lm, _ = trained
+    content = next(s for s in pipeline_status(ws) if s.title == "Content")
+    assert content.status == f"model trained · {lm.info.val_bits_per_char:.2f} bits/char"
+    assert content.state == "done"
+
+
+def test_ngram_distributions_sum_to_one() -> None:
+    seqs = [np.array([3, 4, 3, 5, 1]), np.array([4, 4, 3, 1]), np.array([5, 3, 4, 4, 3, 1])]
+    model = CharNgram(n_symbols=5, max_order=4).fit(seqs)
+    for order in (1, 2, 4):
+        for context in ([3, 4], [4, 4, 3], [5]):
+            # Every possible next symbol (ids 1..5) after the same context.
+            total = sum(2.0 ** -model.bits([np.array([*context, nxt])], order=order)[-1] for nxt in range(1, 6))
+            assert total == pytest.approx(1.0, abs=1e-9), (order, context)

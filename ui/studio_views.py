@@ -1,0 +1,180 @@
+"""Pieces of the Studio page: cached model loading, the model card, training, draft editors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from core.checks import check_draft
+from core.content import (
+    ContentError,
+    LanguageModel,
+    ModelInfo,
+    TrainConfig,
+    TrainingCancelledError,
+    list_models,
+    load_model,
+    save_draft,
+    train_model,
+)
+from core.corpus import Corpus, CorpusError, corpus_columns, demo_corpus_path, read_corpus
+from core.templates import SegmentProfile, segment_profiles
+from core.workspace import Workspace
+from ui import state
+
+
+@st.cache_resource(show_spinner="Loading the writer…", max_entries=4)
+def _load(home: str, model_id: str, created_at: str) -> LanguageModel:
+    from core.workspace import Workspace as _Workspace
+
+    return load_model(_Workspace(Path(home)), model_id)
+
+
+def cached_model(ws: Workspace, info: ModelInfo) -> LanguageModel:
+    """A model loaded once per process (keyed by workspace, id and creation time)."""
+    return _load(str(ws.home), info.model_id, info.created_at)
+
+
+@st.cache_data(show_spinner="Reading the audience segments…", ttl=300)
+def cached_profiles(home: str, dataset_id: int | None, with_angles: bool) -> list[SegmentProfile]:
+    """Segment profiles of the active dataset (rules mined once per dataset, for five minutes)."""
+    from core.workspace import Workspace as _Workspace
+
+    return segment_profiles(_Workspace(Path(home)), with_angles=with_angles)
+
+
+def stage_corpus(ws: Workspace, upload) -> Path:
+    """Keep an uploaded corpus on disk (once per upload) so it can be read like any file."""
+    folder = ws.home / "tmp" / "corpus" / str(upload.file_id)
+    path = folder / Path(upload.name).name
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(upload.getbuffer())
+    return path
+
+
+def corpus_picker(ws: Workspace) -> Corpus | None:
+    """Demo posts or an upload with a chosen text column; the corpus, or None (message shown)."""
+    source = st.radio("Posts to learn from", ["Demo posts", "Upload my posts"], horizontal=True,
+                      key="studio_corpus_source")
+    if source == "Demo posts":
+        path, name, text_column = demo_corpus_path(), "demo posts", None
+    else:
+        upload = st.file_uploader("Your past posts: a CSV (any encoding) or a text file with one post per line",
+                                  type=["csv", "tsv", "txt"], key="studio_corpus_upload")
+        if upload is None:
+            return None
+        path, name = stage_corpus(ws, upload), upload.name
+        try:
+            columns = corpus_columns(path)
+        except CorpusError as exc:
+            st.error(str(exc))
+            return None
+        text_column = st.selectbox("Text column", columns, key="studio_text_column") if columns else None
+    try:
+        corpus = read_corpus(path, text_column=text_column, name=name)
+    except CorpusError as exc:
+        st.error(str(exc))
+        return None
+    s = corpus.summary()
+    labels = ", ".join(f"{k}: {v}" for k, v in s["columns"].items()) or "one post per line"
+    st.caption(f"**{s['posts']:,} posts** ({s['blank']:,} blank and {s['duplicates']:,} duplicate rows left out) · "
+               f"columns {labels} · {len(s['segments'])} segment and {len(s['topics'])} topic labels")
+    return corpus
+
+
+def train_with_progress(ws: Workspace, corpus: Corpus, config: TrainConfig) -> ModelInfo | None:
+    """Train with a progress bar and a cancel button; the new model card, or None when cancelled."""
+    cancel = st.empty()
+    cancel.button("Cancel training", key="studio_cancel", icon=":material/stop_circle:")
+    bar = st.progress(0.0, text="Starting…")
+    try:
+        lm = train_model(corpus, ws, config=config, progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
+    except TrainingCancelledError as exc:
+        st.warning(str(exc))
+        return None
+    except ContentError as exc:
+        st.error(str(exc))
+        return None
+    finally:
+        cancel.empty()
+        bar.empty()
+    return lm.info
+
+
+def model_card(info: ModelInfo) -> None:
+    """Quality next to the baseline, how the drafts fare, the learning curve and sample drafts."""
+    m1, m2, m3, m4 = st.columns(4)
+    delta = info.val_bits_per_char - info.baseline_bits_per_char
+    m1.metric("Held-out bits per character", f"{info.val_bits_per_char:.3f}",
+              delta=f"{delta:+.3f} vs n-gram", delta_color="inverse",
+              help="Mean −log₂ p of every character of every held-out post, plus one end-of-post symbol. Lower is better.")
+    m2.metric(f"Best n-gram (order {info.baseline_order})", f"{info.baseline_bits_per_char:.3f}",
+              help="Kneser-Ney character n-gram of orders 3–9 on the same split; the best order is shown.")
+    m3.metric("Drafts passing checks", "—" if info.pass_rate is None else f"{info.pass_rate:.0%}",
+              help="Of 20 drafts written right after training, before any resampling.")
+    m4.metric("Near-copies", "—" if info.near_copy_rate is None else f"{info.near_copy_rate:.0%}",
+              help="Drafts sharing 40 or more characters with a post of the corpus.")
+    st.caption(f"Model **{info.model_id}** · corpus {info.corpus} · {info.n_train:,} training and {info.n_val:,} "
+               f"held-out posts · {info.epochs_run} epochs ({info.stopped}) in {info.seconds:.0f} s · "
+               f"{info.config.get('units')} LSTM units")
+    if info.history:
+        curve = pd.DataFrame(info.history).set_index("epoch")[["train_bits", "val_bits"]]
+        curve.columns = ["training (bits/symbol)", "held-out (bits/char)"]
+        st.line_chart(curve, height=200, x_label="epoch", y_label="bits")
+    if info.samples:
+        st.markdown("**Sample drafts**")
+        for text in info.samples:
+            st.markdown(f"> {text}")
+
+
+def models_table(models: list[ModelInfo]) -> pd.DataFrame:
+    """One row per saved model for the model list."""
+    return pd.DataFrame([{"model": m.model_id, "corpus": m.corpus, "posts": m.n_posts,
+                          "bits/char": round(m.val_bits_per_char, 3), "n-gram": round(m.baseline_bits_per_char, 3),
+                          "seconds": m.seconds} for m in models])
+
+
+def newest_info(ws: Workspace) -> ModelInfo | None:
+    """The model card chosen on the Model tab, or the newest one."""
+    models = list_models(ws)
+    chosen = state.get("studio_model")
+    for m in models:
+        if m.model_id == chosen:
+            return m
+    return models[0] if models else None
+
+
+def draft_editor(ws: Workspace, draft_id: str, draft: dict, lm: LanguageModel | None, banned: list[str],
+                 hashtags: list[str]) -> None:
+    """One editable draft with its live weighted-length counter, checks, hashtags and save button."""
+    key = f"studio_draft_{state.get('studio_draft_round')}_{draft_id}"
+    with st.container(border=True):
+        text = st.text_area("Draft", value=draft["text"], key=key, height=100, label_visibility="collapsed")
+        draft["text"] = text
+        check = check_draft(text, near_copy=lm.near_copy_index if lm is not None else None, banned_words=banned)
+        left, middle, right = st.columns([3, 2, 1], vertical_alignment="center")
+        if check.passes:
+            left.markdown(f":green[:material/check_circle: **{check.weighted_length}/280**] · passes the checks")
+        else:
+            left.markdown(f":red[:material/error: **{check.weighted_length}/280**] · " + "; ".join(check.reasons))
+        missing = [h for h in hashtags if h.casefold() not in text.casefold()]
+        if missing and middle.button(f"Add {' '.join(missing[:2])}", key=f"{key}_tags",
+                                     help="Hashtags suggested by the interest rules for this segment"):
+            draft["text"] = (text.rstrip() + " " + " ".join(missing[:2])).strip()
+            st.session_state.pop(key, None)
+            st.rerun()
+        if right.button("Save", key=f"{key}_save", icon=":material/outbox:", disabled=not check.passes,
+                        help="Save into the outbox as a draft" if check.passes else "Fix the problems first"):
+            try:
+                post_id = save_draft(ws, text, segment=draft.get("segment", ""), template=draft.get("template", ""))
+            except ContentError as exc:
+                state.put("studio_notice", ("error", str(exc)))
+            else:
+                state.put("studio_notice", ("success", f"Saved as draft #{post_id} in the outbox (Publish page)."))
+                drafts = dict(state.get("studio_drafts"))
+                drafts.pop(draft_id, None)
+                state.put("studio_drafts", drafts)
+            st.rerun()
