@@ -11,6 +11,9 @@ from ui.resources import workspace
 st.set_page_config(page_title="Reach", page_icon=":material/eco:", layout="wide")
 state.init()
 
+if auth.exposed_without_login():
+    auth.explain_login_setup()
+    st.stop()
 if not auth.gate():
     st.stop()
 
@@ -39,5 +42,9 @@ with st.sidebar:
 pages = {
     "Overview": [st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)],
     "1 · Data": [st.Page("pages/data.py", title="Data", icon=":material/upload_file:")],
+    "2 · Audience": [st.Page("pages/segments.py", title="Segments", icon=":material/groups:"),
+                     st.Page("pages/interests.py", title="Interests", icon=":material/hub:")],
+    "3 · Content": [st.Page("pages/studio.py", title="Studio", icon=":material/edit_note:")],
+    "5 · Delivery": [st.Page("pages/publish.py", title="Publish", icon=":material/send:")],
 }
 st.navigation(pages).run()

@@ -22,7 +22,7 @@ __all__ = ["build_parser", "main", "print_json", "user_errors"]
 log = logging.getLogger(__name__)
 
 # Modules that add their own subcommands: each has ``register(subparsers)`` and ``USER_ERRORS``.
-EXTENSIONS: tuple[str, ...] = ()
+EXTENSIONS: tuple[str, ...] = ("core.audience_cli", "core.publish_cli", "core.content_cli")
 
 
 def _extensions() -> list:

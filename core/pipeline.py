@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from core.workspace import Workspace, WorkspaceError
@@ -32,9 +33,51 @@ def pipeline_status(ws: Workspace) -> list[StepStatus]:
     later = "not in this version yet"
     return [
         data,
-        StepStatus("Audience", later, "later", "Find segments and interest rules."),
-        StepStatus("Content", later, "later", "Train the writer on your own posts."),
+        _audience_status(ws),
+        _content_status(ws),
         StepStatus("Targeting", later, "later", "Match each segment with a message and an hour."),
-        StepStatus("Delivery", later, "later", "Approve and publish from the outbox."),
+        _delivery_status(ws),
         StepStatus("Interaction", later, "later", "Answer mentions and replies."),
     ]
+
+
+def _content_status(ws: Workspace) -> StepStatus:
+    """Reads the newest model card only (no TensorFlow, no weights)."""
+    from core.content import list_models
+
+    page = "pages/studio.py"
+    models = list_models(ws)
+    if not models:
+        return StepStatus("Content", "no model yet", "todo",
+                          "Train the writer on your own posts (or the demo posts) in the Studio.", page)
+    m = models[0]
+    return StepStatus("Content", f"model trained · {m.val_bits_per_char:.2f} bits/char", "done",
+                      "Write drafts for each segment in the Studio.", page)
+
+
+def _audience_status(ws: Workspace) -> StepStatus:
+    """Reads the stored segmentation of the active dataset (never clusters on the Home page)."""
+    page = "pages/segments.py"
+    dataset_id = ws.active_dataset_id()
+    if dataset_id is None:
+        return StepStatus("Audience", "waiting for data", "todo", "Import data first, then find segments.", page)
+    with ws.connect() as con:
+        run = con.execute("SELECT k, summary FROM segment_runs WHERE dataset_id = ?", (dataset_id,)).fetchone()
+    if run is None:
+        return StepStatus("Audience", "not segmented yet", "todo",
+                          "Find your audience segments on the Segments page.", page)
+    named = json.loads(run["summary"]).get("named", 0)
+    status = f"{run['k']} segments named" + (f" ({named} renamed by you)" if named else "")
+    return StepStatus("Audience", status, "done", "Check the interest rules on the Interests page.", page)
+
+
+def _delivery_status(ws: Workspace) -> StepStatus:
+    """Counts from the outbox (one query; no call to X on the Home page)."""
+    from core.publish import delivery_status
+
+    queued, published_today = delivery_status(ws)
+    page = "pages/publish.py"
+    status = f"{queued} queued · {published_today} published today"
+    if queued or published_today:
+        return StepStatus("Delivery", status, "done", "Check the outbox and publish what is due.", page)
+    return StepStatus("Delivery", status, "todo", "Write or approve a post on the Publish page.", page)

@@ -61,6 +61,79 @@ MIGRATIONS: list[list[str]] = [
             detail TEXT NOT NULL
         )""",
     ],
+    # issue 5 · delivery: the outbox, its send attempts, and what the dry-run publisher "sent"
+    [
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            text TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            segment TEXT,
+            template TEXT,
+            state TEXT NOT NULL,
+            scheduled_at TEXT,
+            not_before TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            approved_at TEXT,
+            published_at TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            transient_failures INTEGER NOT NULL DEFAULT 0,
+            needs_lookup INTEGER NOT NULL DEFAULT 0,
+            first_attempt_at TEXT,
+            claim_pid INTEGER,
+            claim_host TEXT,
+            claim_token TEXT,
+            claimed_at TEXT,
+            claim_until TEXT,
+            last_error TEXT,
+            error_kind TEXT,
+            remote_id TEXT,
+            url TEXT
+        )""",
+        "CREATE INDEX outbox_due ON outbox (state, scheduled_at)",
+        """CREATE TABLE publish_attempts (
+            id INTEGER PRIMARY KEY,
+            post_id INTEGER NOT NULL REFERENCES outbox (id),
+            pid INTEGER,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            outcome TEXT,
+            detail TEXT
+        )""",
+        """CREATE TABLE dry_run_posts (
+            id INTEGER PRIMARY KEY,
+            remote_id TEXT NOT NULL,
+            text TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+    ],
+    # Audience (issue 3): operator-given segment names and the latest segmentation per dataset.
+    [
+        """CREATE TABLE segment_names (
+            dataset_id INTEGER NOT NULL,
+            k INTEGER NOT NULL,
+            segment_id INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (dataset_id, k, segment_id)
+        )""",
+        """CREATE TABLE segment_runs (
+            dataset_id INTEGER PRIMARY KEY,
+            k INTEGER NOT NULL,
+            silhouette REAL,
+            n_users INTEGER NOT NULL,
+            summary TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+    ],
+    # Content (issue 4): the operator's own post templates (starters live in core.templates).
+    [
+        """CREATE TABLE templates (
+            name TEXT PRIMARY KEY,
+            body TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

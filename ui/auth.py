@@ -32,3 +32,40 @@ def gate() -> bool:
                 st.rerun()
             st.error("That password is not right.")
     return False
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def exposed_without_login() -> bool:
+    """True when the server listens beyond this machine and no password is configured.
+
+    An unset ``server.address`` means every interface, so it counts as exposed.
+    """
+    address = (st.get_option("server.address") or "").strip().strip("[]")
+    loopback = address in LOOPBACK or address.startswith("127.")
+    return not loopback and _password_hash() is None
+
+
+def explain_login_setup() -> None:
+    """The only page served while the app is exposed without a login."""
+    st.title("Reach needs a login first")
+    st.error("This server listens on a network address other than 127.0.0.1, and no login is set. "
+             "Reach can publish and shows your audience data, so it serves nothing until one is set.")
+    st.markdown(
+        "1. Make a password hash: `python -m core hash-password`\n"
+        "2. Put it in `.streamlit/secrets.toml`:\n\n"
+        "   ```toml\n   [auth]\n   password_hash = \"scrypt$…\"\n   ```\n\n"
+        "   or set the environment variable `REACH_PASSWORD_HASH`.\n"
+        "3. Restart Reach. Or keep it private: set `server.address = \"127.0.0.1\"` in "
+        "`.streamlit/config.toml` (the default).")
+
+
+def page_allowed() -> bool:
+    """Whether a page may render: checked by every page, not only by ``app.py``.
+
+    Until some session has called ``st.navigation``, Streamlit runs a deep link such as
+    ``/publish`` straight from the ``pages/`` folder (its multipage v1 fallback), without
+    ``app.py`` and so without the gate above; the pages must therefore check for themselves.
+    """
+    return not exposed_without_login() and (_password_hash() is None or bool(state.get("authenticated")))

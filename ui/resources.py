@@ -15,5 +15,13 @@ def _open(home: str) -> Workspace:
 
 
 def workspace() -> Workspace:
-    """The workspace of ``REACH_HOME``, opened (and on first start filled with the demo) once."""
+    """The workspace of ``REACH_HOME``, opened (and on first start filled with the demo) once.
+
+    Every page starts with this call, so it is also where a page that was reached without the
+    login gate (see ``ui.auth.page_allowed``) is sent to ``app.py``, which shows the gate.
+    """
+    from ui import auth
+
+    if not auth.page_allowed():
+        st.switch_page("app.py")
     return _open(str(default_home().resolve()) if "REACH_HOME" not in os.environ else os.environ["REACH_HOME"])

@@ -15,6 +15,15 @@ DEFAULTS: dict[str, Any] = {
     "upload_kinds": {},         # file id -> kind chosen in the import form
     "confirm_delete": None,     # dataset id waiting for confirmation
     "sidebar_dataset": None,    # widget: the active-dataset selector in the sidebar
+    "publish_notice": None,     # (kind, message) left by a Publish-page action, shown once
+    "publish_confirm": None,    # post id waiting in the "Publish now?" dialog
+    "publish_selected": None,   # widget: the post whose actions the Publish page shows
+    "publish_filter": [],       # widget: states shown in the outbox table (none chosen: all)
+    "publish_compose_round": 0, # bumped after a post is added so the composer starts empty
+    "studio_drafts": {},        # draft id -> {"text", "segment", "source"}: the Studio's current drafts
+    "studio_draft_round": 0,    # bumped on every generation so draft editors start from the new text
+    "studio_notice": None,      # (kind, message) left by a Studio action, shown once
+    "studio_model": None,       # widget: the model chosen on the Studio's Model tab
 }
 
 
