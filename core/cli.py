@@ -23,22 +23,39 @@ log = logging.getLogger(__name__)
 
 # Modules that add their own subcommands: each has ``register(subparsers)`` and ``USER_ERRORS``.
 EXTENSIONS: tuple[str, ...] = ("core.audience_cli", "core.publish_cli", "core.content_cli")
+# Which extension owns which command, so a call imports only what it runs (scikit-learn and
+# TensorFlow cost seconds to import; `python -m core datasets` or cron's `publish-due` should not pay).
+COMMAND_MODULES: dict[str, str] = {
+    "segments": "core.audience_cli", "rules": "core.audience_cli",
+    "outbox": "core.publish_cli", "publish-due": "core.publish_cli",
+    "train": "core.content_cli", "score": "core.content_cli", "generate": "core.content_cli",
+}
+CORE_COMMANDS = ("ingest", "datasets", "hash-password")
 
 
-def _extensions() -> list:
+def _extensions(command: str | None = None) -> list:
+    """The extension modules a command needs: none for a core command, one for its owner, else all."""
+    if command in CORE_COMMANDS:
+        return []
+    if command in COMMAND_MODULES:
+        return [importlib.import_module(COMMAND_MODULES[command])]
     return [importlib.import_module(name) for name in EXTENSIONS]
 
 
-def user_errors() -> tuple[type[Exception], ...]:
+def _command_of(argv: Sequence[str]) -> str | None:
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def user_errors(command: str | None = None) -> tuple[type[Exception], ...]:
     """Exceptions that mean "the input needs fixing": exit 2 with one line, no traceback."""
     errors: list[type[Exception]] = [IngestError, WorkspaceError, ValueError]
-    for module in _extensions():
+    for module in _extensions(command):
         errors.extend(getattr(module, "USER_ERRORS", ()))
     return tuple(errors)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser: every subcommand, or the core ones plus the owner of ``command``."""
     parser = argparse.ArgumentParser(prog="python -m core", description="Reach: from audience data to published posts.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -58,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("hash-password", help="make a password hash for the login gate ([auth] password_hash)")
     p.set_defaults(run=_hash_password)
 
-    for module in _extensions():
+    for module in _extensions(command):
         module.register(sub)
     return parser
 
@@ -119,10 +136,12 @@ def print_json(obj: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the process exit code."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = _command_of(argv)
+    args = build_parser(command).parse_args(argv)
     try:
         return args.run(args)
-    except user_errors() as exc:
+    except user_errors(command) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -515,21 +515,23 @@ class _Dedup:
     def first_seen(self, frame: pd.DataFrame) -> np.ndarray:
         """Boolean mask of rows not seen before (also within this block)."""
         hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-        order = np.argsort(hashes, kind="stable")
+        order = np.argsort(hashes)
         sorted_hashes = hashes[order]
-        first_in_block = np.ones(len(hashes), dtype=bool)
-        first_in_block[order[1:]] = sorted_hashes[1:] != sorted_hashes[:-1]
+        new_sorted = np.ones(len(hashes), dtype=bool)
+        new_sorted[1:] = sorted_hashes[1:] != sorted_hashes[:-1]
         if len(self.seen):
-            pos = np.searchsorted(self.seen, hashes)
+            pos = np.searchsorted(self.seen, sorted_hashes)
             pos[pos == len(self.seen)] = 0
-            first_in_block &= self.seen[pos] != hashes
-        new = np.unique(hashes[first_in_block])
-        self.seen = np.sort(np.concatenate([self.seen, new]), kind="stable")
+            new_sorted &= self.seen[pos] != sorted_hashes
+        first_in_block = np.empty(len(hashes), dtype=bool)
+        first_in_block[order] = new_sorted
+        # Both parts are sorted: the stable sort (timsort) merges two runs in linear time.
+        self.seen = np.sort(np.concatenate([self.seen, sorted_hashes[new_sorted]]), kind="stable")
         return first_in_block
 
 
 def _blank(values: pd.Series) -> pd.Series:
-    return values.isna() | (values.str.len() == 0)
+    return values.isna() | values.eq("")
 
 
 def _strip(values: pd.Series) -> pd.Series:
@@ -558,7 +560,8 @@ class _Sink:
             return
         batch = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
         if table not in self.writers:
-            self.writers[table] = pq.ParquetWriter(self.folder / f"{table}.parquet", batch.schema, compression="zstd")
+            self.writers[table] = pq.ParquetWriter(self.folder / f"{table}.parquet", batch.schema,
+                                                  compression="zstd", compression_level=1)
         elif batch.schema != self.writers[table].schema:
             batch = batch.cast(self.writers[table].schema)
         self.writers[table].write_table(batch)
@@ -675,17 +678,16 @@ def _clean_events(block: pd.DataFrame, mapping: dict[str, str], parser: Timestam
         return _strip(block[source]) if source is not None else None
 
     user = col("user_id")
-    topic = col("topic")
+    topic = block[mapping["topic"]].str.strip(" \t\r\n#").str.lower() if "topic" in mapping else None
     action = col("action")
     platform = col("platform")
     ts_text = col("timestamp")
-    if topic is not None:
-        topic = topic.str.lstrip("#").str.strip().str.lower()
     if action is not None:
         action = action.str.lower()
     else:
         action = pd.Series(default_action or "view", index=block.index, dtype="string")
 
+    # Reasons as small integer codes (the first failing check wins), text only for rejected rows.
     checks: list[tuple[pd.Series, str]] = [(_blank(user), REASONS["user"])]
     if mapping.get("action"):
         checks.append((_blank(action), REASONS["action"]))
@@ -697,14 +699,17 @@ def _clean_events(block: pd.DataFrame, mapping: dict[str, str], parser: Timestam
         checks.append((empty, REASONS["ts_empty"]))
         checks.append((out_of_range, REASONS["ts_range"]))
         checks.append((timestamps.isna() & ~empty & ~out_of_range, REASONS["ts_bad"]))
-    for mask, text in checks:
-        reason = reason.mask(reason.isna() & mask.to_numpy(), text)
-    ok = reason.isna().to_numpy()
+    code = np.zeros(n, dtype=np.int8)
+    for k, (mask, _text) in enumerate(checks, start=1):
+        code[(code == 0) & mask.to_numpy(dtype=bool, na_value=True)] = k
+    ok = code == 0
+    labels = np.array([None, *(text for _mask, text in checks)], dtype=object)
+    reason = pd.Series(labels[code], index=block.index, dtype="string")
     clean = pd.DataFrame({
-        "user_id": user[ok].astype(str),
+        "user_id": user[ok],
         "timestamp": timestamps[ok],
-        "action": action[ok].astype(str),
-        "topic": topic[ok].astype(str),
+        "action": action[ok],
+        "topic": topic[ok],
         "platform": (platform[ok].str.lower() if platform is not None else pd.Series(None, index=block.index[ok], dtype="string")),
     })
     assert len(clean) + int((~ok).sum()) == n
@@ -810,9 +815,12 @@ def _ingest_table_file(path: Path, info: FileInspection, report: FileReport, sin
 
 def _ingest_basket_lines(path: Path, info: FileInspection, report: FileReport, sink: _Sink,
                          progress: Progress | None, basket_offset: list[int]) -> None:
-    """One basket per line: every field of a line is an item."""
+    """One basket per line: every field of a line is an item.
+
+    Identical lines are not duplicates here: with no transaction id, two equal lines are two
+    shoppers who bought the same things (a third of the arules Groceries baskets repeat another).
+    """
     size = max(path.stat().st_size, 1)
-    dedup = _Dedup()
     with path.open("r", encoding=info.encoding, errors="strict", newline="") as fh:
         reader = csv.reader(fh, delimiter=info.delimiter)
         try:
@@ -823,10 +831,7 @@ def _ingest_basket_lines(path: Path, info: FileInspection, report: FileReport, s
                 baskets = [[item.strip().lower() for item in row if item.strip()] for row in lines]
                 baskets = [b for b in baskets if b]  # blank lines are not rows
                 report.rows_read += len(baskets)
-                frame = pd.DataFrame({"basket": ["\x1f".join(b) for b in baskets]})
-                first = dedup.first_seen(frame)
-                report.duplicates_removed += int((~first).sum())
-                kept = [b for b, keep in zip(baskets, first, strict=True) if keep]
+                kept = baskets
                 ids = [f"b{basket_offset[0] + i + 1}" for i in range(len(kept))]
                 basket_offset[0] += len(kept)
                 user = [bid for bid, items in zip(ids, kept, strict=True) for _ in items]
