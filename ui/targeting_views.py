@@ -1,0 +1,272 @@
+"""Pieces of the Targeting page: rules editor, per-segment preview, coverage chart, queue button.
+
+The rules editor always shows the stored rules (or the proposals when none are stored) as its
+data, so a save that fails validation changes nothing on screen: the operator's edits stay in the
+editor and the messages appear under it, one per bad row. A successful save bumps
+``targeting_editor_round`` so the editor starts again from what was stored.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import targeting
+from core.publish import default_channel
+from core.targeting import Audience, Rule, RuleValidationError, TargetingError, WeeklyPlan
+from core.templates import segment_profiles
+from core.workspace import Workspace, open_workspace
+from ui import state
+
+COLUMNS = ["id", "Segment", "Who (predicate)", "Template", "Channel", "Hour", "Active", "Posts at"]
+BEST_HOUR = "best hour"
+
+
+def notify(kind: str, message: str, where: str = "top") -> None:
+    """Show ``message`` on the next run, at the top of the page or (``where="queue"``) by the queue button."""
+    state.put("targeting_notice", (kind, message, where))
+
+
+def render_notice(where: str = "top") -> None:
+    """The message left by the last action for this place, once."""
+    notice = state.get("targeting_notice")
+    if notice and notice[2] == where:
+        kind, message, _ = notice
+        getattr(st, kind)(message)
+        state.put("targeting_notice", None)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _profiles(home: str, dataset_id: int, run_at: str) -> list:
+    # keyed on the run's time: a new segmentation (or dataset) never reads stale angles
+    return segment_profiles(open_workspace(home, with_demo=False), with_angles=True)
+
+
+def load_audience(ws: Workspace) -> Audience | None:
+    """The active dataset's segments with their facts (profiled once per segmentation run)."""
+    with st.spinner("Reading each segment's best hours and demographics (once per segmentation)…"):
+        return targeting.audience(ws)
+
+
+def profiles(ws: Workspace, aud: Audience) -> list:
+    """Segment profiles with interest-rule angles for the templates (cached per segmentation run)."""
+    with st.spinner("Mining interest angles for the templates…"):
+        return _profiles(str(ws.home), aud.dataset_id, aud.run_at)
+
+
+# -- rules editor -----------------------------------------------------------------------------------
+def _reach_text(rule: Rule, aud: Audience) -> str:
+    """``"20:00 (best hour)"`` for a segment rule; ``"0 at 20:00, 2 at 22:00"`` for a predicate rule."""
+    hits = [s for s in aud.segments if rule.reaches(s)]
+    if not hits:
+        return "nobody"
+    best = " (best hour)" if rule.hour is None else ""
+    if rule.segment_id is not None:
+        return f"{rule.hour_for(hits[0]):02d}:00{best}"
+    return ", ".join(f"{s.id} at {rule.hour_for(s):02d}:00" for s in hits) + best
+
+
+def rules_frame(rules: list[Rule], aud: Audience) -> pd.DataFrame:
+    """The editor's table: one row per rule, segments by label, hour empty for "best hour"."""
+    rows = []
+    for rule in rules:
+        seg = aud.segment(rule.segment_id) if rule.segment_id is not None else None
+        rows.append({"id": rule.id, "Segment": seg.label if seg else None, "Who (predicate)": rule.predicate or "",
+                     "Template": rule.template, "Channel": rule.channel,
+                     "Hour": None if rule.hour is None else int(rule.hour), "Active": rule.active,
+                     "Posts at": _reach_text(rule, aud)})
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    return frame.astype({"id": "Int64", "Hour": "Int64", "Active": "bool"})
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA or \
+        (isinstance(value, str) and not value.strip())
+
+
+def rules_from_frame(frame: pd.DataFrame, aud: Audience) -> list[Rule]:
+    """The editor's rows as rules (labels back to segment ids; an empty hour is the best hour)."""
+    by_label = {s.label: s.id for s in aud.segments}
+    out = []
+    for row in frame.to_dict("records"):
+        label = row.get("Segment")
+        hour = row.get("Hour")
+        if not _blank(hour):
+            hour = float(hour)
+            hour = int(hour) if hour.is_integer() else hour
+        rule_id = row.get("id")
+        out.append(Rule(
+            template="" if _blank(row.get("Template")) else str(row["Template"]),
+            segment_id=None if _blank(label) else by_label.get(label, -1),
+            predicate=None if _blank(row.get("Who (predicate)")) else str(row["Who (predicate)"]).strip(),
+            channel="" if _blank(row.get("Channel")) else str(row["Channel"]),
+            hour=None if _blank(hour) else hour,
+            active=True if _blank(row.get("Active")) else bool(row["Active"]),
+            id=None if _blank(rule_id) else int(rule_id)))
+    return out
+
+
+def render_rules_editor(ws: Workspace, aud: Audience, rules: list[Rule], proposed: bool,
+                        templates: list[str]) -> None:
+    """The rules table, its Save button and the messages of a save that failed."""
+    if proposed:
+        st.info("No rules yet for this segmentation. Reach proposes one per segment — its best hour and the "
+                "starter template that fits its interests. Edit them if you like, then **Save rules** to use "
+                "them; nothing is saved until you do.", icon=":material/lightbulb:")
+    key = f"targeting_rules_{state.get('targeting_editor_round')}"
+    edited = st.data_editor(
+        rules_frame(rules, aud), key=key, num_rows="dynamic", hide_index=True, width="stretch",
+        column_order=COLUMNS[1:],
+        column_config={
+            "Segment": st.column_config.SelectboxColumn(
+                options=[s.label for s in aud.segments], width="medium",
+                help="The segment this rule is for; leave empty and fill *Who* for a rule by demographics"),
+            "Who (predicate)": st.column_config.TextColumn(
+                width="small", help="Instead of a segment: e.g. gender=female; age=18-29; interest=skincare & "
+                "beauty (every clause must hold for the segment's majority)"),
+            "Template": st.column_config.SelectboxColumn(options=templates, required=True, default=templates[0]),
+            "Channel": st.column_config.SelectboxColumn(options=list(targeting.CHANNELS), required=True,
+                                                        default=default_channel()),
+            "Hour": st.column_config.NumberColumn(min_value=0, max_value=23, step=1, format="%d:00",
+                                                  help="Local posting hour, 0–23; empty: the segment's best hour"),
+            "Active": st.column_config.CheckboxColumn(default=True),
+            "Posts at": st.column_config.TextColumn(disabled=True, help="When the saved rule posts (local time); "
+                                                    "for a predicate rule, the segments it reaches"),
+        })
+    errors: dict = state.get("targeting_errors")
+    if st.button("Save rules" if not proposed else "Accept and save the proposals", type="primary",
+                 icon=":material/save:", key="targeting_save"):
+        submitted = rules_from_frame(edited, aud)
+        try:
+            saved = targeting.save_rules(ws, submitted, aud)
+        except RuleValidationError as exc:
+            state.put("targeting_errors", {row: [_describe_row(submitted[row], aud), msgs]
+                                           for row, msgs in exc.errors.items()})
+            st.rerun()
+        state.put("targeting_errors", {})
+        state.put("targeting_editor_round", state.get("targeting_editor_round") + 1)
+        notify("success", f"Saved {len(saved)} rule{'s' if len(saved) != 1 else ''}.")
+        st.rerun()
+    if errors:
+        lines = [f"- **Row {row + 1}** ({who}): {'; '.join(msgs)}" for row, (who, msgs) in sorted(errors.items())]
+        st.error("Nothing was saved — fix these rows (your edits are still in the table):\n\n" + "\n".join(lines),
+                 icon=":material/error:")
+
+
+def _describe_row(rule: Rule, aud: Audience) -> str:
+    if rule.segment_id is not None and aud.segment(rule.segment_id):
+        return aud.segment(rule.segment_id).label
+    return rule.predicate or "no segment"
+
+
+def render_history(ws: Workspace) -> None:
+    """Every change to the rules, newest first."""
+    history = targeting.rule_history(ws)
+    if not history:
+        st.caption("No changes yet.")
+        return
+    frame = pd.DataFrame(history)[["changed_at", "rule_id", "version", "action", "segment_id", "predicate",
+                                   "template", "channel", "hour", "active"]]
+    st.dataframe(frame, hide_index=True, width="stretch", key="targeting_history")
+
+
+# -- preview and coverage ---------------------------------------------------------------------------
+def render_preview(plan: WeeklyPlan, char_limit: int) -> None:
+    """One tab per reached segment: the post, its time, and its checks with reasons."""
+    if not plan.items:
+        st.info("No active rule reaches any segment yet.")
+        return
+    tabs = st.tabs([f"{'✓' if i.passes else '✕'} {i.segment_id} · {i.segment.split(' · ')[0]}" for i in plan.items])
+    for tab, item in zip(tabs, plan.items, strict=True):
+        with tab:
+            st.markdown(f"**{item.segment_id} · {item.segment}** — template *{item.template}* on "
+                        f"{'X' if item.channel == 'x' else 'the dry run'}, "
+                        f"{item.local_time:%a %d %b %H:%M} ({plan.timezone})")
+            with st.container(border=True):
+                st.text(item.text or "(nothing rendered)")
+            c1, c2 = st.columns([1, 3])
+            c1.metric("Weighted length", f"{item.weighted_length} / {char_limit}",
+                      help="X's count: links 23, Chinese/Japanese/Korean characters and emoji 2")
+            if item.passes:
+                c2.success("Checks pass: length, banned words, not a near-duplicate of a queued or recent post.",
+                           icon=":material/check_circle:")
+            else:
+                c2.error("Checks fail:\n\n" + "\n".join(f"- {p}" for p in item.problems), icon=":material/cancel:")
+            if item.queued_post_id is not None:
+                st.caption(f"Already in the outbox as post {item.queued_post_id}.")
+
+
+def coverage_figure(plan: WeeklyPlan, aud: Audience) -> go.Figure:
+    """Segments × days of the coming week, a marker where a post is scheduled; unreached rows flagged."""
+    days = plan.days
+    day_labels = [f"{d:%a %d %b}" for d in days]
+    unreached = {s.id for s in plan.unreached}
+    labels = {s.id: (f"⚠ {s.label} — not reached" if s.id in unreached else s.label) for s in aud.segments}
+    order = [labels[s.id] for s in reversed(aud.segments)]
+    fig = go.Figure()
+    ok = [i for i in plan.items if i.passes]
+    bad = [i for i in plan.items if not i.passes]
+    for items, name, colour, symbol in ((ok, "scheduled post", "#2e7d4f", "circle"),
+                                        (bad, "post failing checks", "#d1495b", "x")):
+        fig.add_trace(go.Scatter(
+            x=[f"{i.local_time.date():%a %d %b}" for i in items], y=[labels[i.segment_id] for i in items],
+            mode="markers+text", name=name, text=[f"{i.local_time:%H:%M}" for i in items],
+            textposition="middle right", marker={"size": 18, "color": colour, "symbol": symbol},
+            hovertext=[f"{i.template} · {i.channel} · {i.local_time:%a %H:%M}" for i in items],
+            hoverinfo="text+y"))
+    if unreached:
+        fig.add_trace(go.Scatter(x=[day_labels[0]] * len(unreached), y=[labels[s] for s in unreached],
+                                 mode="markers", name="no rule reaches it",
+                                 marker={"size": 12, "color": "#edae49", "symbol": "triangle-up"},
+                                 hoverinfo="y"))
+    fig.update_layout(title=f"Coverage of the coming week ({plan.timezone})", height=140 + 48 * len(aud.segments),
+                      margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": -0.15},
+                      plot_bgcolor="#fafafa")
+    fig.update_xaxes(categoryorder="array", categoryarray=day_labels, type="category", range=[-0.5, len(days) - 0.5])
+    fig.update_yaxes(categoryorder="array", categoryarray=order, type="category", range=[-0.5, len(order) - 0.5])
+    return fig
+
+
+# -- queueing ---------------------------------------------------------------------------------------
+def _queue(ws: Workspace, plan: WeeklyPlan, approve: bool) -> None:
+    """Button callback: queue once; a second click on the same plan adds nothing and keeps the first message."""
+    pending = state.get("targeting_notice")
+    try:
+        report = targeting.queue_plan(ws, plan, approve=approve)
+    except TargetingError as exc:
+        notify("error", str(exc), "queue")
+        return
+    if not report.added and report.skipped and not report.refused:
+        if pending is None:
+            notify("info", "This week's plan is already in the outbox — nothing was added.", "queue")
+        return
+    lines = [report.summary() + (" as approved, scheduled posts." if approve else
+                                 " as drafts — review and approve them on the Publish page.")]
+    lines += [f"- {seg}: {reason}" for seg, reason in report.refused]
+    notify("warning" if report.refused else "success", "\n".join(lines), "queue")
+
+
+def render_queue(ws: Workspace, plan: WeeklyPlan) -> None:
+    """How to queue the week, and the button that does it (idempotent: a double click adds nothing)."""
+    ready = [i for i in plan.items if i.passes]
+    waiting = [i for i in ready if i.queued_post_id is None]
+    approve = st.toggle("Approve and schedule them (otherwise: drafts for review on the Publish page)",
+                        key="targeting_approve")
+    label = f"Queue the week ({len(waiting)} post{'s' if len(waiting) != 1 else ''})"
+    disabled = plan.proposed or not waiting
+    st.button(label, type="primary", icon=":material/playlist_add:", key="targeting_queue", disabled=disabled,
+              on_click=_queue, args=(ws, plan, approve))
+    render_notice("queue")
+    if plan.proposed:
+        st.caption("Save the rules first: the week is queued from saved rules only.")
+    elif ready and not waiting:
+        st.caption("Every post of this week's plan is already in the outbox.")
+    if len(ready) < len(plan.items):
+        st.caption(f"{len(plan.items) - len(ready)} post(s) fail their checks and will not be queued.")
+    queued = [i for i in plan.items if i.queued_post_id is not None]
+    if queued:
+        st.page_link("pages/publish.py", label=f"{len(queued)} of this week's posts are in the outbox — open Publish",
+                     icon=":material/send:")
