@@ -10,6 +10,7 @@ from ui.resources import workspace
 
 st.set_page_config(page_title="Reach", page_icon=":material/eco:", layout="wide")
 state.init()
+state.put("framed", True)
 
 if auth.exposed_without_login():
     auth.explain_login_setup()
@@ -45,6 +46,7 @@ pages = {
     "2 · Audience": [st.Page("pages/segments.py", title="Segments", icon=":material/groups:"),
                      st.Page("pages/interests.py", title="Interests", icon=":material/hub:")],
     "3 · Content": [st.Page("pages/studio.py", title="Studio", icon=":material/edit_note:")],
+    "4 · Targeting": [st.Page("pages/targeting.py", title="Targeting", icon=":material/target:")],
     "5 · Delivery": [st.Page("pages/publish.py", title="Publish", icon=":material/send:")],
 }
 st.navigation(pages).run()

@@ -35,7 +35,7 @@ def pipeline_status(ws: Workspace) -> list[StepStatus]:
         data,
         _audience_status(ws),
         _content_status(ws),
-        StepStatus("Targeting", later, "later", "Match each segment with a message and an hour."),
+        _targeting_status(ws),
         _delivery_status(ws),
         StepStatus("Interaction", later, "later", "Answer mentions and replies."),
     ]
@@ -69,6 +69,21 @@ def _audience_status(ws: Workspace) -> StepStatus:
     named = json.loads(run["summary"]).get("named", 0)
     status = f"{run['k']} segments named" + (f" ({named} renamed by you)" if named else "")
     return StepStatus("Audience", status, "done", "Check the interest rules on the Interests page.", page)
+
+
+def _targeting_status(ws: Workspace) -> StepStatus:
+    """Counts saved rules and the segments they reach (stored facts only; never clusters)."""
+    from core.targeting import targeting_status
+
+    page = "pages/targeting.py"
+    status = targeting_status(ws)
+    if status is None:
+        return StepStatus("Targeting", "waiting for segments", "todo", "Find segments first, then target them.", page)
+    line, all_reached = status
+    if all_reached:
+        return StepStatus("Targeting", line, "done", "Preview the week and queue it for the outbox.", page)
+    return StepStatus("Targeting", line, "todo", "Give every segment a template and an hour on the Targeting page.",
+                      page)
 
 
 def _delivery_status(ws: Workspace) -> StepStatus:

@@ -134,6 +134,45 @@ MIGRATIONS: list[list[str]] = [
             updated_at TEXT NOT NULL
         )""",
     ],
+    # Targeting (issue 5): segment → message rules with their history, the per-segment facts the
+    # rules need (best hour, demographics) cached per segmentation run, and plan slots already queued.
+    [
+        """CREATE TABLE targeting_rules (
+            id INTEGER PRIMARY KEY,
+            dataset_id INTEGER NOT NULL,
+            k INTEGER NOT NULL,
+            segment_id INTEGER,
+            predicate TEXT,
+            template TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            hour INTEGER,
+            active INTEGER NOT NULL DEFAULT 1,
+            version INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            deleted_at TEXT
+        )""",
+        "CREATE INDEX targeting_rules_run ON targeting_rules (dataset_id, k)",
+        """CREATE TABLE targeting_rule_history (
+            id INTEGER PRIMARY KEY,
+            rule_id INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            action TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            changed_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE targeting_audiences (
+            dataset_id INTEGER PRIMARY KEY,
+            k INTEGER NOT NULL,
+            run_at TEXT NOT NULL,
+            facts TEXT NOT NULL
+        )""",
+        """CREATE TABLE targeting_queue (
+            slot TEXT PRIMARY KEY,
+            post_id INTEGER,
+            queued_at TEXT NOT NULL
+        )""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

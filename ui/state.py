@@ -9,6 +9,7 @@ import streamlit as st
 # key -> default
 DEFAULTS: dict[str, Any] = {
     "authenticated": False,
+    "framed": False,            # set by app.py: pages reached without it send the visitor there
     "last_import": None,        # message about the import just made, shown once
     "uploader_round": 0,        # bumped after an import so the uploader starts empty
     "upload_mappings": {},      # file id -> {canonical: source}, edits in the mapping editor
@@ -24,6 +25,10 @@ DEFAULTS: dict[str, Any] = {
     "studio_draft_round": 0,    # bumped on every generation so draft editors start from the new text
     "studio_notice": None,      # (kind, message) left by a Studio action, shown once
     "studio_model": None,       # widget: the model chosen on the Studio's Model tab
+    "targeting_notice": None,   # (kind, message, "top" or "queue") left by a Targeting action, shown once
+    "targeting_errors": {},     # editor row -> validation messages of the last failed save
+    "targeting_editor_round": 0,  # bumped after a save so the rules editor (targeting_rules_<round>) restarts
+    "targeting_approve": False, # widget: queue the week approved and scheduled instead of as drafts
 }
 
 
