@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,23 @@ from core.workspace import Workspace, open_workspace
 def workspace(tmp_path: Path) -> Workspace:
     """A fresh, migrated workspace without the demo dataset."""
     return open_workspace(tmp_path / "workspace", with_demo=False)
+
+
+@pytest.fixture(scope="session")
+def demo_workspace_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace with the demo imported, built once per test session."""
+    home = tmp_path_factory.mktemp("demo-template") / "workspace"
+    open_workspace(home, with_demo=True)
+    return home
+
+
+@pytest.fixture
+def workspace_home(demo_workspace_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the demo workspace, set as REACH_HOME."""
+    home = tmp_path / "workspace"
+    shutil.copytree(demo_workspace_template, home)
+    monkeypatch.setenv("REACH_HOME", str(home))
+    return home
 
 
 @pytest.fixture

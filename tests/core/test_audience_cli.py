@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -13,19 +12,9 @@ from core.cli import main
 from core.workspace import open_workspace
 
 
-@pytest.fixture(scope="module")
-def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("cli-demo") / "workspace"
-    open_workspace(home, with_demo=True)
-    return home
-
-
 @pytest.fixture
-def home(demo_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    copy = tmp_path / "workspace"
-    shutil.copytree(demo_home, copy)
-    monkeypatch.setenv("REACH_HOME", str(copy))
-    return copy
+def home(workspace_home: Path) -> Path:
+    return workspace_home
 
 
 def run_json(capsys: pytest.CaptureFixture, *argv: str) -> dict:

@@ -7,17 +7,14 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import wait_for_app
+
 pytestmark = pytest.mark.e2e
-
-
-def _wait_for_app(page: Page) -> None:
-    page.wait_for_selector("[data-testid='stApp']")
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=180_000)
 
 
 def test_segments_page_shows_its_map(page: Page, app_url: str) -> None:
     page.goto(f"{app_url}/segments")
-    _wait_for_app(page)
+    wait_for_app(page, 180_000)
     chart = page.get_by_test_id("stPlotlyChart").filter(has_text="Segment map (all 6,000 users, PCA)")
     expect(chart).to_be_visible(timeout=180_000)
     expect(chart.locator("canvas").first).to_be_attached()  # the WebGL scatter draws on a canvas
@@ -27,7 +24,7 @@ def test_segments_page_shows_its_map(page: Page, app_url: str) -> None:
 
 def test_interests_page_shows_its_scatter(page: Page, app_url: str) -> None:
     page.goto(f"{app_url}/interests")
-    _wait_for_app(page)
+    wait_for_app(page, 180_000)
     chart = page.get_by_test_id("stPlotlyChart").filter(has_text="Rules: support × confidence, coloured by lift")
     expect(chart).to_be_visible(timeout=180_000)
     expect(chart.locator("canvas").first).to_be_attached()

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import wait_for_app
+
 pytestmark = pytest.mark.e2e
 
 GBK_EXPORT = (
@@ -22,14 +24,9 @@ GBK_EXPORT = (
 )
 
 
-def _wait_for_app(page: Page) -> None:
-    page.wait_for_selector("[data-testid='stApp']")
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=60_000)
-
-
 def test_first_start_opens_on_demo(page: Page, app_url: str) -> None:
     page.goto(app_url)
-    _wait_for_app(page)
+    wait_for_app(page)
     expect(page.get_by_text("Demo · health-food shop: 245,703 events, 6,000 users").first).to_be_visible()
 
 
@@ -37,14 +34,14 @@ def test_gbk_upload_through_the_page(page: Page, app_url: str, tmp_path: Path) -
     export = tmp_path / "weibo_export.csv"
     export.write_bytes(GBK_EXPORT.encode("gbk"))
     page.goto(f"{app_url}/data")
-    _wait_for_app(page)
+    wait_for_app(page)
     page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(export))
     expect(page.get_by_text("Encoding gb18030")).to_be_visible()
     expect(page.get_by_text("delimiter semicolon")).to_be_visible()
     page.get_by_role("button", name=re.compile(r"^Import 1 file$")).click()
     expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(
         re.compile(r"Imported weibo_export as dataset #\d+: 3 events, 3 users"))
-    _wait_for_app(page)
+    wait_for_app(page)
     for label, value in {"Rows read": "6", "Accepted": "3", "Rejected": "2", "Duplicates removed": "1"}.items():
         metric = page.get_by_test_id("stMetric").filter(has_text=label).get_by_test_id("stMetricValue")
         expect(metric).to_have_text(value)
@@ -55,7 +52,7 @@ def test_broken_file_says_what_to_fix(page: Page, app_url: str, tmp_path: Path) 
     broken = tmp_path / "notes.csv"
     broken.write_text("colour,size\nred,3\nblue,4\n", encoding="utf-8")
     page.goto(f"{app_url}/data")
-    _wait_for_app(page)
+    wait_for_app(page)
     page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(broken))
     alert = page.get_by_test_id("stAlertContentError")
     expect(alert).to_contain_text("no user column found")

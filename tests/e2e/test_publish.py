@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,18 +11,10 @@ from playwright.sync_api import Page, expect
 from core import publish
 from core.workspace import open_workspace
 from tests.conftest import FAKE_X_KEYS
+from tests.e2e.conftest import streamlit_app, wait_for_app
 from tests.fakes.fake_x import FakeX
 
 pytestmark = pytest.mark.e2e
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def x_server() -> Iterator[FakeX]:
@@ -41,39 +27,9 @@ def x_app(tmp_path_factory: pytest.TempPathFactory, x_server: FakeX) -> Iterator
     """``streamlit run app.py`` with X keys pointing at the fake; (url, workspace folder)."""
     home = tmp_path_factory.mktemp("e2e-publish") / "workspace"
     open_workspace(home, with_demo=False)
-    port = _free_port()
-    env = {**os.environ, **FAKE_X_KEYS, "REACH_HOME": str(home), "REACH_DEMO": "0",
-           "REACH_X_API_BASE": x_server.base_url}
-    log_path = home.parent / "streamlit.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                        if resp.status == 200:
-                            break
-                except OSError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"streamlit did not start: {log_path.read_text()[-2000:]}") from None
-                    time.sleep(0.3)
-            yield url, home
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
-def _wait_for_app(page: Page) -> None:
-    page.wait_for_selector("[data-testid='stApp']")
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=60_000)
+    env = {**FAKE_X_KEYS, "REACH_DEMO": "0", "REACH_X_API_BASE": x_server.base_url}
+    with streamlit_app(home, env) as url:
+        yield url, home
 
 
 def test_approve_publish_and_see_it_in_history(page: Page, x_app: tuple[str, Path], x_server: FakeX) -> None:
@@ -81,17 +37,17 @@ def test_approve_publish_and_see_it_in_history(page: Page, x_app: tuple[str, Pat
     draft = publish.add_post(open_workspace(home), "Overnight oats, five minutes tonight, breakfast tomorrow",
                              channel="x", segment="young women")
     page.goto(url)
-    _wait_for_app(page)
+    wait_for_app(page)
     # exact: before app.py's first st.navigation, Streamlit lists the pages/ files ("publish")
     publish_link = page.get_by_test_id("stSidebarNav").get_by_role("link", name="Publish", exact=True)
     expect(publish_link).to_be_visible()
     publish_link.click()
-    _wait_for_app(page)
+    wait_for_app(page)
     expect(page.get_by_text("X keys are set.")).to_be_visible()
 
     page.locator(f".st-key-approve_{draft.id} button").click()
     expect(page.get_by_test_id("stAlertContentSuccess").first).to_contain_text(f"Post {draft.id} approved")
-    _wait_for_app(page)
+    wait_for_app(page)
     page.locator(f".st-key-publish_{draft.id} button").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text("This posts to X")
@@ -99,7 +55,7 @@ def test_approve_publish_and_see_it_in_history(page: Page, x_app: tuple[str, Pat
     dialog.get_by_role("button", name="Publish", exact=True).click()
 
     expect(page.get_by_test_id("stAlertContentSuccess").first).to_contain_text(f"Post {draft.id} is live")
-    _wait_for_app(page)
+    wait_for_app(page)
     [tweet] = x_server.tweets
     link = f"https://x.com/reach_test/status/{tweet.id}"
     history = page.get_by_test_id("stMarkdown").filter(has_text="Overnight oats, five minutes tonight").filter(
