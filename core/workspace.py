@@ -467,7 +467,9 @@ def open_workspace(home: Path | str | None = None, *, with_demo: bool | None = N
 
     On the very first start the bundled demo is imported, so the app shows a working pipeline
     before any upload. ``with_demo`` defaults to true unless ``REACH_DEMO=0`` is set. The demo is
-    installed once: deleting it later does not bring it back.
+    installed once, and only into a workspace that has never held a dataset: deleting it later
+    does not bring it back, and a workspace started without it never gets it imported over the
+    operator's own data.
     """
     ws = Workspace(Path(home) if home is not None else default_home())
     try:
@@ -476,9 +478,13 @@ def open_workspace(home: Path | str | None = None, *, with_demo: bool | None = N
         raise WorkspaceError(f"the workspace database {ws.db_path.name} cannot be read ({exc})") from None
     if with_demo is None:
         with_demo = os.environ.get("REACH_DEMO", "1") != "0"
-    if with_demo and ws.get_setting("demo_installed") is None:
-        from core.demo import install_demo
+    if ws.get_setting("demo_installed") is None:
+        never_used = ws.get_setting("last_dataset_id") is None and not ws.datasets()
+        if with_demo and never_used:
+            from core.demo import install_demo
 
-        install_demo(ws)
-        ws.set_setting("demo_installed", utc_now())
+            install_demo(ws)
+            ws.set_setting("demo_installed", utc_now())
+        elif not never_used:
+            ws.set_setting("demo_installed", "skipped")
     return ws

@@ -193,3 +193,13 @@ def test_audit_log_records_every_catalogue_change_newest_first(workspace, write_
     ]
     assert all(e["at"].endswith("+00:00") for e in entries)
     assert len(workspace.audit_entries(limit=2)) == 2
+
+
+def test_the_demo_never_lands_on_a_workspace_started_without_it(tmp_path, write_file):
+    home = tmp_path / "ws"
+    ws = open_workspace(home, with_demo=False)
+    path = write_file("mine.csv", "user_id,topic\nu1,tea\nu2,tea\n")
+    mine = ingest(ws, [path]).dataset_id
+    again = open_workspace(home, with_demo=True)
+    assert [d.name for d in again.datasets()] == ["mine.csv"]
+    assert again.active_dataset_id() == mine
