@@ -9,10 +9,9 @@ import pandas as pd
 import streamlit as st
 
 from core.ingest import IngestError, ingest
-from core.workspace import WorkspaceError
 from ui import state
 from ui.data_views import COUNT_COLUMNS, file_plan, render_report, stage_upload
-from ui.resources import workspace
+from ui.resources import active_dataset_or_stop, workspace
 
 ws = workspace()
 st.title("Data")
@@ -96,10 +95,6 @@ if state.get("confirm_delete") in names:
     confirm_delete(state.get("confirm_delete"))
 
 # -- validation report of the active dataset ---------------------------------------------------
-try:
-    active = ws.dataset()
-except WorkspaceError as exc:
-    st.error(str(exc))
-    st.stop()
+active = active_dataset_or_stop(ws)
 st.subheader(f"Validation report · {active.name}")
 render_report(active.report, ws.load_rejected(active.id))

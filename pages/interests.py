@@ -6,20 +6,15 @@ import streamlit as st
 
 from core.exports import safe_csv
 from core.rules import RuleExplosionError, RulesError, angles, hashtag_suggestions, rules_table
-from core.workspace import WorkspaceError
 from ui.audience_views import network_figure, rule_report, rules_scatter, segment_report, stored_k
-from ui.resources import workspace
+from ui.resources import active_dataset_or_stop, workspace
 
 ws = workspace()
 st.title("Interests")
 st.caption("Step 2 of 6 · Association rules between interests: \"people into A also follow B\". Each person is "
            "one basket of the topics they engaged with (at least twice), or one shopping basket.")
 
-try:
-    info = ws.dataset()
-except WorkspaceError as exc:
-    st.info(f"{exc}")
-    st.stop()
+info = active_dataset_or_stop(ws)
 
 segments = segment_report(ws, info.id, stored_k(ws, info.id))
 choices = {None: "All users", **{p.id: f"{p.id} · {p.name} ({p.size:,})" for p in segments.profiles}}

@@ -6,7 +6,6 @@ import streamlit as st
 
 from core.exports import safe_csv
 from core.segments import SegmentError, rename_segment
-from core.workspace import WorkspaceError
 from ui.audience_views import (
     actions_figure,
     colour,
@@ -19,18 +18,14 @@ from ui.audience_views import (
     stored_k,
     topics_figure,
 )
-from ui.resources import workspace
+from ui.resources import active_dataset_or_stop, workspace
 
 ws = workspace()
 st.title("Segments")
 st.caption("Step 2 of 6 · Reach groups your audience by what they engage with, when they are online and who "
            "they are. Name each group, then write for it.")
 
-try:
-    info = ws.dataset()
-except WorkspaceError as exc:
-    st.info(f"{exc}")
-    st.stop()
+info = active_dataset_or_stop(ws)
 
 left, right = st.columns([1, 2], vertical_alignment="bottom")
 previous = stored_k(ws, info.id)

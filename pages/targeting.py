@@ -7,9 +7,8 @@ import streamlit as st
 from core.publish import PublishSettings
 from core.targeting import load_rules, propose_rules, weekly_plan
 from core.templates import list_templates
-from core.workspace import WorkspaceError
 from ui import targeting_views as views
-from ui.resources import workspace
+from ui.resources import active_dataset_or_stop, workspace
 
 ws = workspace()
 st.title("Targeting")
@@ -17,11 +16,7 @@ st.caption("Step 4 of 6 · Match each segment with a template, a channel and an 
            "then queue the week into the outbox.")
 views.render_notice()
 
-try:
-    info = ws.dataset()
-except WorkspaceError as exc:
-    st.info(str(exc))
-    st.stop()
+info = active_dataset_or_stop(ws)
 
 aud = views.load_audience(ws)
 if aud is None:

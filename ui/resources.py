@@ -6,7 +6,7 @@ import os
 
 import streamlit as st
 
-from core.workspace import Workspace, default_home, open_workspace
+from core.workspace import DatasetInfo, Workspace, WorkspaceError, default_home, open_workspace
 
 
 @st.cache_resource(show_spinner="Preparing the workspace (the first start imports the demo)…")
@@ -27,3 +27,13 @@ def workspace() -> Workspace:
     if not state.get("framed") or not auth.page_allowed():
         st.switch_page("app.py")
     return _open(str(default_home().resolve()) if "REACH_HOME" not in os.environ else os.environ["REACH_HOME"])
+
+
+def active_dataset_or_stop(ws: Workspace) -> DatasetInfo:
+    """The active dataset; without one, a note that says where to get one, and the page stops."""
+    try:
+        return ws.dataset()
+    except WorkspaceError as exc:
+        st.info(str(exc))
+        st.stop()
+        raise  # st.stop() ends the script run; this line only satisfies the type checker
