@@ -10,7 +10,6 @@ from ui.resources import workspace
 
 st.set_page_config(page_title="Reach", page_icon=":material/eco:", layout="wide")
 state.init()
-state.put("framed", True)
 
 if auth.exposed_without_login():
     auth.explain_login_setup()

@@ -20,11 +20,9 @@ def workspace() -> Workspace:
     Every page starts with this call, so it is also where a page that was reached without the
     login gate (see ``ui.auth.page_allowed``) is sent to ``app.py``, which shows the gate.
     """
-    from ui import auth, state
+    from ui import auth
 
-    # A deep link on a fresh server runs the page without app.py (Streamlit's pages/ fallback):
-    # no navigation sections, no gate. Going through app.py first gives both.
-    if not state.get("framed") or not auth.page_allowed():
+    if not auth.page_allowed():
         st.switch_page("app.py")
     return _open(str(default_home().resolve()) if "REACH_HOME" not in os.environ else os.environ["REACH_HOME"])
 

@@ -9,7 +9,6 @@ import streamlit as st
 # key -> default
 DEFAULTS: dict[str, Any] = {
     "authenticated": False,
-    "framed": False,            # set by app.py: pages reached without it send the visitor there
     "last_import": None,        # message about the import just made, shown once
     "uploader_round": 0,        # bumped after an import so the uploader starts empty
     "upload_mappings": {},      # file id -> {canonical: source}, edits in the mapping editor
