@@ -7,6 +7,7 @@ import argparse
 from core.checks import load_banned_words
 from core.cli import print_json
 from core.content import (
+    DEFAULT_TEMPERATURE,
     ContentError,
     TrainConfig,
     generate_drafts,
@@ -48,7 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--segment", metavar="ID", help="segment id or name (see `python -m core segments`)")
     p.add_argument("--n", type=int, default=5, metavar="N", help="number of drafts (default 5)")
     p.add_argument("--seed", type=int, default=0, metavar="S")
-    p.add_argument("--temperature", type=float, default=0.8, metavar="T", help="0.05-3, default 0.8")
+    p.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, metavar="T",
+                   help=f"0.05-3, default {DEFAULT_TEMPERATURE}")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=_generate)
 

@@ -36,9 +36,7 @@ def _window_hashes(tokens: np.ndarray, max_order: int) -> list[np.ndarray]:
             shifted[n - 1:] = toks[: toks.size - (n - 1)]
             h = h * _MULT + shifted
             # A final mix so grams that differ in one early position spread over the whole range.
-            mixed = h ^ (h >> np.uint64(29))
-            mixed = mixed * np.uint64(0xBF58476D1CE4E5B9)
-            out.append(mixed ^ (mixed >> np.uint64(32)))
+            out.append(_mix(h))
     return out
 
 
@@ -134,6 +132,31 @@ class CharNgram:
         log.info("n-gram counted %d target symbols up to order %d", idx.size, self.max_order)
         return self
 
+    def _probs(self, grams: list[np.ndarray], contexts: list[np.ndarray], order: int) -> np.ndarray:
+        """Interpolated Kneser-Ney probability of each gram; ``grams[n - 1]`` / ``contexts[n - 2]``
+        hold the hashes of the last ``n`` symbols / of the ``n - 1`` symbols before the last."""
+        p = np.full(grams[0].shape, 1.0 / self.n_symbols)
+        for n in range(1, order + 1):
+            table = self.raw[n - 1] if n == order else self.continuation[n - 1]
+            context = contexts[n - 2] if n > 1 else np.zeros(grams[0].shape, dtype=np.uint64)
+            total = _lookup(table.contexts, table.context_totals, context.ravel()).reshape(context.shape)
+            seen = np.broadcast_to(total > 0, p.shape)
+            if not seen.any():
+                break  # a context never seen has no longer context that was seen either
+            types = _lookup(table.contexts, table.context_types, context.ravel()).reshape(context.shape)
+            count = np.zeros(p.shape)
+            count[seen] = _lookup(table.grams, table.counts, grams[n - 1][seen])
+            safe = np.where(total > 0, total, 1.0)
+            mixed = (np.maximum(count - table.discount, 0.0) + table.discount * types * p) / safe
+            p = np.where(seen, mixed, p)
+        return p
+
+    def _check_order(self, order: int | None) -> int:
+        order = order or self.max_order
+        if not 1 <= order <= self.max_order or not self.raw:
+            raise ValueError(f"order={order} must be between 1 and max_order={self.max_order} of a fitted model")
+        return order
+
     def bits(self, sequences: list[np.ndarray], *, order: int | None = None) -> np.ndarray:
         """``-log2 p`` of every symbol of every sequence, concatenated in order.
 
@@ -144,23 +167,71 @@ class CharNgram:
         order
             The n-gram order to use (default: ``max_order``).
         """
-        order = order or self.max_order
-        if not 1 <= order <= self.max_order or not self.raw:
-            raise ValueError(f"order={order} must be between 1 and max_order={self.max_order} of a fitted model")
-        pad = self.max_order
-        tokens, target = self._stream([np.asarray(s) for s in sequences], pad)
+        order = self._check_order(order)
+        tokens, target = self._stream([np.asarray(s) for s in sequences], self.max_order)
         hashes = _window_hashes(tokens, self.max_order)
         idx = np.flatnonzero(target)
-        p = np.full(idx.size, 1.0 / self.n_symbols)
-        for n in range(1, order + 1):
-            table = self.raw[n - 1] if n == order else self.continuation[n - 1]
-            grams = hashes[n - 1][idx]
-            contexts = hashes[n - 2][idx - 1] if n > 1 else np.zeros(idx.size, dtype=np.uint64)
-            count = _lookup(table.grams, table.counts, grams)
-            total = _lookup(table.contexts, table.context_totals, contexts)
-            types = _lookup(table.contexts, table.context_types, contexts)
-            seen = total > 0
-            safe = np.where(seen, total, 1.0)
-            mixed = (np.maximum(count - table.discount, 0.0) + table.discount * types * p) / safe
-            p = np.where(seen, mixed, p)
-        return -np.log2(p)
+        grams = [h[idx] for h in hashes]
+        contexts = [h[idx - 1] for h in hashes]
+        return -np.log2(self._probs(grams, contexts, order))
+
+    def next_probs(self, contexts: np.ndarray, candidates: np.ndarray, *, order: int | None = None) -> np.ndarray:
+        """Probability of each candidate symbol after each context (a sampler's step).
+
+        Parameters
+        ----------
+        contexts
+            ``(batch, width)`` symbols written so far in each post, oldest first, left-padded
+            with 0 (the padding every post starts from); only the last ``order - 1`` are read.
+        candidates
+            ``(batch, k)`` symbols whose probability is wanted.
+        order
+            The n-gram order to use (default: ``max_order``).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(batch, k)`` probabilities, equal to ``2 ** -bits`` of the same symbols in a post.
+        """
+        order = self._check_order(order)
+        contexts = np.asarray(contexts, dtype=np.int64)
+        candidates = np.asarray(candidates, dtype=np.int64)
+        width = max(order - 1, 1)
+        tail = np.zeros((contexts.shape[0], width), dtype=np.int64)
+        keep = min(width, contexts.shape[1])
+        if keep:
+            tail[:, width - keep:] = contexts[:, contexts.shape[1] - keep:]
+        context_hashes = [h[:, None] for h in _suffix_hashes(tail, width)]
+        grams = _extend_hashes(tail, candidates, order)
+        return self._probs(grams, context_hashes, order)
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    mixed = h ^ (h >> np.uint64(29))
+    mixed = mixed * np.uint64(0xBF58476D1CE4E5B9)
+    return mixed ^ (mixed >> np.uint64(32))
+
+
+def _suffix_hashes(rows: np.ndarray, max_n: int) -> list[np.ndarray]:
+    """``hashes[n - 1][b]``: hash of the last ``n`` symbols of row ``b``, as :func:`_window_hashes`."""
+    toks = rows.astype(np.uint64) + np.uint64(1)
+    h = np.zeros(rows.shape[0], dtype=np.uint64)
+    out = []
+    with np.errstate(over="ignore"):
+        for n in range(1, max_n + 1):
+            h = h * _MULT + toks[:, -n]
+            out.append(_mix(h))
+    return out
+
+
+def _extend_hashes(tail: np.ndarray, candidates: np.ndarray, max_n: int) -> list[np.ndarray]:
+    """``hashes[n - 1][b, j]``: hash of the last ``n - 1`` symbols of ``tail[b]`` then ``candidates[b, j]``."""
+    toks = tail.astype(np.uint64) + np.uint64(1)
+    h = candidates.astype(np.uint64) + np.uint64(1)
+    out = []
+    with np.errstate(over="ignore"):
+        out.append(_mix(h))
+        for n in range(2, max_n + 1):
+            h = h * _MULT + toks[:, -(n - 1), None]
+            out.append(_mix(h))
+    return out

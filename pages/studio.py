@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.checks import check_draft, load_banned_words, save_banned_words
-from core.content import ContentError, TrainConfig, generate_drafts, list_models
+from core.content import DEFAULT_TEMPERATURE, ContentError, TrainConfig, generate_drafts, list_models
 from core.templates import (
     TemplateError,
     delete_template,
@@ -70,7 +70,7 @@ with drafts_tab:
     else:
         c1, c2, c3 = st.columns(3)
         n = c1.slider("Drafts", 1, 10, 5, key="studio_n")
-        temperature = c2.slider("Temperature", 0.3, 1.5, 0.8, 0.05, key="studio_temperature",
+        temperature = c2.slider("Temperature", 0.3, 1.5, DEFAULT_TEMPERATURE, 0.05, key="studio_temperature",
                                 help="Lower: safer, closer to your usual posts. Higher: more surprising.")
         seed = c3.number_input("Seed", 0, 10_000, 0, key="studio_seed")
         opening = st.text_input("Start with (optional)", key="studio_opening", placeholder="e.g. Sunday reset:")

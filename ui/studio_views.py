@@ -120,6 +120,9 @@ def model_card(info: ModelInfo) -> None:
     st.caption(f"Model **{info.model_id}** · corpus {info.corpus} · {info.n_train:,} training and {info.n_val:,} "
                f"held-out posts · {info.epochs_run} epochs ({info.stopped}) in {info.seconds:.0f} s · "
                f"{info.config.get('units')} LSTM units")
+    if info.mix_order and info.lstm_bits_per_char is not None:
+        st.caption(f"The writer mixes the LSTM ({info.lstm_bits_per_char:.3f} bits/char alone) with the order-"
+                   f"{info.mix_order} n-gram, LSTM weight {info.mix_weight:.2f}, chosen on the held-out posts.")
     if info.history:
         curve = pd.DataFrame(info.history).set_index("epoch")[["train_bits", "val_bits"]]
         curve.columns = ["training (bits/symbol)", "held-out (bits/char)"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from itertools import pairwise
 
 import numpy as np
@@ -19,8 +20,9 @@ from core.content import (
     newest_model_id,
     score_corpus,
     train_model,
+    tune_mixture,
 )
-from core.corpus import Corpus
+from core.corpus import EOS, UNK, Corpus
 from core.ngram import CharNgram
 from core.workspace import open_workspace
 
@@ -55,7 +57,11 @@ def test_a_tiny_model_trains_and_its_validation_loss_falls(trained) -> None:
     ws, lm, messages = trained
     history = [h["val_bits"] for h in lm.info.history]
     assert len(history) == 3 and history[-1] < history[0]
-    assert lm.info.val_bits_per_char == pytest.approx(min(history))
+    assert lm.info.lstm_bits_per_char == pytest.approx(min(history))
+    # The reported model is the validated mixture: never worse than the LSTM alone or the n-gram.
+    assert lm.info.val_bits_per_char <= lm.info.lstm_bits_per_char + 1e-9
+    assert lm.info.val_bits_per_char <= lm.info.baseline_bits_per_char + 1e-9
+    assert 0.0 <= lm.info.mix_weight < 1.0 and lm.info.mix_order in range(3, 10) and lm.mixes
     assert messages[0] == (0.0, "Preparing the corpus…") and messages[-1][0] == 1.0
     assert all(b >= a for (a, _), (b, _) in pairwise(messages))
     assert newest_model_id(ws) == lm.model_id
@@ -86,8 +92,14 @@ def test_bits_per_char_is_the_mean_over_characters_plus_end_of_post(trained) -> 
     seg, top = lm.vocab.control_ids("young women", "smoothies")
     ids, _ = lm.vocab.encode(post)
     logits = lm.logits(np.array([[seg, top, *ids[:-1]]]))[0, 1:].astype(np.float64)
-    log_p = logits - np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1, keepdims=True)) - logits.max(1, keepdims=True)
-    expected = -log_p[np.arange(len(ids)), ids].sum() / math.log(2)
+    logits[:, :lm.vocab.first_char] = -np.inf  # padding and control tokens never come next...
+    logits[:, [EOS, UNK]] = lm.logits(np.array([[seg, top, *ids[:-1]]]))[0, 1:, [EOS, UNK]].T  # ...these do
+    p_lstm = np.exp(logits - logits.max(1, keepdims=True))
+    p_lstm = (p_lstm / p_lstm.sum(1, keepdims=True))[np.arange(len(ids)), ids]
+    ngram_ids = np.where(np.array(ids) >= lm.vocab.first_char, np.array(ids) - lm.vocab.first_char + 3, ids)
+    p_ngram = 2.0 ** -lm.ngram.bits([ngram_ids], order=lm.info.mix_order)
+    w = lm.info.mix_weight
+    expected = -np.log2(w * p_lstm + (1 - w) * p_ngram).sum()
     bits, n_chars = lm.bits_per_char([post], segments=["young women"], topics=["smoothies"])
     assert n_chars == len(post) + 1
     assert bits == pytest.approx(expected / n_chars, rel=1e-9)
@@ -163,3 +175,55 @@ def test_ngram_distributions_sum_to_one() -> None:
             # Every possible next symbol (ids 1..5) after the same context.
             total = sum(2.0 ** -model.bits([np.array([*context, nxt])], order=order)[-1] for nxt in range(1, 6))
             assert total == pytest.approx(1.0, abs=1e-9), (order, context)
+
+
+def test_the_mixture_is_a_distribution_and_scores_posts_by_the_chain_rule(trained) -> None:
+    _, lm, _ = trained
+    post = "Try our kiwi smoothie"
+    chain = 0.0
+    for i in range(len(post) + 1):
+        p = lm.next_distribution(post[:i], segment="young women", topic="smoothies")
+        assert p.sum() == pytest.approx(1.0, abs=1e-9)
+        assert p[:lm.vocab.first_char][[0, 3, 4]].sum() == 0.0  # padding and "any" never come next
+        nxt = lm.vocab.char_ids[post[i]] if i < len(post) else EOS
+        chain += -math.log2(p[nxt])
+    bits, n_chars = lm.bits_per_char([post], segments=["young women"], topics=["smoothies"])
+    assert chain / n_chars == pytest.approx(bits, rel=1e-9)
+
+
+def test_the_mixture_weight_is_the_one_that_fits_validation_best() -> None:
+    # Half the validation symbols favour the LSTM, half the n-gram of order 5: the best weight is
+    # where the two pull equally, and an order that only hurts is not chosen.
+    lstm = np.array([0.8, 0.8, 0.1, 0.1])
+    ngram = {3: np.full(4, 0.01), 5: np.array([0.1, 0.1, 0.8, 0.8])}
+    weight, order, total = tune_mixture(lstm, ngram)
+    assert (weight, order) == (0.5, 5)
+    assert total == pytest.approx(-4 * math.log2(0.45))
+    # Validation symbols the n-gram never helps with leave the LSTM alone.
+    assert tune_mixture(np.full(3, 0.5), {4: np.full(3, 0.1)})[:2] == (1.0, 0)
+
+
+def test_ngram_next_probs_match_its_scores_and_sum_to_one() -> None:
+    rng = np.random.default_rng(0)
+    seqs = [np.append(rng.integers(2, 7, size=rng.integers(3, 20)), 1) for _ in range(60)]
+    model = CharNgram(n_symbols=6, max_order=4).fit(seqs)
+    post = np.array([3, 5, 2, 6, 4, 1])
+    for order in (1, 3, 4):
+        bits = model.bits([post], order=order)
+        contexts = np.array([np.concatenate([np.zeros(6 - t, dtype=int), post[:t]]) for t in range(6)])
+        probs = model.next_probs(contexts, post[:, None], order=order)[:, 0]
+        np.testing.assert_allclose(probs, 2.0 ** -bits, rtol=1e-12)
+        every = model.next_probs(contexts, np.tile(np.arange(1, 7), (6, 1)), order=order)
+        np.testing.assert_allclose(every.sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_drafts_are_not_ended_before_the_minimum_length(trained) -> None:
+    _, lm, _ = trained
+    texts = lm.sample(8, seed=2, min_length=30, max_length=40)
+    assert all(len(t) >= 29 for t in texts)  # 30 symbols, less a trailing space stripped
+
+
+def test_no_symbol_is_written_five_times_in_a_row(trained) -> None:
+    _, lm, _ = trained
+    texts = lm.sample(12, seed=4, temperature=3.0, top_k=None, top_p=None, max_length=120)
+    assert not any(re.search(r"(.)\1{4,}", t) for t in texts)
