@@ -31,9 +31,9 @@ COUNT_COLUMNS = {c: st.column_config.NumberColumn(format="localized")
            for c in ("read", "accepted", "rejected", "duplicates", "events", "users")}
 
 
-def stage_upload(ws: Workspace, upload) -> Path:
-    """Keep an uploaded file on disk (once per upload) so intake can stream it."""
-    folder = ws.home / "tmp" / "uploads" / str(upload.file_id)
+def stage_upload(ws: Workspace, upload, area: str = "uploads") -> Path:
+    """Keep an uploaded file on disk under ``tmp/<area>/`` (once per upload) so it can be streamed."""
+    folder = ws.home / "tmp" / area / str(upload.file_id)
     path = folder / Path(upload.name).name
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)

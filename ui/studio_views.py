@@ -23,6 +23,7 @@ from core.corpus import Corpus, CorpusError, corpus_columns, demo_corpus_path, r
 from core.templates import SegmentProfile, segment_profiles
 from core.workspace import Workspace
 from ui import state
+from ui.data_views import stage_upload
 
 
 @st.cache_resource(show_spinner="Loading the writer…", max_entries=4)
@@ -45,16 +46,6 @@ def cached_profiles(home: str, dataset_id: int | None, with_angles: bool) -> lis
     return segment_profiles(_Workspace(Path(home)), with_angles=with_angles)
 
 
-def stage_corpus(ws: Workspace, upload) -> Path:
-    """Keep an uploaded corpus on disk (once per upload) so it can be read like any file."""
-    folder = ws.home / "tmp" / "corpus" / str(upload.file_id)
-    path = folder / Path(upload.name).name
-    if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(upload.getbuffer())
-    return path
-
-
 def corpus_picker(ws: Workspace) -> Corpus | None:
     """Demo posts or an upload with a chosen text column; the corpus, or None (message shown)."""
     source = st.radio("Posts to learn from", ["Demo posts", "Upload my posts"], horizontal=True,
@@ -66,7 +57,7 @@ def corpus_picker(ws: Workspace) -> Corpus | None:
                                   type=["csv", "tsv", "txt"], key="studio_corpus_upload")
         if upload is None:
             return None
-        path, name = stage_corpus(ws, upload), upload.name
+        path, name = stage_upload(ws, upload, "corpus"), upload.name
         try:
             columns = corpus_columns(path)
         except CorpusError as exc:
