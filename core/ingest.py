@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import logging
 import re
 import shutil
@@ -667,8 +666,8 @@ def _normalise_gender(values: pd.Series) -> pd.Series:
     return out.astype("string")
 
 
-def _clean_events(block: pd.DataFrame, mapping: dict[str, str], parser: TimestampParser,
-                  default_action: str | None) -> tuple[pd.DataFrame, pd.Series]:
+def _clean_events(block: pd.DataFrame, mapping: dict[str, str],
+                  parser: TimestampParser) -> tuple[pd.DataFrame, pd.Series]:
     """(clean events of accepted rows, reason per row or NA)."""
     n = len(block)
     reason = pd.Series(pd.NA, index=block.index, dtype="string")
@@ -682,10 +681,8 @@ def _clean_events(block: pd.DataFrame, mapping: dict[str, str], parser: Timestam
     action = col("action")
     platform = col("platform")
     ts_text = col("timestamp")
-    if action is not None:
-        action = action.str.lower()
-    else:
-        action = pd.Series(default_action or "view", index=block.index, dtype="string")
+    # Without an action column every row is a view (the report notes it).
+    action = action.str.lower() if action is not None else pd.Series("view", index=block.index, dtype="string")
 
     # Reasons as small integer codes (the first failing check wins), text only for rejected rows.
     checks: list[tuple[pd.Series, str]] = [(_blank(user), REASONS["user"])]
@@ -765,7 +762,6 @@ def _clean_baskets(block: pd.DataFrame, mapping: dict[str, str]) -> tuple[pd.Dat
     clean = pd.DataFrame({"user_id": user[ok].where(~_blank(user[ok]), txn[ok]).astype(str), "timestamp": ts,
                           "action": "purchase", "topic": item[ok].astype(str),
                           "platform": pd.Series(None, index=block.index[ok], dtype="string")})
-    clean["basket"] = txn[ok].astype(str)
     return clean, reason
 
 
@@ -787,11 +783,11 @@ def _ingest_table_file(path: Path, info: FileInspection, report: FileReport, sin
         report.duplicates_removed += int((~first).sum())
         block = block[first]
         if info.kind == "events":
-            clean, reason = _clean_events(block, info.mapping, parser, None)
+            clean, reason = _clean_events(block, info.mapping, parser)
             sink.write("events", clean, EVENT_SCHEMA)
         elif info.kind == "baskets":
             clean, reason = _clean_baskets(block, info.mapping)
-            sink.write("events", clean.drop(columns=["basket"]), EVENT_SCHEMA)
+            sink.write("events", clean, EVENT_SCHEMA)
         else:
             clean, reason = _clean_users(block, info.mapping, user_row_offset[0], seen_user_ids, notes)
             user_row_offset[0] += len(block)
@@ -975,8 +971,3 @@ def _counts(folder: Path) -> tuple[int, int]:
     else:
         n_users = 0
     return n_events, n_users
-
-
-def read_text_preview(data: bytes, limit: int = 5) -> str:
-    """The first lines of raw bytes, for error messages and previews (never raises)."""
-    return "\n".join(io.BytesIO(data).read(2000).decode("utf-8", errors="replace").splitlines()[:limit])
