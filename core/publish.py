@@ -34,8 +34,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from twitter_text import parse_tweet
-
+from core.checks import weighted_length
 from core.publishers import (
     DryRunPublisher,
     ErrorKind,
@@ -240,11 +239,6 @@ def parse_local_time(text: str, tz: str) -> datetime:
 
 
 # -- text checks ----------------------------------------------------------------------------------
-def weighted_length(text: str) -> int:
-    """X's weighted length: URLs count 23, CJK characters 2, after Unicode normalisation."""
-    return parse_tweet(text).weightedLength
-
-
 _URL = re.compile(r"https?://\S+")
 
 
