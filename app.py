@@ -46,6 +46,8 @@ pages = {
                      st.Page("pages/interests.py", title="Interests", icon=":material/hub:")],
     "3 · Content": [st.Page("pages/studio.py", title="Studio", icon=":material/edit_note:")],
     "4 · Targeting": [st.Page("pages/targeting.py", title="Targeting", icon=":material/target:")],
-    "5 · Delivery": [st.Page("pages/publish.py", title="Publish", icon=":material/send:")],
+    "5 · Delivery": [st.Page("pages/publish.py", title="Publish", icon=":material/send:"),
+                     st.Page("pages/results.py", title="Results", icon=":material/monitoring:")],
+    "6 · Interaction": [st.Page("pages/inbox.py", title="Inbox", icon=":material/forum:")],
 }
 st.navigation(pages).run()

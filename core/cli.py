@@ -22,13 +22,15 @@ __all__ = ["build_parser", "main", "print_json", "user_errors"]
 log = logging.getLogger(__name__)
 
 # Modules that add their own subcommands: each has ``register(subparsers)`` and ``USER_ERRORS``.
-EXTENSIONS: tuple[str, ...] = ("core.audience_cli", "core.publish_cli", "core.content_cli")
+EXTENSIONS: tuple[str, ...] = ("core.audience_cli", "core.publish_cli", "core.content_cli", "core.results_cli",
+                               "core.inbox_cli")
 # Which extension owns which command, so a call imports only what it runs (scikit-learn and
 # TensorFlow cost seconds to import; `python -m core datasets` or cron's `publish-due` should not pay).
 COMMAND_MODULES: dict[str, str] = {
     "segments": "core.audience_cli", "rules": "core.audience_cli",
     "outbox": "core.publish_cli", "publish-due": "core.publish_cli",
     "train": "core.content_cli", "score": "core.content_cli", "generate": "core.content_cli",
+    "metrics-refresh": "core.results_cli", "results": "core.results_cli", "inbox": "core.inbox_cli",
 }
 CORE_COMMANDS = ("ingest", "datasets", "hash-password")
 

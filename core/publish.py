@@ -308,6 +308,7 @@ class Post:
     published_at: str | None
     needs_lookup: bool
     claim_pid: int | None
+    in_reply_to: str | None = None
 
     @property
     def due_at(self) -> str | None:
@@ -320,7 +321,7 @@ class Post:
         return {"post_id": self.id, "state": str(self.state), "text": self.text, "channel": self.channel,
                 "segment": self.segment, "template": self.template, "remote_id": self.remote_id, "url": self.url,
                 "attempts": self.attempts, "last_error": self.last_error, "scheduled_at": self.scheduled_at,
-                "published_at": self.published_at}
+                "published_at": self.published_at, "in_reply_to": self.in_reply_to}
 
 
 def _post(row: sqlite3.Row) -> Post:
@@ -328,7 +329,8 @@ def _post(row: sqlite3.Row) -> Post:
                 template=row["template"], state=OutboxState(row["state"]), created_at=row["created_at"],
                 updated_at=row["updated_at"], scheduled_at=row["scheduled_at"], not_before=row["not_before"],
                 attempts=row["attempts"], last_error=row["last_error"], remote_id=row["remote_id"], url=row["url"],
-                published_at=row["published_at"], needs_lookup=bool(row["needs_lookup"]), claim_pid=row["claim_pid"])
+                published_at=row["published_at"], needs_lookup=bool(row["needs_lookup"]), claim_pid=row["claim_pid"],
+                in_reply_to=row["in_reply_to"])
 
 
 def get_post(ws: Workspace, post_id: int) -> Post:
@@ -392,8 +394,10 @@ def _queue_state(at: datetime | None, now: datetime) -> tuple[OutboxState, str]:
 
 
 def add_post(ws: Workspace, text: str, *, channel: str | None = None, segment: str | None = None,
-             template: str | None = None, at: datetime | None = None, approve: bool = False) -> Post:
-    """A new post: a draft, or with ``approve`` an approved post due at ``at`` (UTC; default now).
+             template: str | None = None, at: datetime | None = None, approve: bool = False,
+             in_reply_to: str | None = None) -> Post:
+    """A new post: a draft, or with ``approve`` an approved post due at ``at`` (UTC; default now);
+    with ``in_reply_to`` (a remote post id) it goes out as a reply to that post.
 
     Raises
     ------
@@ -416,12 +420,13 @@ def add_post(ws: Workspace, text: str, *, channel: str | None = None, segment: s
     with ws.connect() as con:
         cur = con.execute(
             "INSERT INTO outbox (text, channel, segment, template, state, scheduled_at, created_at, updated_at, "
-            "approved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "approved_at, in_reply_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (text, channel, segment or None, template or None, str(state), scheduled, _iso(now), _iso(now),
-             _iso(now) if approve else None))
+             _iso(now) if approve else None, in_reply_to or None))
         post_id = cur.lastrowid
         ws.audit("post.add", {"post_id": post_id, "state": str(state), "channel": channel,
-                              "segment": segment, "template": template, "scheduled_at": scheduled}, con=con)
+                              "segment": segment, "template": template, "scheduled_at": scheduled,
+                              "in_reply_to": in_reply_to}, con=con)
     return get_post(ws, post_id)
 
 
@@ -721,7 +726,7 @@ def _deliver(ws: Workspace, post: Post, token: str, publisher: Publisher, settin
             _finish(ws, post.id, token, S.FAILED, "failed", message, last_error=message, error_kind="rejected")
             return Outcome(post.id, "failed", message)
         phase = "send"
-        sent = publisher.send(post.text)
+        sent = publisher.send(post.text, in_reply_to=post.in_reply_to)
         return _published(ws, post, token, sent, publisher, reconciled=False)
     except PublishError as exc:
         if exc.kind == ErrorKind.DUPLICATE and phase == "send":

@@ -35,6 +35,7 @@ __all__ = [
     "Account",
     "DryRunPublisher",
     "ErrorKind",
+    "Mention",
     "PublishError",
     "Publisher",
     "SentPost",
@@ -95,6 +96,18 @@ class SentPost:
 
 
 @dataclass(frozen=True)
+class Mention:
+    """A post by someone else that mentions the account."""
+
+    remote_id: str
+    text: str
+    author_id: str | None = None
+    author_username: str | None = None
+    created_at: datetime | None = None
+    lang: str | None = None
+
+
+@dataclass(frozen=True)
 class Account:
     """Who we post as: for "connected as @handle", never a key."""
 
@@ -107,12 +120,23 @@ class Publisher(Protocol):
 
     channel: str
 
-    def send(self, text: str) -> SentPost:
-        """Publish ``text``; raise :class:`PublishError` when it did not (or may not have) worked."""
+    def send(self, text: str, *, in_reply_to: str | None = None) -> SentPost:
+        """Publish ``text`` (as a reply to post ``in_reply_to``); raise :class:`PublishError` when it
+        did not (or may not have) worked."""
         ...
 
     def recent_posts(self, *, since: datetime) -> list[SentPost]:
         """The account's own posts created at or after ``since``, newest first."""
+        ...
+
+    def public_metrics(self, remote_ids: list[str]) -> dict[str, dict[str, int]]:
+        """Public metrics by remote id (X's names: ``like_count``, ``retweet_count``, ``reply_count``,
+        ``quote_count``, ``bookmark_count``, ``impression_count``); posts the channel no longer has
+        are left out."""
+        ...
+
+    def mentions(self, *, since_id: str | None = None) -> list[Mention]:
+        """Posts mentioning the account newer than ``since_id`` (all recent ones without it), newest first."""
         ...
 
     def account(self) -> Account:
@@ -129,7 +153,7 @@ class DryRunPublisher:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
 
-    def send(self, text: str) -> SentPost:
+    def send(self, text: str, *, in_reply_to: str | None = None) -> SentPost:
         """Record ``text`` as sent."""
         remote_id = f"dry-{uuid.uuid4().hex[:12]}"
         with self.ws.connect() as con:
@@ -148,6 +172,14 @@ class DryRunPublisher:
     def account(self) -> Account:
         """A pseudo-account: nothing is connected."""
         return Account("dry-run", "dry-run")
+
+    def public_metrics(self, remote_ids: list[str]) -> dict[str, dict[str, int]]:
+        """Nothing was really posted, so nothing was seen."""
+        return {}
+
+    def mentions(self, *, since_id: str | None = None) -> list[Mention]:
+        """Nobody can mention an account that does not exist."""
+        return []
 
 
 # -- X --------------------------------------------------------------------------------------------
@@ -293,9 +325,10 @@ class XPublisher:
     def _url(self, remote_id: str) -> str:
         return f"https://x.com/{self.account().username}/status/{remote_id}"
 
-    def send(self, text: str) -> SentPost:
-        """``POST /2/tweets``."""
-        response = self._call("publish the post", self.client.create_tweet, text=text, user_auth=True)
+    def send(self, text: str, *, in_reply_to: str | None = None) -> SentPost:
+        """``POST /2/tweets`` (with ``reply.in_reply_to_tweet_id`` for a reply)."""
+        response = self._call("publish the post", self.client.create_tweet, text=text, user_auth=True,
+                              in_reply_to_tweet_id=in_reply_to)
         data = response.data or {}
         remote_id = str(data.get("id", ""))
         if not remote_id:
@@ -319,6 +352,36 @@ class XPublisher:
             posts.append(SentPost(remote_id, tweet.text, f"https://x.com/{account.username}/status/{remote_id}",
                                   created))
         return posts
+
+    def public_metrics(self, remote_ids: list[str]) -> dict[str, dict[str, int]]:
+        """``GET /2/tweets?ids=…&tweet.fields=public_metrics``, 100 ids a call."""
+        metrics: dict[str, dict[str, int]] = {}
+        ids = list(dict.fromkeys(str(i) for i in remote_ids))
+        for start in range(0, len(ids), 100):
+            response = self._call("read post metrics", self.client.get_tweets, ids[start:start + 100],
+                                  user_auth=True, tweet_fields=["public_metrics"])
+            for tweet in response.data or []:
+                metrics[str(tweet.id)] = {k: int(v or 0) for k, v in (tweet.public_metrics or {}).items()}
+        return metrics
+
+    def mentions(self, *, since_id: str | None = None) -> list[Mention]:
+        """``GET /2/users/:id/mentions`` newer than ``since_id``, every page, with authors' handles."""
+        account = self.account()
+        found: list[Mention] = []
+        token = None
+        while True:
+            response = self._call("read mentions", self.client.get_users_mentions, account.user_id,
+                                  user_auth=True, max_results=100, since_id=since_id, pagination_token=token,
+                                  tweet_fields=["created_at", "author_id", "lang"], expansions=["author_id"],
+                                  user_fields=["username"])
+            users = {str(u.id): u.username for u in (response.includes or {}).get("users", [])}
+            for tweet in response.data or []:
+                created = tweet.created_at if isinstance(tweet.created_at, datetime) else _parse_time(tweet.created_at)
+                author = str(tweet.author_id) if tweet.author_id is not None else None
+                found.append(Mention(str(tweet.id), tweet.text, author, users.get(author or ""), created, tweet.lang))
+            token = (response.meta or {}).get("next_token")
+            if not token:
+                return found
 
 
 def publisher_for(ws: Workspace, channel: str, *, timeout: float | None = None) -> Publisher:

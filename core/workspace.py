@@ -173,6 +173,74 @@ MIGRATIONS: list[list[str]] = [
             queued_at TEXT NOT NULL
         )""",
     ],
+    # Results (issue 6): public metrics of published posts as a time series (one row per refresh),
+    # and posts made elsewhere whose engagement was imported from a CSV.
+    [
+        """CREATE TABLE post_metrics (
+            id INTEGER PRIMARY KEY,
+            post_id INTEGER REFERENCES outbox (id),
+            remote_id TEXT NOT NULL,
+            fetched_at TEXT NOT NULL,
+            likes INTEGER NOT NULL DEFAULT 0,
+            reposts INTEGER NOT NULL DEFAULT 0,
+            replies INTEGER NOT NULL DEFAULT 0,
+            quotes INTEGER NOT NULL DEFAULT 0,
+            bookmarks INTEGER NOT NULL DEFAULT 0,
+            impressions INTEGER NOT NULL DEFAULT 0,
+            source TEXT NOT NULL
+        )""",
+        "CREATE INDEX post_metrics_post ON post_metrics (post_id, fetched_at)",
+        """CREATE TABLE external_posts (
+            id INTEGER PRIMARY KEY,
+            remote_id TEXT,
+            text TEXT NOT NULL,
+            posted_at TEXT,
+            segment TEXT,
+            template TEXT,
+            likes INTEGER NOT NULL DEFAULT 0,
+            reposts INTEGER NOT NULL DEFAULT 0,
+            replies INTEGER NOT NULL DEFAULT 0,
+            quotes INTEGER NOT NULL DEFAULT 0,
+            impressions INTEGER,
+            source_file TEXT NOT NULL,
+            imported_at TEXT NOT NULL
+        )""",
+    ],
+    # Inbox (issue 6): replies go through the outbox as answers to a mention; mentions as fetched,
+    # with their intent, suggested reply and whether they were handled; the operator's FAQ and
+    # reply templates (starters live in core.inbox).
+    [
+        "ALTER TABLE outbox ADD COLUMN in_reply_to TEXT",
+        """CREATE TABLE mentions (
+            id TEXT PRIMARY KEY,
+            text TEXT NOT NULL,
+            author_id TEXT,
+            author_username TEXT,
+            created_at TEXT,
+            fetched_at TEXT NOT NULL,
+            lang TEXT,
+            intent TEXT,
+            intent_confidence REAL,
+            suggested_reply TEXT,
+            handled INTEGER NOT NULL DEFAULT 0,
+            handled_at TEXT,
+            reply_post_id INTEGER REFERENCES outbox (id)
+        )""",
+        """CREATE TABLE faq (
+            id INTEGER PRIMARY KEY,
+            question TEXT NOT NULL,
+            answer TEXT NOT NULL,
+            lang TEXT NOT NULL DEFAULT 'en',
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE reply_templates (
+            intent TEXT NOT NULL,
+            lang TEXT NOT NULL,
+            body TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (intent, lang)
+        )""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -28,6 +28,10 @@ DEFAULTS: dict[str, Any] = {
     "targeting_errors": {},     # editor row -> validation messages of the last failed save
     "targeting_editor_round": 0,  # bumped after a save so the rules editor (targeting_rules_<round>) restarts
     "targeting_approve": False, # widget: queue the week approved and scheduled instead of as drafts
+    # Results page (issue 6)
+    "results_notice": None,     # (kind, message) left by a Results action, shown once
+    # Inbox page (issue 6)
+    "inbox_notice": None,       # (kind, message) left by an Inbox action, shown once
 }
 
 

@@ -67,6 +67,25 @@ def test_tweepy_reaches_the_fake_through_the_base_url(fake_x) -> None:
     assert ("GET", f"/2/users/{fake_x.user_id}/tweets") in fake_x.requests
 
 
+def test_replies_metrics_and_mentions_through_tweepy(fake_x) -> None:
+    publisher = XPublisher(KEYS, api_base=fake_x.base_url, timeout=5)
+    question = fake_x.add_mention("@reach_test do you ship to Leeds?", author_id="77", username="ana_eats")
+    newer = fake_x.add_mention("@reach_test 你们的燕麦有货吗？", author_id="78", lang="zh")
+    mentions = publisher.mentions()
+    assert [(m.remote_id, m.author_username, m.lang) for m in mentions] == [
+        (newer.id, "user78", "zh"), (question.id, "ana_eats", "en")]
+    assert publisher.mentions(since_id=newer.id) == []
+
+    reply = publisher.send("Yes, we ship to Leeds in two days.", in_reply_to=question.id)
+    assert fake_x.tweets[-1].in_reply_to_tweet_id == question.id
+    fake_x.set_metrics(reply.remote_id, like_count=4, impression_count=120)
+    many = [fake_x.add_tweet(f"post {i}").id for i in range(150)]
+    metrics = publisher.public_metrics([reply.remote_id, *many, "404404"])
+    assert metrics[reply.remote_id]["like_count"] == 4 and metrics[reply.remote_id]["impression_count"] == 120
+    assert len(metrics) == 151  # the unknown id is left out
+    assert sum(1 for method, path in fake_x.requests if (method, path) == ("GET", "/2/tweets")) == 2  # 100 a call
+
+
 @pytest.mark.parametrize(("status", "kind"), [(429, ErrorKind.RATE_LIMITED), (503, ErrorKind.TRANSIENT),
                                               (500, ErrorKind.TRANSIENT), (401, ErrorKind.AUTH),
                                               (403, ErrorKind.AUTH)])

@@ -12,7 +12,8 @@ shapes and error bodies X sends, and switches for the faults a scheduler must su
   client dies) — ``post_received`` is set when the post exists;
 - duplicate content is refused with 403 like X does (``reject_duplicates``).
 
-Tweets carry ``public_metrics`` (``set_metrics`` changes them) for the metrics issue to build on.
+Tweets carry ``public_metrics`` (``set_metrics`` changes them); replies keep ``in_reply_to_tweet_id``;
+mentions (``add_mention``) come with their authors' handles under ``expansions=author_id``.
 Requests must carry an OAuth 1.0a header with the expected consumer key, or they get 401.
 Use it as a context manager; ``base_url`` goes into ``REACH_X_API_BASE``.
 """
@@ -39,6 +40,8 @@ class FakeTweet:
     text: str
     author_id: str
     created_at: datetime
+    in_reply_to_tweet_id: str | None = None
+    lang: str = "en"
     public_metrics: dict = field(default_factory=lambda: {
         "retweet_count": 0, "reply_count": 0, "like_count": 0, "quote_count": 0,
         "bookmark_count": 0, "impression_count": 0})
@@ -49,6 +52,10 @@ class FakeTweet:
             out["created_at"] = self.created_at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
         if "author_id" in fields:
             out["author_id"] = self.author_id
+        if "lang" in fields:
+            out["lang"] = self.lang
+        if "referenced_tweets" in fields and self.in_reply_to_tweet_id:
+            out["referenced_tweets"] = [{"type": "replied_to", "id": self.in_reply_to_tweet_id}]
         if "public_metrics" in fields:
             out["public_metrics"] = dict(self.public_metrics)
         return out
@@ -74,6 +81,7 @@ class FakeX:
         self.reject_duplicates = True
         self.tweets: list[FakeTweet] = []
         self.mentions: list[FakeTweet] = []
+        self.usernames: dict[str, str] = {}  # author id -> handle, for ``expansions=author_id``
         self.requests: list[tuple[str, str]] = []  # (method, path) in arrival order
         self.post_received = threading.Event()
         self._faults: list[_Fault] = []
@@ -118,10 +126,12 @@ class FakeX:
             self.tweets.append(tweet)
             return tweet
 
-    def add_mention(self, text: str, *, author_id: str = "42") -> FakeTweet:
-        """A mention of the account by someone else."""
+    def add_mention(self, text: str, *, author_id: str = "42", lang: str = "en",
+                    username: str | None = None) -> FakeTweet:
+        """A mention of the account by someone else (``username`` defaults to ``user<author_id>``)."""
         with self._lock:
-            tweet = FakeTweet(str(next(self._ids)), text, author_id, datetime.now(UTC))
+            self.usernames[author_id] = username or f"user{author_id}"
+            tweet = FakeTweet(str(next(self._ids)), text, author_id, datetime.now(UTC), lang=lang)
             self.mentions.append(tweet)
             return tweet
 
@@ -175,11 +185,12 @@ class FakeX:
                     return fault
         return None
 
-    def _create(self, text: str) -> tuple[FakeTweet | None, float, threading.Event | None]:
+    def _create(self, text: str, in_reply_to: str | None = None
+                ) -> tuple[FakeTweet | None, float, threading.Event | None]:
         with self._lock:
             if self.reject_duplicates and any(t.text == text for t in self.tweets):
                 return None, 0.0, None
-            tweet = FakeTweet(str(next(self._ids)), text, self.user_id, datetime.now(UTC))
+            tweet = FakeTweet(str(next(self._ids)), text, self.user_id, datetime.now(UTC), in_reply_to)
             self.tweets.append(tweet)
             delay = self._delays.pop(0) if self._delays else 0.0
             hold, self._hold = self._hold, None
@@ -257,7 +268,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not text:
             return self._send(400, {"errors": [{"message": "text must not be empty"}], "title": "Invalid Request",
                                     "detail": "One or more parameters to your request was invalid."})
-        tweet, delay, hold = self.fake._create(text)
+        reply_to = (body.get("reply") or {}).get("in_reply_to_tweet_id")
+        tweet, delay, hold = self.fake._create(text, str(reply_to) if reply_to else None)
         if tweet is None:
             return self._problem(403, "Forbidden", DUPLICATE_DETAIL)
         if hold is not None:
@@ -284,7 +296,12 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._problem(404, "Not Found Error", f"Could not find user with id: [{parts[2]}].")
             with fake._lock:
                 source = list(fake.tweets if parts[3] == "tweets" else fake.mentions)
-            return self._send(200, _timeline(source, query, fields))
+            body = _timeline(source, query, fields)
+            if "author_id" in query.get("expansions", "").split(",") and body.get("data"):
+                authors = dict.fromkeys(t["author_id"] for t in (t.as_json({"author_id"}) for t in source))
+                body["includes"] = {"users": [{"id": a, "name": a, "username": fake.usernames.get(a, f"user{a}")}
+                                              for a in authors]}
+            return self._send(200, body)
         if parts == ["2", "tweets"]:
             ids = [i for i in query.get("ids", "").split(",") if i]
             with fake._lock:
