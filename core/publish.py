@@ -321,7 +321,7 @@ class Post:
         return {"post_id": self.id, "state": str(self.state), "text": self.text, "channel": self.channel,
                 "segment": self.segment, "template": self.template, "remote_id": self.remote_id, "url": self.url,
                 "attempts": self.attempts, "last_error": self.last_error, "scheduled_at": self.scheduled_at,
-                "published_at": self.published_at, "in_reply_to": self.in_reply_to}
+                "published_at": self.published_at}
 
 
 def _post(row: sqlite3.Row) -> Post:
