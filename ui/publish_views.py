@@ -242,6 +242,11 @@ def _edit_and_act(ws: Workspace, post: Post, settings: PublishSettings) -> None:
     text = st.text_area("Text", value=post.text, key=f"edit_text_{post.id}_{post.updated_at}", height=110,
                         help=None if editable else "Saving a change takes the post back to draft.")
     length_caption(text, settings)
+    options = list(publish.CHANNELS)
+    channel = st.selectbox("Channel", options, index=options.index(post.channel), format_func=CHANNEL_LABELS.get,
+                           key=f"edit_channel_{post.id}_{post.updated_at}",
+                           help=None if editable else "Saving a change takes the post back to draft.")
+    changed = text != post.text or channel != post.channel
     if post.state in (OutboxState.APPROVED, OutboxState.SCHEDULED):
         st.caption(f"Due {publish.format_local(post.due_at, tz)}.")
     at = None
@@ -249,10 +254,10 @@ def _edit_and_act(ws: Workspace, post: Post, settings: PublishSettings) -> None:
         at = time_picker(f"edit_at_{post.id}", settings, post.scheduled_at if post.scheduled_at
                          and post.scheduled_at > publish._iso(datetime.now(UTC)) else None)
     buttons = st.columns([1, 1, 1, 1, 2], gap="small")
-    if text != post.text and buttons[0].button("Save text", key=f"save_{post.id}"):
-        _act(publish.edit_post, ws, post.id, text=text, success=f"Post {post.id} saved as a draft.")
+    if changed and buttons[0].button("Save changes", key=f"save_{post.id}"):
+        _act(publish.edit_post, ws, post.id, text=text, channel=channel, success=f"Post {post.id} saved as a draft.")
         st.rerun()
-    if post.state in (OutboxState.DRAFT, OutboxState.FAILED) and text == post.text:
+    if post.state in (OutboxState.DRAFT, OutboxState.FAILED) and not changed:
         label = "Approve" if post.state == OutboxState.DRAFT else "Retry"
         if buttons[0].button(label, type="primary", key=f"approve_{post.id}"):
             if post.state == OutboxState.DRAFT:
@@ -262,7 +267,7 @@ def _edit_and_act(ws: Workspace, post: Post, settings: PublishSettings) -> None:
             if done is not None:
                 notify("success", f"Post {post.id} {done.state}, due {publish.format_local(done.due_at, tz)}.")
             st.rerun()
-    if post.state in (OutboxState.APPROVED, OutboxState.SCHEDULED) and text == post.text:
+    if post.state in (OutboxState.APPROVED, OutboxState.SCHEDULED) and not changed:
         if buttons[0].button("Publish now…", type="primary", key=f"publish_{post.id}"):
             state.put("publish_confirm", post.id)
         if (at or post.state == OutboxState.SCHEDULED) and buttons[1].button(

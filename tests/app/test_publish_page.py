@@ -72,6 +72,19 @@ def test_dry_run_without_keys_says_so_and_publishes(dry_app: AppTest) -> None:
     assert any("dry run · not sent" in m.value and "young women" in m.value for m in dry_app.markdown)
 
 
+def test_a_draft_moves_to_another_channel(dry_app: AppTest, workspace_home: Path) -> None:
+    dry_app.text_area(key="compose_text_0").input("Oat bars are back in stock")
+    _button(dry_app, "Save draft").click().run()
+    post = publish.get_post(open_workspace(workspace_home), 1)
+    assert post.channel == "dry-run"
+    dry_app.selectbox(key=f"edit_channel_1_{post.updated_at}").select("x").run()
+    assert "approve_1" not in [b.key for b in dry_app.button]  # an unsaved change: save before approving
+    _button(dry_app, "Save changes").click().run()
+    assert not dry_app.exception, dry_app.exception
+    assert any("Post 1 saved as a draft" in s.value for s in dry_app.success)
+    assert publish.get_post(open_workspace(workspace_home), 1).channel == "x"
+
+
 def test_over_length_is_refused_on_approve(dry_app: AppTest, workspace_home: Path) -> None:
     dry_app.text_area(key="compose_text_0").input("Too long " * 40)
     dry_app.run()
