@@ -20,6 +20,7 @@ def workspace() -> Workspace:
     Every page starts with this call, so it is also where a page that was reached without the
     login gate (see ``ui.auth.page_allowed``) is sent to ``app.py``, which shows the gate.
     """
+    from streamlit import config
     from streamlit.runtime.pages_manager import PagesManager
 
     from ui import auth
@@ -27,7 +28,8 @@ def workspace() -> Workspace:
     # On a fresh server, a first visit by a page's own address (``/publish``) runs that page through
     # Streamlit's legacy ``pages/`` fallback, which lists raw file names and skips app.py; that mode
     # lasts until st.navigation runs once. End it now and rerun: app.py then frames the same page.
-    if PagesManager.uses_pages_directory:
+    # (AppTest restores that mode before every run, and a rerun would drop the run's widget event.)
+    if PagesManager.uses_pages_directory and not config.get_option("global.appTest"):
         PagesManager.uses_pages_directory = False
         st.rerun()
     if not auth.page_allowed():
