@@ -31,7 +31,7 @@ import json
 import logging
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -54,6 +54,7 @@ __all__ = [
     "parse_predicate",
     "propose_rules",
     "queue_plan",
+    "recommended_templates",
     "rule_history",
     "save_rules",
     "targeting_status",
@@ -441,17 +442,25 @@ TEMPLATE_HINTS: tuple[tuple[tuple[str, ...], str], ...] = (
 )
 
 
-def propose_rules(aud: Audience, templates: Sequence[str], *, channel: str = "dry-run") -> list[Rule]:
-    """One unsaved rule per segment: its best hour and the starter template that fits its interests.
+def propose_rules(aud: Audience, templates: Sequence[str], *, channel: str = "dry-run",
+                  recommended: Mapping[str, str] | None = None) -> list[Rule]:
+    """One unsaved rule per segment: its best hour and the template measured results recommend, else
+    the starter that fits its interests.
 
-    The first interest with a hint decides (skincare → *New product*, fitness → *Tip*, family meals
-    → *Question*, heart or joint health → *Angle*); a segment without one gets the starter used least
-    so far, so segments do not all get the same text.
+    ``recommended`` (segment name → template, from :func:`core.results.recommended_templates`) wins
+    when it names one of ``templates``. Otherwise the first interest with a hint decides (skincare →
+    *New product*, fitness → *Tip*, family meals → *Question*, heart or joint health → *Angle*); a
+    segment without one gets the starter used least so far, so segments do not all get the same text.
     """
     available = [t for t in ("New product", "Tip", "Question", "Angle", "Offer") if t in templates] or list(templates)
     used: dict[str, int] = dict.fromkeys(available, 0)
     out = []
     for seg in aud.segments:
+        measured = (recommended or {}).get(seg.name)
+        if measured in templates:
+            used[measured] = used.get(measured, 0) + 1
+            out.append(Rule(template=measured, segment_id=seg.id, channel=channel, hour=None, active=True))
+            continue
         choice = None
         for interest in seg.interests:
             for words, template in TEMPLATE_HINTS:
@@ -465,6 +474,13 @@ def propose_rules(aud: Audience, templates: Sequence[str], *, channel: str = "dr
         used[choice] = used.get(choice, 0) + 1
         out.append(Rule(template=choice, segment_id=seg.id, channel=channel, hour=None, active=True))
     return out
+
+
+def recommended_templates(ws: Workspace) -> dict[str, str]:
+    """segment name → the template measured results recommend next (empty before any post was measured)."""
+    from core.results import recommended_templates as recommendations
+
+    return {segment: rec.template for segment, rec in recommendations(ws).items()}
 
 
 def resolve(rules: Sequence[Rule], aud: Audience) -> dict[int, Rule]:
@@ -584,7 +600,7 @@ def weekly_plan(ws: Workspace, *, aud: Audience | None = None, rules: Sequence[R
     if rules is None:
         rules = load_rules(ws, aud)
         if not rules:
-            rules, proposed = propose_rules(aud, list(templates)), True
+            rules, proposed = propose_rules(aud, list(templates), recommended=recommended_templates(ws)), True
     if profiles is None:
         profiles = segment_profiles(ws, with_angles=True)
     settings = PublishSettings.load(ws)

@@ -193,6 +193,7 @@ MIGRATIONS: list[list[str]] = [
         """CREATE TABLE external_posts (
             id INTEGER PRIMARY KEY,
             remote_id TEXT,
+            url TEXT,
             text TEXT NOT NULL,
             posted_at TEXT,
             segment TEXT,
@@ -205,10 +206,13 @@ MIGRATIONS: list[list[str]] = [
             source_file TEXT NOT NULL,
             imported_at TEXT NOT NULL
         )""",
+        "CREATE INDEX external_posts_remote ON external_posts (remote_id)",
     ],
-    # Inbox (issue 6): replies go through the outbox as answers to a mention; mentions as fetched,
-    # with their intent, suggested reply and whether they were handled; the operator's FAQ and
-    # reply templates (starters live in core.inbox).
+    # Inbox (issue 6): replies go through the outbox as answers to a mention; mentions as fetched
+    # (or seeded by the demo), with their intent and whether they were handled; ``reply_claim`` is
+    # the short-lived token of the call that is creating the reply, so two calls cannot both create
+    # one (``reply_post_id`` has no foreign key: the outbox may delete a failed reply, and the mention
+    # is then unanswered again); the operator's FAQ and reply templates (starters live in core.inbox).
     [
         "ALTER TABLE outbox ADD COLUMN in_reply_to TEXT",
         """CREATE TABLE mentions (
@@ -219,13 +223,17 @@ MIGRATIONS: list[list[str]] = [
             created_at TEXT,
             fetched_at TEXT NOT NULL,
             lang TEXT,
+            channel TEXT NOT NULL DEFAULT 'x',
+            is_demo INTEGER NOT NULL DEFAULT 0,
             intent TEXT,
             intent_confidence REAL,
-            suggested_reply TEXT,
             handled INTEGER NOT NULL DEFAULT 0,
             handled_at TEXT,
-            reply_post_id INTEGER REFERENCES outbox (id)
+            reply_post_id INTEGER,
+            reply_claim TEXT,
+            reply_claimed_at TEXT
         )""",
+        "CREATE INDEX mentions_created ON mentions (created_at)",
         """CREATE TABLE faq (
             id INTEGER PRIMARY KEY,
             question TEXT NOT NULL,

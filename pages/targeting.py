@@ -26,14 +26,16 @@ if aud is None:
     st.stop()
 
 templates = [t.name for t in list_templates(ws)]
+recommendations = views.recommendations(ws)  # from measured posts (Results page); none before any
 rules = load_rules(ws, aud)
 proposed = not rules
 if proposed:
-    rules = propose_rules(aud, templates)
+    rules = propose_rules(aud, templates, recommended={s: r.template for s, r in recommendations.items()})
 settings = PublishSettings.load(ws)
 
 st.subheader("Rules")
 views.render_rules_editor(ws, aud, rules, proposed, templates)
+views.render_recommendations(ws, aud, rules, proposed, recommendations)
 with st.expander("Rule history", icon=":material/history:"):
     views.render_history(ws)
 

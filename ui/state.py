@@ -30,8 +30,17 @@ DEFAULTS: dict[str, Any] = {
     "targeting_approve": False, # widget: queue the week approved and scheduled instead of as drafts
     # Results page (issue 6)
     "results_notice": None,     # (kind, message) left by a Results action, shown once
+    "results_metric": "impressions",  # widget: the metric the "over time" chart shows
+    "results_import_open": False,  # widget: the "Import an engagement CSV" expander is open
+    "results_import_error": None,  # why the last engagement CSV import stored nothing, shown once
+    "results_upload_round": 0,  # bumped after an import so the uploader (results_upload_<round>) and the
+                                # mapping selectboxes (results_map_<column>_<round>) start empty
     # Inbox page (issue 6)
     "inbox_notice": None,       # (kind, message) left by an Inbox action, shown once
+    "inbox_show": "waiting",    # widget: waiting (unhandled), handled or all mentions
+    "inbox_intents": [],        # widget: intents shown (none chosen: all)
+    "inbox_editor_round": 0,    # bumped after a save so the FAQ/template editors (inbox_faq_<round>,
+                                # inbox_templates_<round>) restart from what was stored
 }
 
 

@@ -9,6 +9,7 @@ editor and the messages appear under it, one per bad row. A successful save bump
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -16,6 +17,7 @@ import streamlit as st
 
 from core import targeting
 from core.publish import default_channel
+from core.results import Recommendation, recommended_templates
 from core.targeting import Audience, Rule, RuleValidationError, TargetingError, WeeklyPlan
 from core.templates import segment_profiles
 from core.workspace import Workspace, open_workspace
@@ -114,8 +116,8 @@ def render_rules_editor(ws: Workspace, aud: Audience, rules: list[Rule], propose
     """The rules table, its Save button and the messages of a save that failed."""
     if proposed:
         st.info("No rules yet for this segmentation. Reach proposes one per segment — its best hour and the "
-                "starter template that fits its interests. Edit them if you like, then **Save rules** to use "
-                "them; nothing is saved until you do.", icon=":material/lightbulb:")
+                "template measured results recommend, else the starter that fits its interests. Edit them if you "
+                "like, then **Save rules** to use them; nothing is saved until you do.", icon=":material/lightbulb:")
     key = f"targeting_rules_{state.get('targeting_editor_round')}"
     edited = st.data_editor(
         rules_frame(rules, aud), key=key, num_rows="dynamic", hide_index=True, width="stretch",
@@ -154,6 +156,57 @@ def render_rules_editor(ws: Workspace, aud: Audience, rules: list[Rule], propose
         lines = [f"- **Row {row + 1}** ({who}): {'; '.join(msgs)}" for row, (who, msgs) in sorted(errors.items())]
         st.error("Nothing was saved — fix these rows (your edits are still in the table):\n\n" + "\n".join(lines),
                  icon=":material/error:")
+
+
+# -- what measured results recommend ---------------------------------------------------------------
+def recommendations(ws: Workspace) -> dict[str, Recommendation]:
+    """segment name → the template Thompson sampling recommends from measured posts (see the Results page)."""
+    return recommended_templates(ws)
+
+
+def _use_recommendation(ws: Workspace, aud: Audience, rule_id: int, template: str) -> None:
+    """Button callback: give one saved rule the recommended template (recorded in the rule history)."""
+    rules = [replace(r, template=template) if r.id == rule_id else r for r in targeting.load_rules(ws, aud)]
+    try:
+        targeting.save_rules(ws, rules, aud)
+    except RuleValidationError as exc:
+        notify("error", f"The recommendation could not be used: {exc}")
+        return
+    state.put("targeting_editor_round", state.get("targeting_editor_round") + 1)
+    notify("success", f"Rule {rule_id} now uses the template *{template}*.")
+
+
+def render_recommendations(ws: Workspace, aud: Audience, rules: list[Rule], proposed: bool,
+                           recs: dict[str, Recommendation]) -> None:
+    """Per segment rule: the template measured results recommend, how likely it is best, and "Use it"."""
+    if not recs:
+        st.caption("Once published posts have metrics, the Results page recommends a template per segment here.")
+        return
+    shown = 0
+    for rule in rules:
+        seg = aud.segment(rule.segment_id) if rule.segment_id is not None else None
+        rec = recs.get(seg.name) if seg else None
+        if rec is None:
+            continue
+        shown += 1
+        words = (f"{seg.label}: results recommend **{rec.template}** — {rec.probability_best:.0%} chance it is the "
+                 f"best template ({rec.posts} measured post{'s' if rec.posts != 1 else ''}"
+                 f"{', simulated metrics' if rec.simulated else ''})")
+        if rec.leader.template != rec.template:
+            words += f"; {rec.leader.template} leads with {rec.leader.probability_best:.0%}"
+        if not rec.settled:
+            words += "; not enough data yet to be sure"
+        text, action = st.columns([5, 1], vertical_alignment="center")
+        text.markdown(words)
+        if rule.template == rec.template:
+            action.caption("in use" if not proposed else "proposed")
+        elif rule.id is not None:
+            action.button("Use it", key=f"targeting_use_{rule.id}", icon=":material/auto_awesome:",
+                          on_click=_use_recommendation, args=(ws, aud, rule.id, rec.template),
+                          help=f"Switch this rule from {rule.template} to {rec.template} (you can change it back)")
+    if shown:
+        st.caption("Recommendations come from Thompson sampling on measured engagement (see Results); "
+                   "you can always choose another template in the table.")
 
 
 def _describe_row(rule: Rule, aud: Audience) -> str:

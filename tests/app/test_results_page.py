@@ -1,0 +1,129 @@
+"""The Results page under AppTest (empty, then with simulated metrics), and its recommendation on Targeting."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import publish, results, targeting
+from core.segments import run_segments, save_run
+from core.workspace import Workspace, open_workspace
+from tests.conftest import FAKE_X_KEYS
+
+REPO = Path(__file__).resolve().parents[2]
+TEXTS = ["Overnight oats with chia and berries", "Kefir smoothie after the gym, no sugar added",
+         "Miso soup for a cold evening with tofu", "Matcha latte with oat milk at 4pm",
+         "Lentil salad for the office lunchbox", "Buckwheat pancakes for a slow Sunday",
+         "Ginger and turmeric tea before bed", "Walnut and fig energy balls for hiking"]
+
+
+@pytest.fixture(autouse=True)
+def _no_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (*FAKE_X_KEYS, "REACH_X_API_BASE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _texts(at: AppTest) -> str:
+    return "\n".join(str(e.value) for kind in (at.success, at.info, at.warning, at.error, at.markdown, at.caption)
+                     for e in kind)
+
+
+def _open(page: str) -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _measure(ws: Workspace, posts: list[tuple[str, str]]) -> None:
+    """Publish (segment, template) posts on the dry run and read their simulated metrics a day later."""
+    for text, (segment, template) in zip(TEXTS, posts, strict=False):
+        publish.add_post(ws, text, channel="dry-run", segment=segment, template=template, approve=True)
+    publish.publish_due(ws)
+    results.refresh_metrics(ws, now=datetime.now(UTC) + timedelta(hours=24))
+
+
+def test_empty_page_says_what_to_do(workspace_home: Path) -> None:
+    at = _open("pages/results.py")
+    text = _texts(at)
+    assert "Nothing to measure yet" in text and "import an engagement CSV" in text
+    assert [b.label for b in at.button] == ["Refresh metrics"]
+
+
+def test_page_with_simulated_metrics_shows_cards_charts_and_top_posts(workspace_home: Path) -> None:
+    ws = open_workspace(workspace_home, with_demo=False)
+    _measure(ws, [("Women 18–29", "Tip"), ("Women 18–29", "Offer"), ("55+", "Question"), ("55+", "Tip")])
+    at = _open("pages/results.py")
+    text = _texts(at)
+    assert "simulated" in text and "nothing was posted" in text
+    assert "**Women 18–29** · simulated metrics" in text and "**55+** · simulated metrics" in text
+    # two tried templates per segment and three untried: Thompson sampling is not sure yet, and says so
+    assert "Not enough data yet to be sure. Thompson sampling suggests" in text
+    assert "Untried here, so still possible:" in text
+    found = results.results(ws)
+    for rec in found.recommendations:
+        assert results_card(rec) in text
+    assert len(at.get("plotly_chart")) == 3  # over time, segment × template, by hour
+    top = at.dataframe[-1].value
+    assert len(top) == 4 and set(top["Source"]) == {"simulated"}
+    assert top["Engagement rate"].is_monotonic_decreasing
+
+
+def results_card(rec) -> str:
+    from ui.results_views import card_text
+
+    return card_text(rec)
+
+
+def test_refresh_button_reads_metrics_and_says_they_are_simulated(workspace_home: Path) -> None:
+    ws = open_workspace(workspace_home, with_demo=False)
+    publish.add_post(ws, TEXTS[0], channel="dry-run", segment="55+", template="Tip", approve=True)
+    publish.publish_due(ws)
+    at = _open("pages/results.py")
+    assert "1 published post(s) have no metrics yet" in _texts(at)
+    next(b for b in at.button if b.label == "Refresh metrics").click().run()
+    assert not at.exception, at.exception
+    assert [s.value for s in at.success] == ["1 post updated, 1 with simulated metrics (dry-run posts)."]
+    assert at.dataframe[-1].value["Impressions"].iloc[0] > 0
+
+
+def test_targeting_shows_the_recommendation_and_uses_it(workspace_home: Path) -> None:
+    ws = open_workspace(workspace_home, with_demo=False)
+    save_run(ws, run_segments(ws, k=5))
+    aud = targeting.audience(ws)
+    first = aud.segments[0]
+    _measure(ws, [(first.name, "Tip"), (first.name, "Offer")])
+    rec = results.recommended_templates(ws)[first.name]
+
+    at = _open("pages/targeting.py")
+    rows = at.data_editor(key=f"targeting_rules_{at.session_state['targeting_editor_round']}").value
+    assert rows["Template"].iloc[0] == rec.template  # the proposal follows the recommendation
+    text = _texts(at)
+    assert f"{first.label}: results recommend **{rec.template}** — {rec.probability_best:.0%} chance" in text
+    assert "simulated metrics" in text and "not enough data yet to be sure" in text
+
+    other = next(t for t in ("Tip", "Offer", "Question") if t != rec.template)
+    saved = targeting.save_rules(ws, [targeting.Rule(template=other, segment_id=first.id)], aud)
+    at = _open("pages/targeting.py")
+    at.button(key=f"targeting_use_{saved[0].id}").click().run()
+    assert not at.exception, at.exception
+    assert targeting.load_rules(ws, aud)[0].template == rec.template
+    assert f"now uses the template *{rec.template}*" in _texts(at)
+
+
+def test_a_rate_limit_on_refresh_says_when_x_is_asked_again(workspace_home: Path, x_env) -> None:
+    ws = open_workspace(workspace_home, with_demo=False)
+    publish.add_post(ws, TEXTS[0], channel="x", segment="55+", template="Tip", approve=True)
+    publish.publish_due(ws)
+    x_env.fail_next(429, route="GET", reset_in=900)
+    at = _open("pages/results.py")
+    at.button(key="results_refresh").click().run()
+    assert not at.exception, at.exception
+    warnings = " ".join(w.value for w in at.warning)
+    assert "X's rate limit was reached: metrics of 1 X post(s) are read again after" in warnings
+    assert "X is asked again after" in warnings  # the standing note by the button
+    assert "Nothing to measure yet" not in _texts(at) and "have no metrics yet" in _texts(at)
