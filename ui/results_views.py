@@ -157,6 +157,9 @@ def metrics_figure(history: pd.DataFrame, metric: str, tz: str, simulated: bool)
                   labels={"when": f"refreshed ({tz})", metric: METRIC_LABELS[metric]})
     fig.update_layout(title=f"{METRIC_LABELS[metric]} over time" + (" (simulated)" if simulated else ""),
                       height=360, margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    first, last = frame["when"].min(), frame["when"].max()
+    if last - first < pd.Timedelta(hours=1):  # one refresh so far: an hour either side, not a millisecond axis
+        fig.update_xaxes(range=[first - pd.Timedelta(hours=1), last + pd.Timedelta(hours=1)])
     return fig
 
 
@@ -194,6 +197,8 @@ def render_charts(ws: Workspace, found: Results, tz: str) -> None:
         metric = st.segmented_control("Metric", list(METRIC_LABELS), format_func=METRIC_LABELS.get,
                                       required=True, key="results_metric")
         st.plotly_chart(metrics_figure(history, metric or "impressions", tz, found.simulated), key="results_over_time")
+        if history["fetched_at"].nunique() < 2:
+            st.caption("One refresh so far: each later refresh adds a point per post, so the lines show how posts grow.")
     by_pair = results.performance(found.posts, ["segment", "template"])
     by_pair = by_pair[by_pair["rated_posts"] > 0]
     if not by_pair.empty:

@@ -192,8 +192,11 @@ def test_little_data_stays_uncertain_and_untried_templates_stay_possible() -> No
 
     (with_new,) = results.recommend(frame, ["Tip", "Offer", "Question"], random_state=3)
     untried = next(c for c in with_new.candidates if c.template == "Question")
-    assert untried.posts == 0 and untried.probability_best > 0.5  # Beta(1, 1) keeps it possible
+    assert untried.posts == 0 and untried.probability_best > 0.1  # the wide shared prior keeps it possible
     assert with_new.untried == ["Question"]
+    # ... but, centred on the 3 % these posts reach, it does not look better than the measured 4 %
+    assert with_new.leader.template == "Offer"
+    assert with_new.leader.probability_best > untried.probability_best
 
 
 def test_many_posts_settle_the_recommendation() -> None:
