@@ -12,11 +12,11 @@ __all__ = ["StepStatus", "pipeline_status"]
 
 @dataclass(frozen=True)
 class StepStatus:
-    """One pipeline step: its title, a status line, done/todo/later, and what to do next."""
+    """One pipeline step: its title, a status line, done or todo, and what to do next."""
 
     title: str
     status: str
-    state: str  # "done", "todo" or "later" (not in this version of Reach yet)
+    state: str  # "done" or "todo"
     next_action: str
     page: str | None = None
 
@@ -30,14 +30,13 @@ def pipeline_status(ws: Workspace) -> list[StepStatus]:
     except WorkspaceError:
         data = StepStatus("Data", "no dataset yet", "todo", "Upload your behaviour exports on the Data page.",
                           "pages/data.py")
-    later = "not in this version yet"
     return [
         data,
         _audience_status(ws),
         _content_status(ws),
         _targeting_status(ws),
         _delivery_status(ws),
-        StepStatus("Interaction", later, "later", "Answer mentions and replies."),
+        _interaction_status(ws),
     ]
 
 
@@ -93,6 +92,25 @@ def _delivery_status(ws: Workspace) -> StepStatus:
     queued, published_today = delivery_status(ws)
     page = "pages/publish.py"
     status = f"{queued} queued · {published_today} published today"
+    with ws.connect() as con:
+        measured = con.execute("SELECT COUNT(DISTINCT post_id) FROM post_metrics").fetchone()[0]
+    if measured:
+        status += f" · {measured} measured"
+        return StepStatus("Delivery", status, "done",
+                          "See which template works best for each segment on the Results page.", "pages/results.py")
     if queued or published_today:
         return StepStatus("Delivery", status, "done", "Check the outbox and publish what is due.", page)
     return StepStatus("Delivery", status, "todo", "Write or approve a post on the Publish page.", page)
+
+
+def _interaction_status(ws: Workspace) -> StepStatus:
+    """Counts stored mentions (no call to X on the Home page)."""
+    page = "pages/inbox.py"
+    with ws.connect() as con:
+        waiting, total = con.execute("SELECT COALESCE(SUM(handled = 0), 0), COUNT(*) FROM mentions").fetchone()
+    if waiting:
+        return StepStatus("Interaction", f"{waiting} mention{'s' if waiting != 1 else ''} waiting", "todo",
+                          "Answer your mentions in the Inbox: each comes with a suggested reply.", page)
+    status = f"all {total} mentions handled" if total else "no mentions yet"
+    return StepStatus("Interaction", status, "done" if total else "todo",
+                      "Refresh the Inbox to fetch new mentions.", page)

@@ -20,8 +20,7 @@ for i, step in enumerate(steps):
     if i:
         lines.append(f"    s{i - 1} --> s{i}")
 lines += ["    classDef done fill:#d8eeda,stroke:#2e7d4f,color:#1f2a24",
-          "    classDef todo fill:#fff6dc,stroke:#c9a227,color:#1f2a24",
-          "    classDef later fill:#f0f0f0,stroke:#aaaaaa,color:#777777"]
+          "    classDef todo fill:#fff6dc,stroke:#c9a227,color:#1f2a24"]
 st.mermaid_chart("\n".join(lines), alt="The six steps of the Reach pipeline and their status")
 
 next_step = next((s for s in steps if s.state == "todo"), None)
