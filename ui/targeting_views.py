@@ -25,6 +25,7 @@ from ui import state
 
 COLUMNS = ["id", "Segment", "Who (predicate)", "Template", "Channel", "Hour", "Active", "Posts at"]
 BEST_HOUR = "best hour"
+HOUR_OPTIONS = [BEST_HOUR] + [f"{h:02d}:00" for h in range(24)]
 
 
 def notify(kind: str, message: str, where: str = "top") -> None:
@@ -72,16 +73,16 @@ def _reach_text(rule: Rule, aud: Audience) -> str:
 
 
 def rules_frame(rules: list[Rule], aud: Audience) -> pd.DataFrame:
-    """The editor's table: one row per rule, segments by label, hour empty for "best hour"."""
+    """The editor's table: one row per rule, segments by label, hours as "20:00" or "best hour"."""
     rows = []
     for rule in rules:
         seg = aud.segment(rule.segment_id) if rule.segment_id is not None else None
         rows.append({"id": rule.id, "Segment": seg.label if seg else None, "Who (predicate)": rule.predicate or "",
                      "Template": rule.template, "Channel": rule.channel,
-                     "Hour": None if rule.hour is None else int(rule.hour), "Active": rule.active,
+                     "Hour": BEST_HOUR if rule.hour is None else f"{int(rule.hour):02d}:00", "Active": rule.active,
                      "Posts at": _reach_text(rule, aud)})
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    return frame.astype({"id": "Int64", "Hour": "Int64", "Active": "bool"})
+    return frame.astype({"id": "Int64", "Active": "bool"})
 
 
 def _blank(value) -> bool:
@@ -89,23 +90,32 @@ def _blank(value) -> bool:
         (isinstance(value, str) and not value.strip())
 
 
+def _hour(value):
+    """"20:00", 20 or 20.0 → 20; empty or "best hour" → None; anything else as it is, for validation to name."""
+    if _blank(value) or value == BEST_HOUR:
+        return None
+    text = str(value).strip().removesuffix(":00")
+    try:
+        number = float(text)
+    except ValueError:
+        return value
+    return int(number) if number.is_integer() else number
+
+
 def rules_from_frame(frame: pd.DataFrame, aud: Audience) -> list[Rule]:
-    """The editor's rows as rules (labels back to segment ids; an empty hour is the best hour)."""
+    """The editor's rows as rules (labels back to segment ids; "best hour" or empty is the best hour)."""
     by_label = {s.label: s.id for s in aud.segments}
     out = []
     for row in frame.to_dict("records"):
         label = row.get("Segment")
-        hour = row.get("Hour")
-        if not _blank(hour):
-            hour = float(hour)
-            hour = int(hour) if hour.is_integer() else hour
+        hour = _hour(row.get("Hour"))
         rule_id = row.get("id")
         out.append(Rule(
             template="" if _blank(row.get("Template")) else str(row["Template"]),
             segment_id=None if _blank(label) else by_label.get(label, -1),
             predicate=None if _blank(row.get("Who (predicate)")) else str(row["Who (predicate)"]).strip(),
             channel="" if _blank(row.get("Channel")) else str(row["Channel"]),
-            hour=None if _blank(hour) else hour,
+            hour=hour,
             active=True if _blank(row.get("Active")) else bool(row["Active"]),
             id=None if _blank(rule_id) else int(rule_id)))
     return out
@@ -132,8 +142,8 @@ def render_rules_editor(ws: Workspace, aud: Audience, rules: list[Rule], propose
             "Template": st.column_config.SelectboxColumn(options=templates, required=True, default=templates[0]),
             "Channel": st.column_config.SelectboxColumn(options=list(targeting.CHANNELS), required=True,
                                                         default=default_channel()),
-            "Hour": st.column_config.NumberColumn(min_value=0, max_value=23, step=1, format="%d:00",
-                                                  help="Local posting hour, 0–23; empty: the segment's best hour"),
+            "Hour": st.column_config.SelectboxColumn(options=HOUR_OPTIONS, default=BEST_HOUR,
+                                                     help="Local posting hour, or the segment's best hour"),
             "Active": st.column_config.CheckboxColumn(default=True),
             "Posts at": st.column_config.TextColumn(disabled=True, help="When the saved rule posts (local time); "
                                                     "for a predicate rule, the segments it reaches"),

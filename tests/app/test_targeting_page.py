@@ -48,6 +48,7 @@ def test_the_page_proposes_one_rule_per_segment_and_previews_every_post(page: Ap
     assert list(rows["Posts at"]) == ["20:00 (best hour)", "12:00 (best hour)", "22:00 (best hour)",
                                       "06:00 (best hour)", "09:00 (best hour)"]
     assert rows["Template"].iloc[0] == "New product" and rows["Template"].iloc[2] == "Tip"
+    assert list(rows["Hour"]) == ["best hour"] * 5  # said in words, not an empty cell
     assert "Reach proposes one per segment" in _texts(page)
     assert _button(page, "Accept and save the proposals")
     assert page.metric[0].value == "5 of 5" and page.metric[1].value == "5 of 5"
@@ -82,8 +83,8 @@ def test_bad_input_is_refused_per_row_and_kept_in_the_editor(page: AppTest, work
 
 
 def test_saving_rules_then_queueing_puts_drafts_in_the_outbox_once(page: AppTest, workspace_home: Path) -> None:
-    page.session_state[_editor_key(page)] = {"edited_rows": {4: {"Active": False}}, "added_rows": [],
-                                             "deleted_rows": []}
+    page.session_state[_editor_key(page)] = {"edited_rows": {3: {"Hour": "07:00"}, 4: {"Active": False}},
+                                             "added_rows": [], "deleted_rows": []}
     _button(page, "Accept and save the proposals").click().run()
     assert not page.exception, page.exception
     assert page.success[0].value == "Saved 5 rules."
@@ -91,7 +92,8 @@ def test_saving_rules_then_queueing_puts_drafts_in_the_outbox_once(page: AppTest
     assert page.metric[0].value == "4 of 5"
     ws = open_workspace(workspace_home, with_demo=False)
     saved = targeting.load_rules(ws, targeting.audience(ws))
-    assert [(r.segment_id, r.active) for r in saved] == [(0, True), (1, True), (2, True), (3, True), (4, False)]
+    assert [(r.segment_id, r.hour, r.active) for r in saved] == [(0, None, True), (1, None, True), (2, None, True),
+                                                                 (3, 7, True), (4, None, False)]
 
     stale = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)  # a second tab, opened before queueing
     stale.run()
