@@ -637,7 +637,8 @@ def install_demo(workspace: Workspace, *, random_state: int = 7) -> int:
     """Import the demo into ``workspace`` through the normal intake; return its dataset id.
 
     The demo goes through the same path as an upload (CSV files, detection, validation), so its
-    validation report shows the planted mess being caught.
+    validation report shows the planted mess being caught. The Inbox gets a few demo mentions
+    (authors ``demo_…``; replies to them go to the dry run).
     """
     from core.ingest import ingest
 
@@ -648,5 +649,9 @@ def install_demo(workspace: Workspace, *, random_state: int = 7) -> int:
         report = ingest(workspace, paths, name="Demo · health-food shop", is_demo=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    from core.inbox import seed_demo_mentions
+
+    # a new user has no X keys, so nobody can mention them yet: a few demo mentions fill the Inbox
+    seed_demo_mentions(workspace)
     logger.info("demo installed as dataset %d", report.dataset_id)
     return report.dataset_id

@@ -249,7 +249,8 @@ def _normalise(text: str) -> str:
 
 
 def preflight(ws: Workspace, text: str, *, exclude_post_id: int | None = None,
-              settings: PublishSettings | None = None, queued_too: bool = True) -> list[str]:
+              settings: PublishSettings | None = None, queued_too: bool = True,
+              in_reply_to: str | None = None) -> list[str]:
     """Why ``text`` cannot go out (empty list when it can): length, near-duplicates.
 
     Parameters
@@ -258,6 +259,9 @@ def preflight(ws: Workspace, text: str, *, exclude_post_id: int | None = None,
         The post being checked, so it is not compared with itself.
     queued_too
         Compare with approved and scheduled posts as well as with published ones.
+    in_reply_to
+        For a reply: compare only with other replies to the same post (two customers may both get
+        "thanks!"); posts are compared only with posts that are not replies.
     """
     settings = settings or PublishSettings.load(ws)
     problems = []
@@ -274,8 +278,8 @@ def preflight(ws: Workspace, text: str, *, exclude_post_id: int | None = None,
     with ws.connect() as con:
         rows = con.execute(
             f"SELECT id, text, state FROM outbox WHERE state IN ({marks}) AND id != ? "
-            "AND COALESCE(published_at, updated_at) >= ? ORDER BY id DESC",
-            (*states, exclude_post_id or -1, since)).fetchall()
+            "AND COALESCE(published_at, updated_at) >= ? AND COALESCE(in_reply_to, '') = ? ORDER BY id DESC",
+            (*states, exclude_post_id or -1, since, in_reply_to or "")).fetchall()
     mine = _normalise(text)
     for row in rows:
         ratio = difflib.SequenceMatcher(None, mine, _normalise(row["text"]), autojunk=False).ratio()
@@ -410,7 +414,7 @@ def add_post(ws: Workspace, text: str, *, channel: str | None = None, segment: s
     if at is not None and at.tzinfo is None:
         raise OutboxError("at must be an aware UTC time (use to_utc for a wall-clock time)")
     if approve:
-        problems = preflight(ws, text)
+        problems = preflight(ws, text, in_reply_to=in_reply_to)
         if problems:
             raise PreflightError(problems)
     elif not text.strip():
@@ -461,7 +465,7 @@ def approve(ws: Workspace, post_id: int, *, at: datetime | None = None) -> Post:
     post = get_post(ws, post_id)
     if post.state not in (S.DRAFT, S.FAILED):
         raise OutboxError(f"post {post.id} is {post.state}; only drafts and failed posts can be approved")
-    problems = preflight(ws, post.text, exclude_post_id=post.id)
+    problems = preflight(ws, post.text, exclude_post_id=post.id, in_reply_to=post.in_reply_to)
     if problems:
         raise PreflightError(problems)
     if at is None and post.scheduled_at and _from_iso(post.scheduled_at) > _now():
@@ -505,7 +509,7 @@ def retry(ws: Workspace, post_id: int) -> Post:
     post = get_post(ws, post_id)
     if post.state != S.FAILED:
         raise OutboxError(f"post {post.id} is {post.state}; only failed posts can be retried")
-    problems = preflight(ws, post.text, exclude_post_id=post.id)
+    problems = preflight(ws, post.text, exclude_post_id=post.id, in_reply_to=post.in_reply_to)
     if problems:
         raise PreflightError(problems)
     with ws.connect() as con:
@@ -720,7 +724,8 @@ def _deliver(ws: Workspace, post: Post, token: str, publisher: Publisher, settin
                 return _published(ws, post, token, found, publisher, reconciled=True)
             with ws.connect() as con:  # looked: it is not there, a send is safe now
                 con.execute("UPDATE outbox SET needs_lookup = 0 WHERE id = ? AND claim_token = ?", (post.id, token))
-        problems = preflight(ws, post.text, exclude_post_id=post.id, settings=settings, queued_too=False)
+        problems = preflight(ws, post.text, exclude_post_id=post.id, settings=settings, queued_too=False,
+                             in_reply_to=post.in_reply_to)
         if problems:
             message = "not sent: " + "; ".join(problems)
             _finish(ws, post.id, token, S.FAILED, "failed", message, last_error=message, error_kind="rejected")

@@ -41,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "inbox_intents": [],        # widget: intents shown (none chosen: all)
     "inbox_editor_round": 0,    # bumped after a save so the FAQ/template editors (inbox_faq_<round>,
                                 # inbox_templates_<round>) restart from what was stored
+    "inbox_replied": {},        # mention id -> the notice of its reply, repeated for a double click's 2nd click
 }
 
 
