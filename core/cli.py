@@ -11,6 +11,7 @@ import getpass
 import importlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -149,3 +150,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader left early (`… | head`): not an error worth a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
