@@ -19,9 +19,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.content import LanguageModel, TrainConfig, _baseline, generate_drafts, train_model
+from core.content import LanguageModel, TrainConfig, _baseline, _ngram_ids, generate_drafts, train_model
 from core.corpus import Corpus, SpanModel, Vocabulary, demo_corpus_path, read_corpus
 from core.workspace import open_workspace
 
@@ -53,16 +55,30 @@ def load(name: str, n_posts: int) -> tuple[Corpus, Corpus]:
         corpus = read_corpus(demo_corpus_path())
         return corpus, corpus.split()[1]
     if name == "weibo":
-        corpus = read_corpus(DATA / "weibo_covid" / "labeledData.csv", text_column="review")
+        # The emotion label (fear, disgust, ...) as the topic: Chinese posts with a control token.
+        corpus = read_corpus(DATA / "weibo_covid" / "labeledData.csv", text_column="review", topic_column="label")
+        corpus = replace(corpus, topics=[WEIBO_EMOTIONS.get(t, "") for t in corpus.topics])
     elif name == "538":
-        corpus = read_corpus(DATA / "538_twitter_ratio" / "BarackObama.csv", text_column="text")
+        # Both accounts, the account as the segment: two voices the control token has to tell apart.
+        parts = [read_corpus(DATA / "538_twitter_ratio" / f, text_column="text", segment_column="user")
+                 for f in ("BarackObama.csv", "realDonaldTrump.csv")]
+        corpus = Corpus([t for c in parts for t in c.texts], [x for c in parts for x in c.segments],
+                        [x for c in parts for x in c.topics], name="538")
     else:
         raise SystemExit(f"unknown corpus {name!r}")
     # Held out: every 5th post (by position) never seen in training; train on the rest.
-    texts = corpus.texts
-    held = [t for i, t in enumerate(texts) if i % 5 == 4][:5000]
-    train = [t for i, t in enumerate(texts) if i % 5 != 4][:n_posts]
-    return _corpus(train, f"{name}-train"), _corpus(held, f"{name}-held-out")
+    held = [i for i in range(len(corpus)) if i % 5 == 4][:5000]
+    train = [i for i in range(len(corpus)) if i % 5 != 4][:n_posts]
+    return _subset(corpus, train, f"{name}-train"), _subset(corpus, held, f"{name}-held-out")
+
+
+WEIBO_EMOTIONS = {"0": "fear", "1": "disgust", "2": "optimism", "3": "surprise", "4": "gratitude", "5": "sadness",
+                  "6": "anger"}
+
+
+def _subset(corpus: Corpus, rows: list[int], name: str) -> Corpus:
+    return Corpus([corpus.texts[i] for i in rows], [corpus.segments[i] for i in rows],
+                  [corpus.topics[i] for i in rows], name=name, rows_read=len(rows))
 
 
 def _corpus(texts: list[str], name: str) -> Corpus:
@@ -83,6 +99,48 @@ def _weights(lm: LanguageModel) -> dict[str, np.ndarray]:
     return out
 
 
+def _control_effect(lm: LanguageModel, held: Corpus) -> dict:
+    """Held-out bits/char with each post's own label, with another label, and with none."""
+    out = {}
+    for kind, known in (("segment", lm.vocab.segments), ("topic", lm.vocab.topics)):
+        labels = held.segments if kind == "segment" else held.topics
+        rows = [i for i, label in enumerate(labels) if label in known]
+        if len(known) < 2 or not rows:
+            continue
+        texts = [held.texts[i] for i in rows]
+        own = [labels[i] for i in rows]
+        other = [known[(known.index(label) + 1) % len(known)] for label in own]
+        fixed = {"segments": [held.segments[i] for i in rows], "topics": [held.topics[i] for i in rows]}
+
+        def bits(given, fixed=fixed, kind=kind, texts=texts):
+            return round(lm.bits_per_char(texts, **(fixed | {f"{kind}s": given}))[0], 4)
+
+        out[kind] = {"posts": len(rows), "own_label": bits(own), "another_label": bits(other),
+                     "no_label": bits([""] * len(rows))}
+    return out
+
+
+def _attribution(lm: LanguageModel, drafts: list, kind: str) -> float | None:
+    """Share of drafts written for a label that the per-label n-grams score best under that label."""
+    model = lm.label_ngrams.get(kind)
+    known = lm.vocab.segments if kind == "segment" else lm.vocab.topics
+    if model is None:
+        return None
+    hits = 0
+    for d in drafts:
+        ids = _ngram_ids(lm.vocab, lm.vocab.encode(d.text)[0])
+        bits = [model.bits([ids], order=lm.info.mix_order, labels=[k + 1]).sum() for k in range(len(known))]
+        hits += known[int(np.argmin(bits))] == getattr(d, kind)
+    return round(hits / len(drafts), 3)
+
+
+def _controls(lm: LanguageModel, kind: str, label: str) -> dict:
+    """What the Studio passes for a label: a segment with its most frequent topics, or a topic."""
+    if kind == "segment":
+        return {"segment": label, "topics": lm.info.segment_topics.get(label, [])[:4]}
+    return {"topics": [label]} if kind else {}
+
+
 def run(name: str, n_posts: int, config: TrainConfig) -> dict:
     train_corpus, held = load(name, n_posts)
     with tempfile.TemporaryDirectory() as tmp:
@@ -92,10 +150,12 @@ def run(name: str, n_posts: int, config: TrainConfig) -> dict:
                          progress=lambda f, m: print(f"\r  {f:4.0%} {m[:80]:<80}", end="", file=sys.stderr))
         train_seconds = time.monotonic() - started
         print(file=sys.stderr)
-        lstm_bits, n_chars = lm.bits_per_char(held.texts)  # the mixture: the model the Studio uses
-        alone = LanguageModel(replace(lm.info, mix_weight=1.0, mix_order=0), lm.vocab, lm.spans,
-                              _weights(lm), [])
-        lstm_alone, _ = alone.bits_per_char(held.texts)
+        # The mixture, the model the Studio uses, given each post's own labels (none on tweeteval).
+        lstm_bits, n_chars = lm.bits_per_char(held.texts, segments=held.segments, topics=held.topics)
+        alone = LanguageModel(replace(lm.info, mix_weight=1.0, mix_order=0, segment_weight=0.0, topic_weight=0.0),
+                              lm.vocab, lm.spans, _weights(lm), [])
+        lstm_alone, _ = alone.bits_per_char(held.texts, segments=held.segments, topics=held.topics)
+        control = _control_effect(lm, held)
         # The baseline on the same split: fitted on the posts the LSTM trained on, scored on the held-out set.
         fit_part, _ = train_corpus.split(val_fraction=config.val_fraction)
         vocab = Vocabulary.build(fit_part)
@@ -103,13 +163,27 @@ def run(name: str, n_posts: int, config: TrainConfig) -> dict:
         assert vocab == lm.vocab
         by_order = _baseline(fit_part, held, vocab, spans)
         best_order = min(by_order, key=by_order.get)
+        # Drafts for each label in turn (segment, else topic), as the Studio asks for a segment's.
+        kind = "segment" if lm.vocab.segments else "topic" if lm.vocab.topics else ""
+        labels = list(lm.vocab.segments or lm.vocab.topics) or [""]
         drafts = []
         for seed in range(5):
-            drafts += generate_drafts(lm, n=20, seed=100 + seed, resample=False).drafts
+            for k, label in enumerate(labels):
+                share = 20 // len(labels) + (k < 20 % len(labels))
+                if share:
+                    drafts += generate_drafts(lm, n=share, seed=100 + seed, resample=False,
+                                              **_controls(lm, kind, label)).drafts
+        # Why drafts fail, numbers folded so the same reason counts once.
+        reasons = Counter(re.sub(r"\d+", "N", r).split(", e.g.")[0] for d in drafts for r in d.reasons)
+        # Three checked drafts per label (the first five labels), as the Studio shows them.
+        samples = {}
+        for label in labels[:5]:
+            samples[label or "any"] = [d.text for d in generate_drafts(lm, n=3, seed=7,
+                                                                        **_controls(lm, kind, label)).drafts]
         timings = []
         for seed in range(3):
             t = time.monotonic()
-            generate_drafts(lm, n=20, seed=200 + seed)
+            generate_drafts(lm, n=20, seed=200 + seed, **({"segment": labels[0]} if kind == "segment" else {}))
             timings.append(time.monotonic() - t)
     return {
         "corpus": name, "train_posts": len(train_corpus), "held_out_posts": len(held), "held_out_chars": n_chars,
@@ -121,10 +195,13 @@ def run(name: str, n_posts: int, config: TrainConfig) -> dict:
         "pass_rate": sum(d.passes for d in drafts) / len(drafts),
         "near_copy_rate": sum(d.near_copy for d in drafts) / len(drafts),
         "seconds_for_20_drafts": round(float(np.median(timings)), 2),
+        "failure_reasons": dict(reasons.most_common()),
+        "segment_weight": lm.info.segment_weight, "topic_weight": lm.info.topic_weight,
+        "control_effect": control, "drafts_attributed_to_their_label": _attribution(lm, drafts, kind) if kind else None,
         "sample": [d.text for d in drafts[:3]],
-        "config": {"units": config.units, "layers": config.layers, "seq_len": config.seq_len,
-                   "batch_size": config.batch_size, "learning_rate": config.learning_rate,
-                   "lr_decay": config.lr_decay, "max_seconds": config.time_budget(len(train_corpus))},
+        "samples_by_label": samples,
+        "config": {k: lm.info.config[k] for k in ("units", "layers", "seq_len", "batch_size", "learning_rate",
+                                                   "lr_decay")} | {"max_seconds": config.time_budget(len(train_corpus))},
     }
 
 

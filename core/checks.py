@@ -7,7 +7,8 @@
   placeholders, so a copied post with another link is still a copy).
 * **Banned words**: an editable list; Latin-script words match whole words, case-insensitively,
   other scripts (Chinese) match anywhere.
-* **Empty or garbage**: nothing written, too short, mostly symbols, long runs of one character,
+* **Empty or garbage**: nothing written, too short (under 15 as X counts characters: CJK 2),
+  mostly symbols, long runs of one character,
   leftover placeholder or unknown symbols, or (with a corpus index) more than a quarter of its
   Latin-script words never seen in the corpus.
 """
@@ -78,10 +79,12 @@ class NearCopyIndex:
     def __init__(self, posts: Iterable[str], *, chars: int = NEAR_COPY_CHARS) -> None:
         self.chars = chars
         self._pieces: set[int] = set()
+        self._starts: set[int] = set()  # the first chars - 1 characters of every piece
         self.words: set[str] = set()
         for post in posts:
             canon = _canonical(post)
             self._pieces.update(hash(canon[i:i + chars]) for i in range(len(canon) - chars + 1))
+            self._starts.update(hash(canon[i:i + chars - 1]) for i in range(len(canon) - chars + 1))
             self.words.update(_latin_words(post))
 
     def unknown_words(self, text: str) -> list[str]:
@@ -90,6 +93,15 @@ class NearCopyIndex:
 
     def __len__(self) -> int:
         return len(self._pieces)
+
+    def may_copy(self, tail: str) -> bool:
+        """Whether ``tail`` (canonical: case-folded, spaces collapsed) ends with ``chars - 1``
+        characters that start a piece of the corpus: the next character may complete a copy."""
+        return len(tail) >= self.chars - 1 and hash(tail[-(self.chars - 1):]) in self._starts
+
+    def copies_piece(self, tail: str) -> bool:
+        """Whether the last ``chars`` characters of the canonical ``tail`` are a piece of the corpus."""
+        return len(tail) >= self.chars and hash(tail[-self.chars:]) in self._pieces
 
     def copies(self, text: str) -> bool:
         """Whether ``text`` shares ``chars`` or more consecutive characters with a corpus post."""
@@ -134,10 +146,15 @@ def _garbage_reasons(text: str) -> list[str]:
     if URL in stripped or MENTION in stripped or "\ufffd" in stripped:
         reasons.append("contains an unknown symbol")
     content = URL_OR_MENTION.sub("", stripped)
-    letters = sum(1 for c in content if c.isalpha())
-    if len(content) < MIN_CHARS:
-        reasons.append(f"too short ({len(content)} characters, at least {MIN_CHARS})")
-    elif letters < 0.5 * len(content.replace(" ", "")):
+    # What a reader sees: no spaces, and no invisible or combining marks (Weibo posts end in
+    # zero-width spaces; an emoji carries a variation selector), which are neither words nor symbols.
+    visible = [c for c in content if not c.isspace() and unicodedata.category(c) not in _INVISIBLE]
+    letters = sum(1 for c in visible if c.isalpha())
+    # Counted as X counts them (a Chinese character is 2): ten characters make a Chinese post.
+    size = weighted_length(content) if content else 0
+    if size < MIN_CHARS:
+        reasons.append(f"too short ({size} characters, at least {MIN_CHARS})")
+    elif letters < 0.5 * len(visible):
         reasons.append("mostly symbols, not words")
     if re.search(r"(.)\1{4,}", content):
         reasons.append("a character repeated 5 or more times")
@@ -146,6 +163,7 @@ def _garbage_reasons(text: str) -> list[str]:
     return reasons
 
 
+_INVISIBLE = frozenset({"Cf", "Mn", "Me"})
 URL_OR_MENTION = re.compile(r"(?:https?://|www\.)\S+|(?<![\w@])@\w{1,30}", re.IGNORECASE)
 
 

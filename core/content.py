@@ -14,7 +14,18 @@ URLs and @mentions are single placeholder symbols (:mod:`core.corpus`).
   Both are distributions over the same symbols (characters, unknown, end of post), so the mixture
   is one too. The weight ``w`` and the n-gram's order are chosen on the validation posts after
   training (:func:`tune_mixture`); ``w = 1`` is the LSTM alone. A small corpus leans on the
-  n-gram, a large one on the LSTM.
+  n-gram, a large one on the LSTM. When posts carry segment or topic labels, the n-gram part is
+  itself a mixture of the whole corpus's n-gram and the n-grams of the post's own segment and
+  own topic (counts kept per label), with weights tuned on the same validation posts
+  (:func:`tune_label_weights`): the control tokens then change the probabilities measurably even
+  when the LSTM has had a minute to learn.
+* **Sampling** (:meth:`LanguageModel.sample`) writes from the mixture with temperature, top-k and
+  top-p, and steers clear of what the checks would reject: never past X's weighted limit (a draft
+  that reaches it is cut after its last sentence or word), at most three @mentions/links in a row,
+  no third copy in a row of a short piece, no end of post while the draft is too short or mostly
+  symbols, only Latin-script words the corpus has (:class:`Lexicon`), and no 40-character piece
+  of a corpus post. For a segment, at least :data:`DEFAULT_FOCUS` of the n-gram part is on that
+  segment's and topic's own n-grams.
 * **Inference** (:class:`LanguageModel`) runs the trained weights in numpy, so scoring and
   sampling need no TensorFlow; the n-gram is refitted from the saved training posts on load
   (seconds for 10,000 posts; its tables are far larger than the posts).
@@ -26,8 +37,8 @@ URLs and @mentions are single placeholder symbols (:mod:`core.corpus`).
 
 Models live in ``REACH_HOME/models/<model_id>/``: ``model.keras`` (the Keras model),
 ``weights.npz`` (the same weights for numpy inference), ``vocab.json``, ``spans.json``,
-``posts.json`` (the corpus, for the near-copy check), ``ngram_posts.json`` (which of those posts
-the n-gram is fitted on) and ``meta.json`` (the model card).
+``posts.json`` (the corpus, for the near-copy check), ``ngram_posts.json`` and ``ngram_labels.json``
+(which of those posts the n-grams are fitted on, and their labels) and ``meta.json`` (the model card).
 """
 
 from __future__ import annotations
@@ -37,41 +48,47 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import time
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from core.checks import MIN_CHARS, DraftCheck, NearCopyIndex, check_draft
+from core.checks import MIN_CHARS, NEAR_COPY_CHARS, DraftCheck, NearCopyIndex, check_draft, weighted_length
 from core.corpus import (
     ANY_SEGMENT,
     ANY_TOPIC,
     EOS,
+    MENTION,
     PAD,
     UNK,
+    URL,
     Corpus,
     SpanModel,
     Vocabulary,
     frequent_placeholders,
     normalise_post,
     restore_placeholders,
+    to_units,
 )
 from core.ngram import CharNgram
 from core.workspace import Workspace, utc_now
 
 __all__ = [
+    "DEFAULT_FOCUS",
     "DEFAULT_TEMPERATURE",
     "ContentError",
     "Draft",
     "GenerationResult",
     "LanguageModel",
+    "Lexicon",
     "ModelInfo",
     "TrainConfig",
     "TrainingCancelledError",
@@ -81,6 +98,7 @@ __all__ = [
     "newest_model_id",
     "score_corpus",
     "train_model",
+    "tune_label_weights",
     "tune_mixture",
 ]
 
@@ -91,9 +109,25 @@ Progress = Callable[[float, str], None]
 BASELINE_ORDERS = range(3, 10)
 #: Sampling temperature of the page and the CLI: below 1 favours the corpus's own words.
 DEFAULT_TEMPERATURE = 0.7
+#: While writing, at least this share of the n-gram part goes to the segment's and topic's own
+#: n-grams (scoring keeps the weights tuned on validation posts): drafts for a segment then read
+#: like that segment's posts rather than like the corpus at large.
+DEFAULT_FOCUS = 0.6
 #: The sampler never writes a symbol more times in a row (the checks reject 5).
 MAX_RUN = 5
+#: Most URL/@mention placeholders the sampler writes in a row (spaces between them included).
+MAX_PLACEHOLDER_RUN = 3
+#: The sampler completes no third copy in a row of a piece of 2 to this many symbols.
+MAX_REPEATED_PIECE = 6
+#: Where a draft that reached X's limit (or the most symbols) may be cut: after a sentence ends.
+_SENTENCE_END = re.compile(r"[.!?…。！？](?=\s|$)|[。！？]")
+#: Latin-script letters: the words the sampler keeps to the corpus's own (see :class:`Lexicon`).
+_LATIN_LETTER = re.compile(r"[a-zA-Z\u00c0-\u024f]")
+_LATIN_WORD = re.compile(r"[a-zA-Z\u00c0-\u024f]+")
+_OPEN_LATIN_WORD = re.compile(r"[a-zA-Z\u00c0-\u024f]+$")
 META_FILE = "meta.json"
+#: Below this many posts training uses a smaller LSTM and small batches (:meth:`TrainConfig.for_corpus`).
+SMALL_CORPUS = 2_000
 
 
 class ContentError(ValueError):
@@ -112,16 +146,21 @@ class TrainConfig:
     the best weights seen so far. ``None`` scales it with the corpus (:meth:`time_budget`): about a
     minute for the demo's few hundred posts, 9 minutes for 10,000. The learning rate decays by
     ``lr_decay`` every epoch.
+
+    ``units``, ``batch_size`` and ``learning_rate`` left at ``None`` follow the corpus
+    (:meth:`for_corpus`): a small corpus gets a smaller LSTM and small batches, so its minute
+    holds many more updates (on the demo's 335 posts, 128 units in batches of 8 reach 3.4
+    bits/char alone where 256 units in batches of 64 reach 4.0).
     """
 
-    units: int = 256
+    units: int | None = None
     layers: int = 1
     embedding: int = 48
     seq_len: int = 160
-    batch_size: int = 64
+    batch_size: int | None = None
     epochs: int = 30
     patience: int = 2
-    learning_rate: float = 6e-3
+    learning_rate: float | None = None
     lr_decay: float = 0.9
     val_fraction: float = 0.1
     control_dropout: float = 0.15
@@ -130,11 +169,11 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for name in ("units", "layers", "embedding", "seq_len", "batch_size", "epochs"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ContentError(f"{name}={getattr(self, name)} must be at least 1")
         if self.layers > 3:
             raise ContentError(f"layers={self.layers} must be at most 3")
-        if not 0 < self.learning_rate < 1:
+        if self.learning_rate is not None and not 0 < self.learning_rate < 1:
             raise ContentError(f"learning_rate={self.learning_rate} must be between 0 and 1")
         if not 0.0 < self.lr_decay <= 1.0:
             raise ContentError(f"lr_decay={self.lr_decay} must be in (0, 1]")
@@ -142,6 +181,15 @@ class TrainConfig:
             raise ContentError(f"max_seconds={self.max_seconds} must be positive")
         if not 0.0 <= self.control_dropout < 1.0:
             raise ContentError(f"control_dropout={self.control_dropout} must be in [0, 1)")
+
+    def for_corpus(self, n_posts: int) -> TrainConfig:
+        """These settings with ``units``, ``batch_size`` and ``learning_rate`` chosen for ``n_posts``
+        where they were left at ``None``: 128 units, batches of 8 and 1e-2 below
+        :data:`SMALL_CORPUS` posts; 256 units, batches of 64 and 6e-3 from there."""
+        small = n_posts < SMALL_CORPUS
+        return replace(self, units=self.units or (128 if small else 256),
+                       batch_size=self.batch_size or (8 if small else 64),
+                       learning_rate=self.learning_rate or (1e-2 if small else 6e-3))
 
     def time_budget(self, n_posts: int) -> float:
         """Training seconds for a corpus of ``n_posts``: ``max_seconds``, or 45 s + 50 ms a post, at most 540 s."""
@@ -183,6 +231,11 @@ class ModelInfo:
     mix_weight: float = 1.0
     #: Order of the Kneser-Ney n-gram in the mixture (0: none).
     mix_order: int = 0
+    #: Weights in the mixture of the n-grams of the post's own segment and own topic (fitted on
+    #: the training posts with that label); the whole corpus's n-gram has ``1 - mix_weight -
+    #: segment_weight - topic_weight``.
+    segment_weight: float = 0.0
+    topic_weight: float = 0.0
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -270,12 +323,19 @@ class LanguageModel:
     """
 
     def __init__(self, info: ModelInfo, vocab: Vocabulary, spans: SpanModel, weights: dict[str, np.ndarray],
-                 posts: list[str], *, ngram: CharNgram | None = None) -> None:
+                 posts: list[str], *, ngram: CharNgram | None = None,
+                 label_ngrams: dict[str, CharNgram] | None = None) -> None:
         if info.mix_weight < 1.0 and ngram is None:
             raise ContentError(f"model {info.model_id!r} mixes in an n-gram (weight {1 - info.mix_weight:.2f}) "
                                "but none was given")
+        label_ngrams = dict(label_ngrams or {})
+        for kind, weight in (("segment", info.segment_weight), ("topic", info.topic_weight)):
+            if weight > 0 and kind not in label_ngrams:
+                raise ContentError(f"model {info.model_id!r} mixes in a {kind} n-gram but none was given")
         self.info = info
         self.ngram = ngram
+        #: Per-label n-grams ("segment", "topic"): counts kept per label (:mod:`core.ngram`).
+        self.label_ngrams = label_ngrams
         self.vocab = vocab
         self.spans = spans
         self.posts = posts
@@ -409,16 +469,64 @@ class LanguageModel:
         if self.mixes:
             allowed = np.flatnonzero(~forbidden)
             context = _ngram_ids(self.vocab, np.array([ids], dtype=np.int64).reshape(1, -1))
-            ngram = self.ngram.next_probs(context, _ngram_ids(self.vocab, allowed)[None, :],
-                                          order=self.info.mix_order)[0]
-            p[allowed] = self.info.mix_weight * p[allowed] + (1.0 - self.info.mix_weight) * ngram
+            p[allowed] = self._mix_next(p[allowed][None, :], context, _ngram_ids(self.vocab, allowed)[None, :],
+                                        self._label_ids([segment], [topic]))[0]
         return p
 
-    def _ngram_probs(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """The n-gram's probability of every symbol of every post, split by post."""
+    def _label_ids(self, segments: Sequence[str] | None, topics: Sequence[str] | None,
+                   n: int | None = None) -> dict[str, np.ndarray]:
+        """Per label kind, the label id of each post for the per-label n-grams (0: none)."""
+        n = n if n is not None else len(segments or topics or [])
+        return {"segment": _label_array(self.vocab.segments, segments, n),
+                "topic": _label_array(self.vocab.topics, topics, n)}
+
+    def label_weights(self, focus: float | None = None) -> tuple[float, float]:
+        """Segment and topic n-gram weights: the tuned ones, or while writing with ``focus``, at
+        least that share of the n-gram part, split between them as tuned."""
+        segment, topic = self.info.segment_weight, self.info.topic_weight
+        rest = 1.0 - self.info.mix_weight
+        if focus is None or segment + topic <= 0 or rest <= 0:
+            return segment, topic
+        share = max((segment + topic) / rest, min(max(focus, 0.0), 1.0))
+        return rest * share * segment / (segment + topic), rest * share * topic / (segment + topic)
+
+    def _mix_next(self, lstm: np.ndarray, context: np.ndarray, candidates: np.ndarray,
+                  labels: dict[str, np.ndarray], focus: float | None = None) -> np.ndarray:
+        """The mixture's probability of ``(batch, k)`` candidate n-gram ids given the LSTM's."""
+        order = self.info.mix_order
+        whole = self.ngram.next_probs(context, candidates, order=order)
+        out = self.info.mix_weight * lstm
+        rest = 1.0 - self.info.mix_weight
+        for kind, weight in zip(("segment", "topic"), self.label_weights(focus), strict=True):
+            if weight > 0:
+                rows = labels[kind] > 0
+                label_probs = whole.copy()
+                if rows.any():
+                    label_probs[rows] = self.label_ngrams[kind].next_probs(
+                        context[rows], candidates[rows], order=order, labels=labels[kind][rows])
+                out = out + weight * label_probs
+                rest -= weight
+        return out + rest * whole
+
+    def _ngram_probs(self, texts: Sequence[str], segments: Sequence[str] | None = None,
+                     topics: Sequence[str] | None = None) -> list[np.ndarray]:
+        """The n-gram part's probability of every symbol of every post, split by post: the whole
+        corpus's n-gram, and those of the post's segment and topic when they have weight (a post
+        without such a label gets the whole corpus's in their place)."""
         assert self.ngram is not None
         sequences = [_ngram_ids(self.vocab, self.vocab.encode(t)[0]) for t in texts]
-        flat = 2.0 ** -self.ngram.bits(sequences, order=self.info.mix_order)
+        order = self.info.mix_order
+        whole = 2.0 ** -self.ngram.bits(sequences, order=order)
+        rest = 1.0 - self.info.mix_weight
+        flat = np.zeros_like(whole)
+        labels = self._label_ids(segments, topics, len(texts))
+        for kind, weight in (("segment", self.info.segment_weight), ("topic", self.info.topic_weight)):
+            if weight > 0:
+                per_symbol = np.repeat(labels[kind], [len(s) for s in sequences])
+                label_probs = 2.0 ** -self.label_ngrams[kind].bits(sequences, order=order, labels=labels[kind])
+                flat += weight * np.where(per_symbol > 0, label_probs, whole)
+                rest -= weight
+        flat = (flat + rest * whole) / (1.0 - self.info.mix_weight)
         return np.split(flat, np.cumsum([len(s) for s in sequences])[:-1])
 
     def _sequences(self, texts: Sequence[str], segments: Sequence[str] | None,
@@ -444,7 +552,8 @@ class LanguageModel:
         probs = self._target_probs(texts, segments, topics, batch_size)
         if self.mixes:
             w = self.info.mix_weight
-            probs = [w * a + (1.0 - w) * b for a, b in zip(probs, self._ngram_probs(texts), strict=True)]
+            probs = [w * a + (1.0 - w) * b for a, b in zip(probs, self._ngram_probs(texts, segments, topics),
+                                                              strict=True)]
         bits = np.array([-np.log2(p).sum() for p in probs])
         unknown = [self.vocab.encode(t)[1] for t in texts]
         bits += np.array(unknown) * self.vocab.oov_bits
@@ -463,8 +572,16 @@ class LanguageModel:
     @_one_blas_thread
     def sample(self, n: int, *, seed: int = 0, temperature: float = DEFAULT_TEMPERATURE, top_k: int | None = 40,
                top_p: float | None = 0.95, max_length: int = 280, opening: str = "",
-               controls: Sequence[tuple[str, str]] | None = None, min_length: int = 0) -> list[str]:
+               controls: Sequence[tuple[str, str]] | None = None, min_length: int = 0,
+               max_weighted_length: int | None = None, link: str | None = None,
+               known_words: bool = True, focus: float | None = DEFAULT_FOCUS,
+               avoid_copies: bool = True) -> list[str]:
         """``n`` raw samples in parallel (placeholders still in), each with its (segment, topic).
+
+        A sample ends at the end-of-post symbol. One that reaches ``max_length`` symbols, or whose
+        next symbol would take it past ``max_weighted_length`` (X's weighted length once ``link``
+        and the corpus's mentions are put back), is cut after its last full sentence, or else
+        its last full word, so it never runs over and never stops mid-word.
 
         Parameters
         ----------
@@ -483,7 +600,20 @@ class LanguageModel:
         controls
             Per sample ``(segment, topic)``; labels the model does not know mean "any".
         min_length
-            Fewest symbols written after ``opening``: the end of post is not drawn before.
+            The end of post is not drawn before the draft (opening included, links and mentions
+            not) weighs this much as X counts it (a Chinese character 2).
+        max_weighted_length
+            X's limit for the whole draft, opening included (None: only ``max_length`` counts).
+        link
+            What URL placeholders become (see :meth:`symbol_weights`; without a link they are dropped).
+        known_words
+            Spell only Latin-script words the corpus has (:class:`Lexicon`); other scripts are free.
+        focus
+            Least share of the n-gram part for the segment's and topic's own n-grams
+            (:meth:`label_weights`; None: the weights tuned for scoring).
+        avoid_copies
+            Never write the symbol that would make the last 40 characters (as the near-copy check
+            compares them) a piece of a corpus post.
         """
         if n < 1:
             raise ContentError(f"n={n} must be at least 1")
@@ -496,12 +626,25 @@ class LanguageModel:
         if len(controls) < n:
             controls = [controls[i % len(controls)] for i in range(n)]
         ids = [self.vocab.control_ids(s, t) for s, t in controls[:n]]
+        labels = self._label_ids([s for s, _ in controls[:n]], [t for _, t in controls[:n]], n)
         state = self._zero_state(n)
         _, state = self._step(np.array([i[0] for i in ids]), state)
         logits, state = self._step(np.array([i[1] for i in ids]), state)
         mixes = self.mixes
         # The n-gram's context: the last order - 1 symbols written, left-padded like a post's start.
         context = np.zeros((n, max(self.info.mix_order - 1, 1)), dtype=np.int64)
+        weights = self.symbol_weights(link)
+        content_weights = self.symbol_weights(None)
+        content_weights[[self.vocab.char_ids[p] for p in (URL, MENTION) if p in self.vocab.char_ids]] = 0
+        limit = math.inf if max_weighted_length is None else float(max_weighted_length)
+        used = np.zeros(n)
+        content_used = np.zeros(n)
+        is_letter, is_visible = self._letter_table
+        letters = np.zeros(n)
+        visible = np.zeros(n)
+        lexicon = self.lexicon if known_words else None
+        word = ""  # the Latin-script word being written (lower case), the same for every row so far
+        tail = ""  # the last characters written, as the near-copy check compares them
         opening = normalise_post(opening)
         if opening:
             for c in self.vocab.encode(opening)[0][:-1]:
@@ -510,33 +653,77 @@ class LanguageModel:
                 logits, state = self._step(np.full(n, c), state)
                 context = np.roll(context, -1, axis=1)
                 context[:, -1] = _ngram_ids(self.vocab, c)
+                used += weights[c]
+                content_used += content_weights[c]
+                letters += is_letter[c]
+                visible += is_visible[c]
+                word = word + self._lower[c] if c in self._letters else ""
+                tail = _canonical_tail(tail, self._canonical_char[c])
+        words = [word] * n
+        tails = [tail] * n
+        guard = self.near_copy_index if avoid_copies else None
         forbidden = _forbidden(self.vocab)
+        placeholders = [self.vocab.char_ids[p] for p in (URL, MENTION) if p in self.vocab.char_ids]
+        spaces = np.zeros(self.vocab.size, dtype=bool)
+        spaces[[i for c, i in self.vocab.char_ids.items() if c.isspace()]] = True
         n_allowed = int((~forbidden).sum()) - 1  # the unknown symbol is never written
         k = n_allowed if top_k is None or top_k <= 0 else min(top_k, n_allowed)
         written = np.full((n, max_length), EOS, dtype=np.int64)
         last = np.full(n, PAD)
         run = np.zeros(n, dtype=np.int64)
+        placeholder_run = np.zeros(n, dtype=np.int64)
         done = np.zeros(n, dtype=bool)
+        cut = np.ones(n, dtype=bool)  # cleared when a row ends with its own end of post
         rows = np.arange(n)
-        w = self.info.mix_weight
         for step in range(max_length):
             z = logits.astype(np.float64)
             z[:, forbidden] = -np.inf
             z -= z.max(axis=1, keepdims=True)
             log_norm = np.log(np.exp(z).sum(axis=1, keepdims=True))
             z[:, UNK] = -np.inf
-            if step < min_length:
-                z[:, EOS] = -np.inf
+            # No end of post before the draft's words weigh min_length (a Chinese character 2), nor
+            # while it is mostly symbols ("我的天！！！！。"): the checks would reject it.
+            z[(content_used < min_length) | (letters < 0.5 * visible), EOS] = -np.inf
             # No fifth copy of a symbol in a row: such a draft would fail the garbage check anyway.
             z[run >= MAX_RUN - 1, last[run >= MAX_RUN - 1]] = -np.inf
+            # No symbol that completes a third copy in a row of a short piece ("[哈哈][哈哈][哈哈]",
+            # "so so so"); "banana" (a, then "an" twice) is fine.
+            for width in range(2, MAX_REPEATED_PIECE + 1):
+                if step >= 3 * width - 1:
+                    first = written[:, step - 3 * width + 1:step - 2 * width + 1]
+                    second = written[:, step - 2 * width + 1:step - width + 1]
+                    third = written[:, step - width + 1:step]
+                    again = (first == second).all(axis=1) & (third == second[:, :-1]).all(axis=1)
+                    z[again, second[again, -1]] = -np.inf
+            # No long rows of @mentions or links (spaces between them count as part of the row).
+            if placeholders:
+                z[np.ix_(placeholder_run >= MAX_PLACEHOLDER_RUN, placeholders)] = -np.inf
+            if lexicon is not None:
+                blocked = np.stack([lexicon.blocked(word) for word in words])
+                # No capital inside a word begun in lower case ("bananA"); "NEW" and "Oats" are fine.
+                blocked |= lexicon.upper[None, :] & lexicon.lower[last][:, None]
+                # A row whose every remaining symbol is blocked (rare) is left free rather than stuck.
+                free = ~np.isfinite(np.where(blocked, -np.inf, z)).any(axis=1)
+                z[blocked & ~free[:, None]] = -np.inf
             # Only the k symbols the LSTM likes best are candidates: sorting and the n-gram's
             # look-ups touch k columns, not the vocabulary.
             cand = np.argpartition(-z, k - 1, axis=1)[:, :k]
             prob = np.exp(np.take_along_axis(z, cand, axis=1) - log_norm)
             if mixes:
-                prob = w * prob + (1.0 - w) * self.ngram.next_probs(context, _ngram_ids(self.vocab, cand),
-                                                                    order=self.info.mix_order)
+                prob = self._mix_next(prob, context, _ngram_ids(self.vocab, cand), labels, focus)
+            # Symbols masked above stay out, whatever the n-gram thinks of them.
+            prob = np.where(np.isfinite(np.take_along_axis(z, cand, axis=1)), prob, 0.0)
+            # No symbol that completes a piece of a corpus post as long as the near-copy check's.
+            if guard is not None:
+                for r in np.flatnonzero(~done):
+                    if guard.may_copy(tails[r]):
+                        copying = np.array([guard.copies_piece(_canonical_tail(
+                            tails[r], self._canonical_char.get(int(c), "\0"))) for c in cand[r]])
+                        # Unless copying is all that is left (the spelling of a word leads there).
+                        if ((prob[r] > 0) & ~copying).any():
+                            prob[r, copying] = 0.0
             zc = np.log(np.maximum(prob, 1e-300)) / temperature
+            zc[prob <= 0] = -np.inf
             order = np.argsort(-zc, axis=1, kind="stable")
             cand, zc = np.take_along_axis(cand, order, axis=1), np.take_along_axis(zc, order, axis=1)
             p = np.exp(zc - zc[:, :1])
@@ -547,17 +734,182 @@ class LanguageModel:
             draws = rng.random(n)[:, None]
             pick = np.minimum((draws > np.cumsum(p, axis=1)).sum(axis=1), k - 1)
             choice = np.where(done, EOS, cand[rows, pick])
+            cut &= ~(~done & (choice == EOS))
+            # A symbol that would take the draft past X's limit is not written: the draft is cut.
+            choice = np.where(used + weights[choice] > limit, EOS, choice)
+            used += weights[choice]
+            content_used += content_weights[choice]
+            letters += is_letter[choice]
+            visible += is_visible[choice]
             written[:, step] = choice
             run = np.where(choice == last, run + 1, 1)
             last = choice
+            placeholder_run = np.where(np.isin(choice, placeholders), placeholder_run + 1,
+                                       np.where(spaces[choice], placeholder_run, 0))
             done |= choice == EOS
             if done.all():
                 break
+            for r in np.flatnonzero(~done):
+                c = int(choice[r])
+                if lexicon is not None:
+                    words[r] = words[r] + self._lower[c] if c in self._letters else ""
+                if guard is not None:
+                    tails[r] = _canonical_tail(tails[r], self._canonical_char[c])
             logits, state = self._step(choice, state)
             context = np.roll(context, -1, axis=1)
             context[:, -1] = _ngram_ids(self.vocab, choice)
         prefix = opening + (" " if opening and not opening.endswith(" ") else "")
-        return [(prefix + self.vocab.decode(list(row))).strip() for row in written]
+        texts = [self.vocab.decode(list(row)) for row in written]
+        texts = [_cut_at_boundary(t, min_length) if c else t for t, c in zip(texts, cut, strict=True)]
+        if max_weighted_length is not None:
+            # The budget above adds up symbols; X also counts a bare domain ("shop.com") as a link.
+            # What still runs over loses its last word until it fits.
+            texts = [self._fit(prefix, t, max_weighted_length, link, weights) for t in texts]
+        return [(prefix + t).strip() for t in texts]
+
+    def _fit(self, prefix: str, text: str, limit: int, link: str | None, weights: np.ndarray) -> str:
+        """``text`` without as many final words as it takes for the draft to fit in ``limit``."""
+        # Symbol weights plus 23 per dot (a bare domain counts as a link) bound X's count from
+        # above: below the limit there is nothing to check (X's parser takes milliseconds).
+        ids = self.vocab.encode(prefix + text)[0]
+        if weights[ids].sum() + 23 * (prefix + text).count(".") <= limit:
+            return text
+        while text and weighted_length(restore_placeholders(prefix + text, link=link,
+                                                            mentions=self.info.mentions)) > limit:
+            cut = max(text.rstrip().rfind(" "), 0)
+            text = text[:cut].rstrip(" ,;:(&#/-–—")
+        return text
+
+    @functools.cached_property
+    def _letters(self) -> frozenset[int]:
+        """Ids of the Latin-script letters of the vocabulary."""
+        return frozenset(i for c, i in self.vocab.char_ids.items() if _LATIN_LETTER.fullmatch(c))
+
+    @functools.cached_property
+    def _letter_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per symbol: is it a letter, is it a visible character (as the garbage check counts)."""
+        letter = np.zeros(self.vocab.size)
+        visible = np.zeros(self.vocab.size)
+        for c, i in self.vocab.char_ids.items():
+            if c not in (URL, MENTION) and not c.isspace() and unicodedata.category(c) not in ("Cf", "Mn", "Me"):
+                visible[i] = 1.0
+                letter[i] = float(c.isalpha())
+        return letter, visible
+
+    @functools.cached_property
+    def _canonical_char(self) -> dict[int, str]:
+        """Each symbol as the near-copy check sees it (case-folded, any space one space)."""
+        out = {i: " " if c.isspace() else c.casefold() for c, i in self.vocab.char_ids.items()}
+        return out | {EOS: "", UNK: "\ufffd"}
+
+    @functools.cached_property
+    def _lower(self) -> dict[int, str]:
+        """Lower case of each Latin-script letter id."""
+        return {i: self.vocab.chars[i - self.vocab.first_char].lower() for i in self._letters}
+
+    @functools.cached_property
+    def lexicon(self) -> Lexicon:
+        """The corpus's Latin-script words, for the sampler (built on first use)."""
+        return Lexicon(self.posts, self.vocab)
+
+    @functools.cached_property
+    def _char_weights(self) -> np.ndarray:
+        weights = np.zeros(self.vocab.size)
+        for c, i in self.vocab.char_ids.items():
+            weights[i] = max(weighted_length(c), 1) if c not in (URL, MENTION) else 0
+        return weights
+
+    def symbol_weights(self, link: str | None = None) -> np.ndarray:
+        """X's weighted length of each symbol once placeholders are restored (an upper bound).
+
+        A URL weighs 23 or the link's length if longer (0 without ``link``: it is dropped), an
+        @mention as much as the longest
+        of the corpus's frequent mentions, a character its own weight (CJK and emoji 2).
+        """
+        weights = self._char_weights.copy()
+        if URL in self.vocab.char_ids:
+            # 23 after a space; glued to a word X does not see a link and counts every character.
+            weights[self.vocab.char_ids[URL]] = max(23, len(link)) if link else 0
+        if MENTION in self.vocab.char_ids:
+            weights[self.vocab.char_ids[MENTION]] = max((weighted_length(m) for m in self.info.mentions), default=0)
+        return weights
+
+
+def _canonical_tail(tail: str, char: str) -> str:
+    """The last :data:`NEAR_COPY_CHARS` characters of a canonical text after ``char`` (spaces collapsed)."""
+    if char == " " and (not tail or tail.endswith(" ")):
+        return tail
+    return (tail + char)[-NEAR_COPY_CHARS:]
+
+
+def _cut_at_boundary(text: str, min_length: int = 0) -> str:
+    """A draft that had to stop early, cut after its last sentence, else its last word."""
+    keep = max(min_length, len(text) // 3)
+    ends = [m.end() for m in _SENTENCE_END.finditer(text) if m.end() >= keep]
+    if ends:
+        return text[:ends[-1]]
+    space = text.rfind(" ")
+    if space >= keep:
+        return text[:space].rstrip(" ,;:(&#/-–—")
+    # No space late enough (Chinese, or links glued together): drop a Latin word left open.
+    open_word = _OPEN_LATIN_WORD.search(text)
+    if open_word and open_word.start() > 0:
+        return text[:open_word.start()].rstrip(" ,;:(&#/-–—")
+    return text
+
+
+class Lexicon:
+    """The Latin-script words of a corpus as a prefix table: which letter may come next in a word.
+
+    A word is a run of Latin letters, lower-cased (``you're`` is ``you`` and ``re``). The sampler
+    asks :meth:`blocked` while a word is open, so it spells only words the operator has written
+    (an under-trained model otherwise invents "sumpking"); digits, punctuation and other scripts
+    are free.
+    """
+
+    def __init__(self, texts: Sequence[str], vocab: Vocabulary) -> None:
+        self.words: set[str] = set()
+        for text in texts:
+            self.words.update(_LATIN_WORD.findall(to_units(text).lower()))
+        self._next: dict[str, set[str]] = {}
+        for word in self.words:
+            for i in range(len(word)):
+                self._next.setdefault(word[:i], set()).add(word[i])
+        self._ids_by_letter: dict[str, list[int]] = {}
+        for c, i in vocab.char_ids.items():
+            if _LATIN_LETTER.fullmatch(c):
+                self._ids_by_letter.setdefault(c.lower(), []).append(i)
+        self._letter_ids = [i for ids in self._ids_by_letter.values() for i in ids]
+        #: Which symbols are upper-case / lower-case Latin letters.
+        self.upper = np.zeros(vocab.size, dtype=bool)
+        self.lower = np.zeros(vocab.size, dtype=bool)
+        for c, i in vocab.char_ids.items():
+            if _LATIN_LETTER.fullmatch(c):
+                self.upper[i], self.lower[i] = c.isupper(), c.islower()
+        self._size = vocab.size
+        self._cache: dict[str, np.ndarray] = {}
+        self._free = np.zeros(self._size, dtype=bool)
+
+    def blocked(self, prefix: str) -> np.ndarray:
+        """Which symbols may not follow the open word ``prefix`` ("" before a word: the letters that
+        start no word of the corpus; none when no word of the corpus starts so, e.g. a typed opening)."""
+        if prefix in self._cache:
+            return self._cache[prefix]
+        following = self._next.get(prefix, set())
+        if not following and prefix not in self.words:
+            out = self._free
+        else:
+            out = np.zeros(self._size, dtype=bool)
+            if not prefix or prefix in self.words:
+                out[self._letter_ids] = True  # the word may end here, or go on as a longer word
+            else:
+                out[:] = True  # only a letter that keeps it a word of the corpus
+            for letter in following:
+                out[self._ids_by_letter.get(letter, [])] = False
+        if len(self._cache) > 100_000:
+            self._cache.clear()
+        self._cache[prefix] = out
+        return out
 
 
 def _forbidden(vocab: Vocabulary) -> np.ndarray:
@@ -566,6 +918,12 @@ def _forbidden(vocab: Vocabulary) -> np.ndarray:
     forbidden[vocab.first_char:] = False
     forbidden[[EOS, UNK]] = False
     return forbidden
+
+
+def _label_array(known: Sequence[str], labels: Sequence[str] | None, n: int) -> np.ndarray:
+    """Label ids for the per-label n-grams: 1 + the label's index in ``known``, 0 when unknown."""
+    index = {label: i + 1 for i, label in enumerate(known)}
+    return np.array([index.get(label, 0) for label in labels] if labels else [0] * n, dtype=np.int64)
 
 
 def _ngram_ids(vocab: Vocabulary, ids):
@@ -602,10 +960,16 @@ def load_model(ws: Workspace, model_id: str | None = None) -> LanguageModel:
     with np.load(path / "weights.npz") as data:
         weights = {k: data[k] for k in data.files}
     ngram = None
+    label_ngrams = {}
     if info.mix_order:
         train_index = json.loads((path / "ngram_posts.json").read_text(encoding="utf-8"))
-        ngram = _fit_ngram([posts[i] for i in train_index], vocab, info.mix_order)
-    return LanguageModel(info, vocab, spans, weights, posts, ngram=ngram)
+        texts = [posts[i] for i in train_index]
+        ngram = _fit_ngram(texts, vocab, info.mix_order)
+        if info.segment_weight or info.topic_weight:
+            labels = json.loads((path / "ngram_labels.json").read_text(encoding="utf-8"))
+            label_ngrams = _fit_label_ngrams(texts, labels["segments"], labels["topics"], vocab, info.mix_order,
+                                             segment=info.segment_weight > 0, topic=info.topic_weight > 0)
+    return LanguageModel(info, vocab, spans, weights, posts, ngram=ngram, label_ngrams=label_ngrams)
 
 
 def load_keras_model(ws: Workspace, model_id: str | None = None):
@@ -659,11 +1023,25 @@ def _batches(rows: list[tuple[list[int], list[int]]], batch_size: int) -> list[t
     return out
 
 
-def _fit_ngram(texts: Sequence[str], vocab: Vocabulary, max_order: int) -> CharNgram:
-    """The Kneser-Ney n-gram of training posts over the LSTM's characters, unknown and end of post."""
+def _fit_ngram(texts: Sequence[str], vocab: Vocabulary, max_order: int, labels=None) -> CharNgram:
+    """The Kneser-Ney n-gram of training posts over the LSTM's characters, unknown and end of post
+    (per label when ``labels`` are given)."""
     n_symbols = 2 + len(vocab.chars)
     return CharNgram(n_symbols=n_symbols, max_order=max_order).fit(
-        [_ngram_ids(vocab, vocab.encode(t)[0]) for t in texts])
+        [_ngram_ids(vocab, vocab.encode(t)[0]) for t in texts], labels=labels)
+
+
+def _fit_label_ngrams(texts: Sequence[str], segments: Sequence[str], topics: Sequence[str], vocab: Vocabulary,
+                      order: int, *, segment: bool = True, topic: bool = True) -> dict[str, CharNgram]:
+    """The per-segment and per-topic n-grams of training posts (posts without the label left out)."""
+    out = {}
+    for kind, known, labels, wanted in (("segment", vocab.segments, segments, segment),
+                                        ("topic", vocab.topics, topics, topic)):
+        ids = _label_array(known, labels, len(texts))
+        if wanted and (ids > 0).any():
+            keep = np.flatnonzero(ids > 0)
+            out[kind] = _fit_ngram([texts[i] for i in keep], vocab, order, labels=ids[keep])
+    return out
 
 
 def _baseline(train: Corpus, val: Corpus, vocab: Vocabulary, spans: SpanModel,
@@ -701,6 +1079,42 @@ def tune_mixture(lstm_probs: np.ndarray, ngram_probs: dict[int, np.ndarray]) -> 
         i = int(np.argmin(totals))
         if totals[i] < best[2]:
             best = (float(MIX_GRID[i]), order, totals[i])
+    return best
+
+
+LABEL_GRID = np.linspace(0.0, 1.0, 21)
+
+
+def tune_label_weights(lstm_probs: np.ndarray, mix_weight: float, whole: np.ndarray,
+                       segment: np.ndarray | None, topic: np.ndarray | None) -> tuple[float, float, float]:
+    """How much of the n-gram part goes to the post's segment's and topic's own n-grams.
+
+    Parameters
+    ----------
+    lstm_probs, whole
+        The LSTM's and the whole corpus's n-gram probability of every validation symbol.
+    mix_weight
+        The LSTM's weight (from :func:`tune_mixture`).
+    segment, topic
+        The per-label n-grams' probability of the same symbols (the whole corpus's where a post
+        has no such label), or None.
+
+    Returns
+    -------
+    tuple
+        ``(segment weight, topic weight, total bits)`` as weights of the whole mixture, searched
+        on a grid of 0.05 steps of the n-gram part; (0, 0) when the labels do not help.
+    """
+    base = mix_weight * lstm_probs
+    rest = 1.0 - mix_weight
+    segment = whole if segment is None else segment
+    topic = whole if topic is None else topic
+    best = (0.0, 0.0, float(-np.log2(base + rest * whole).sum()))
+    for i, a in enumerate(LABEL_GRID):
+        for b in LABEL_GRID[: len(LABEL_GRID) - i]:
+            total = float(-np.log2(base + rest * ((1.0 - a - b) * whole + a * segment + b * topic)).sum())
+            if total < best[2] - 1e-9:
+                best = (float(rest * a), float(rest * b), total)
     return best
 
 
@@ -754,7 +1168,7 @@ def train_model(
     LanguageModel
         The saved model, with its card in ``.info``.
     """
-    config = config or TrainConfig()
+    config = (config or TrainConfig()).for_corpus(len(corpus))
     if len(corpus) < 10:
         raise ContentError(f"the corpus has {len(corpus)} posts; at least 10 are needed to train")
     started = time.monotonic()
@@ -828,12 +1242,28 @@ def train_model(
     lstm_alone = LanguageModel(placeholder_info, vocab, spans, weights, [])
     lstm_probs = np.concatenate(lstm_alone._target_probs(val_texts, val.segments, val.topics))
     val_sequences = [_ngram_ids(vocab, vocab.encode(t)[0]) for t in val_texts]
-    mix_weight, mix_order, _ = tune_mixture(
-        lstm_probs, {o: 2.0 ** -full_ngram.bits(val_sequences, order=o) for o in BASELINE_ORDERS})
+    whole_probs = {o: 2.0 ** -full_ngram.bits(val_sequences, order=o) for o in BASELINE_ORDERS}
+    mix_weight, mix_order, _ = tune_mixture(lstm_probs, whole_probs)
     del full_ngram
     train_texts = set(train.texts)
     train_index = [i for i, t in enumerate(corpus.texts) if t in train_texts] if mix_order else []
     ngram = _fit_ngram(train.texts, vocab, mix_order) if mix_order else None
+    # The segment's and topic's own n-grams, weighted on the same validation posts.
+    label_ngrams = _fit_label_ngrams(train.texts, train.segments, train.topics, vocab, mix_order) if mix_order else {}
+    segment_weight = topic_weight = 0.0
+    if label_ngrams:
+        whole = whole_probs[mix_order]
+        val_labels = {"segment": _label_array(vocab.segments, val.segments, len(val)),
+                      "topic": _label_array(vocab.topics, val.topics, len(val))}
+        per_label = {}
+        for kind, label_model in label_ngrams.items():
+            per_symbol = np.repeat(val_labels[kind], [len(q) for q in val_sequences])
+            probs = 2.0 ** -label_model.bits(val_sequences, order=mix_order, labels=val_labels[kind])
+            per_label[kind] = np.where(per_symbol > 0, probs, whole)
+        segment_weight, topic_weight, _ = tune_label_weights(lstm_probs, mix_weight, whole, per_label.get("segment"),
+                                                             per_label.get("topic"))
+        label_ngrams = {k: m for k, m in label_ngrams.items()
+                        if {"segment": segment_weight, "topic": topic_weight}[k] > 0}
     model_id = _new_model_id(ws)
     frequent_urls, frequent_mentions = frequent_placeholders(corpus.texts)
     info = ModelInfo(
@@ -843,12 +1273,13 @@ def train_model(
         seconds=0.0, epochs_run=epoch, stopped=stopped, history=history, config=asdict(config),
         segments=list(vocab.segments), topics=list(vocab.topics), urls=frequent_urls, mentions=frequent_mentions,
         segment_topics=_segment_topics(train), mix_weight=mix_weight, mix_order=mix_order,
+        segment_weight=segment_weight, topic_weight=topic_weight,
     )
-    lm = LanguageModel(info, vocab, spans, weights, list(corpus.texts), ngram=ngram)
+    lm = LanguageModel(info, vocab, spans, weights, list(corpus.texts), ngram=ngram, label_ngrams=label_ngrams)
     lstm_bits = best["loss"] if best["weights"] is not None else history[-1]["val_bits"]
     val_bits = lm.bits_per_char(val.texts, segments=val.segments, topics=val.topics)[0] if lm.mixes else lstm_bits
-    log.info("validation: LSTM %.3f, mixture (LSTM weight %.2f, order %d) %.3f bits/char",
-             lstm_bits, mix_weight, mix_order, val_bits)
+    log.info("validation: LSTM %.3f, mixture (LSTM weight %.2f, order %d, segment %.2f, topic %.2f) %.3f bits/char",
+             lstm_bits, mix_weight, mix_order, segment_weight, topic_weight, val_bits)
     card = {"val_bits_per_char": val_bits, "lstm_bits_per_char": lstm_bits}
     if evaluate_drafts:
         report(0.97, "Writing sample drafts…")
@@ -870,6 +1301,9 @@ def train_model(
         (staged / "posts.json").write_text(json.dumps(lm.posts, ensure_ascii=False), encoding="utf-8")
         # The n-gram is refitted from these posts on load: its tables are far larger than its corpus.
         (staged / "ngram_posts.json").write_text(json.dumps(train_index), encoding="utf-8")
+        (staged / "ngram_labels.json").write_text(json.dumps(
+            {"segments": [corpus.segments[i] for i in train_index], "topics": [corpus.topics[i] for i in train_index]},
+            ensure_ascii=False), encoding="utf-8")
         (staged / META_FILE).write_text(json.dumps(lm.info.as_json(), ensure_ascii=False, indent=1), encoding="utf-8")
         models_dir(ws).mkdir(parents=True, exist_ok=True)
         shutil.move(str(staged), str(models_dir(ws) / model_id))
@@ -958,12 +1392,18 @@ def generate_drafts(
     max_weighted_length: int = 280,
     resample: bool = True,
     max_rounds: int = 6,
+    known_words: bool = True,
+    focus: float | None = DEFAULT_FOCUS,
+    avoid_copies: bool = True,
 ) -> GenerationResult:
     """Write ``n`` drafts for a segment and check each; resample until ``n`` pass or give up.
 
     Drafts cycle through ``topics`` (the segment's interests the model knows). URL and mention
-    placeholders become ``link`` and the corpus's frequent mentions. Without ``resample`` exactly
-    ``n`` drafts come back, passing or not (the model card's pass rate uses that).
+    placeholders become ``link`` and the corpus's frequent mentions. The sampler keeps every draft
+    within ``max_weighted_length`` and, with ``known_words``, to the corpus's own Latin-script words
+    (:meth:`LanguageModel.sample`), and with ``focus`` leans on the segment's and topic's own
+    posts. Without ``resample`` exactly ``n`` drafts come back, passing or
+    not (the model card's pass rate uses that).
 
     Returns
     -------
@@ -980,11 +1420,13 @@ def generate_drafts(
     rounds = max_rounds if resample else 1
     for round_no in range(rounds):
         want = n - len(passing)
-        batch = want if not resample else min(100, max(2 * want, 4))
+        # A few spare drafts per round: most pass, and each one costs sampling time.
+        batch = want if not resample else min(100, want + max(3, want // 4))
         controls = [(segment, known_topics[(sampled + i) % len(known_topics)]) for i in range(batch)]
         texts = lm.sample(batch, seed=seed * 1000 + round_no, temperature=temperature, top_k=top_k,
                           top_p=top_p, max_length=max_length, opening=opening, controls=controls,
-                          min_length=0 if opening else MIN_CHARS)
+                          min_length=MIN_CHARS, max_weighted_length=max_weighted_length,
+                          link=link, known_words=known_words, focus=focus, avoid_copies=avoid_copies)
         sampled += batch
         for text, (seg, topic) in zip(texts, controls, strict=True):
             final = restore_placeholders(text, link=link, mentions=lm.info.mentions)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from core.checks import load_banned_words
 from core.cli import print_json
@@ -62,7 +63,8 @@ def _train(args: argparse.Namespace) -> int:
 
     def progress(fraction: float, message: str) -> None:
         if not args.json:
-            pass
+            sys.stderr.write(f"\r{fraction:4.0%} {message[:90]:<90}")
+            sys.stderr.flush()
 
     lm = train_model(corpus, ws, config=config, progress=progress)
     info = lm.info
@@ -72,8 +74,11 @@ def _train(args: argparse.Namespace) -> int:
     if args.json:
         print_json(out)
         return 0
+    sys.stderr.write("\n")
+    _say(f"model {info.model_id}: {info.val_bits_per_char:.3f} bits/char on {info.n_val:,} held-out posts "
+         f"(n-gram baseline {info.baseline_bits_per_char:.3f}), {info.n_posts:,} posts, {info.seconds:.0f} s")
     if info.pass_rate is not None:
-        pass
+        _say(f"drafts passing the checks: {info.pass_rate:.0%}, near-copies: {info.near_copy_rate:.0%}")
     return 0
 
 
@@ -85,6 +90,7 @@ def _score(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"bits_per_char": round(out["bits_per_char"], 4), "n_chars": out["n_chars"]})
         return 0
+    _say(f"{out['bits_per_char']:.3f} bits/char over {out['n_chars']:,} characters")
     return 0
 
 
@@ -103,11 +109,17 @@ def _generate(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"drafts": [d.as_json() for d in result.drafts]})
         if result.message:
-            pass
+            sys.stderr.write(result.message + "\n")
         return 0
-    for _i, d in enumerate(result.drafts, start=1):
-        for _reason in d.reasons:
-            pass
+    for i, d in enumerate(result.drafts, start=1):
+        _say(f"{i}. [{d.weighted_length}/280 {'ok' if d.passes else 'FAILS'}] {d.text}")
+        for reason in d.reasons:
+            _say(f"   - {reason}")
     if result.message:
-        pass
+        _say(result.message)
     return 0
+
+
+def _say(line: str) -> None:
+    """One line for people on stdout (``--json`` output goes through ``print_json``)."""
+    sys.stdout.write(line + "\n")

@@ -9,6 +9,10 @@ before it.
 Counts live in sorted numpy arrays of 64-bit n-gram hashes, not Python dicts: a million
 characters at order 9 fit in a few hundred MB and a full evaluation is vectorised. One fit at
 order 9 evaluates every order from 1 to 9 (:meth:`CharNgram.bits`).
+
+Posts can carry a **label** (a segment or topic id): every count is then kept per label, exactly
+as if one model were fitted on each label's posts (the discounts are shared), in the same arrays:
+the label is mixed into every hash. Label 0 is "no label" and hashes as an unlabelled model does.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ log = logging.getLogger(__name__)
 _MULT = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _window_hashes(tokens: np.ndarray, max_order: int) -> list[np.ndarray]:
-    """``hashes[n - 1][t]``: hash of the ``n`` tokens ending at ``t`` (for ``t >= max_order - 1``)."""
+def _window_hashes(tokens: np.ndarray, max_order: int, salt: np.ndarray | int = 0) -> list[np.ndarray]:
+    """``hashes[n - 1][t]``: hash of the ``n`` tokens ending at ``t`` (for ``t >= max_order - 1``),
+    salted with the label hash of position ``t``."""
     toks = tokens.astype(np.uint64) + np.uint64(1)
     out = []
     h = np.zeros(tokens.size, dtype=np.uint64)
@@ -36,8 +41,15 @@ def _window_hashes(tokens: np.ndarray, max_order: int) -> list[np.ndarray]:
             shifted[n - 1:] = toks[: toks.size - (n - 1)]
             h = h * _MULT + shifted
             # A final mix so grams that differ in one early position spread over the whole range.
-            out.append(_mix(h))
+            out.append(_mix(h) ^ salt)
     return out
+
+
+def _label_hashes(labels) -> np.ndarray:
+    """The salt of each label: 0 for label 0 (no label), a mixed 64-bit value otherwise."""
+    labels = np.asarray(labels, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        return np.where(labels == 0, np.uint64(0), _mix(labels * _MULT + np.uint64(0x632BE59BD9B4E019)))
 
 
 @dataclass
@@ -57,6 +69,12 @@ def _lookup(keys: np.ndarray, values: np.ndarray, queries: np.ndarray) -> np.nda
     pos = np.searchsorted(keys, queries)
     pos = np.minimum(pos, keys.size - 1)
     return np.where(keys[pos] == queries, values[pos], 0).astype(np.float64)
+
+
+def _find(keys: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Position of each query in the sorted, non-empty ``keys`` and whether it is there."""
+    pos = np.minimum(np.searchsorted(keys, queries), keys.size - 1)
+    return pos, keys[pos] == queries
 
 
 def _table(grams: np.ndarray, contexts: np.ndarray, counts: np.ndarray) -> _Table:
@@ -97,8 +115,9 @@ class CharNgram:
         self.continuation: list[_Table] = []
 
     @staticmethod
-    def _stream(sequences: list[np.ndarray], pad: int) -> tuple[np.ndarray, np.ndarray]:
-        """All posts, each behind ``pad`` padding symbols, and a mask of the target positions."""
+    def _stream(sequences: list[np.ndarray], pad: int, labels=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All posts, each behind ``pad`` padding symbols, a mask of the target positions and the
+        label salt of every position (a post's padding carries its label)."""
         lengths = np.array([len(s) for s in sequences], dtype=np.int64)
         total = int(lengths.sum() + pad * len(sequences))
         tokens = np.zeros(total, dtype=np.int64)
@@ -109,18 +128,25 @@ class CharNgram:
             tokens[pos:pos + len(seq)] = seq
             target[pos:pos + len(seq)] = True
             pos += len(seq)
-        return tokens, target
+        if labels is None:
+            salt = np.zeros(total, dtype=np.uint64)
+        else:
+            if len(labels) != len(sequences):
+                raise ValueError(f"{len(labels)} labels for {len(sequences)} sequences")
+            salt = np.repeat(_label_hashes(labels), lengths + pad)
+        return tokens, target, salt
 
-    def fit(self, sequences: list[np.ndarray]) -> CharNgram:
-        """Count every n-gram of the training posts (each a sequence of ids ending with end-of-post)."""
+    def fit(self, sequences: list[np.ndarray], *, labels=None) -> CharNgram:
+        """Count every n-gram of the training posts (each a sequence of ids ending with end-of-post),
+        per label when ``labels`` (one non-negative int per post) are given."""
         pad = self.max_order  # one more than needed, so every gram has a left extension
-        tokens, target = self._stream([np.asarray(s) for s in sequences], pad)
-        hashes = _window_hashes(tokens, self.max_order + 1)
+        tokens, target, salt = self._stream([np.asarray(s) for s in sequences], pad, labels)
+        hashes = _window_hashes(tokens, self.max_order + 1, salt)
         idx = np.flatnonzero(target)
         self.raw, self.continuation = [], []
         for n in range(1, self.max_order + 1):
             grams = hashes[n - 1][idx]
-            contexts = hashes[n - 2][idx - 1] if n > 1 else np.zeros(idx.size, dtype=np.uint64)
+            contexts = hashes[n - 2][idx - 1] if n > 1 else salt[idx]
             uniq, first, counts = np.unique(grams, return_index=True, return_counts=True)
             self.raw.append(_table(uniq, contexts[first], counts))
             # Continuation count: how many distinct symbols precede this n-gram.
@@ -132,18 +158,24 @@ class CharNgram:
         log.info("n-gram counted %d target symbols up to order %d", idx.size, self.max_order)
         return self
 
-    def _probs(self, grams: list[np.ndarray], contexts: list[np.ndarray], order: int) -> np.ndarray:
+    def _probs(self, grams: list[np.ndarray], contexts: list[np.ndarray], order: int,
+               empty_context: np.ndarray) -> np.ndarray:
         """Interpolated Kneser-Ney probability of each gram; ``grams[n - 1]`` / ``contexts[n - 2]``
-        hold the hashes of the last ``n`` symbols / of the ``n - 1`` symbols before the last."""
+        hold the hashes of the last ``n`` symbols / of the ``n - 1`` symbols before the last, and
+        ``empty_context`` the hash of no symbol (the label's salt)."""
         p = np.full(grams[0].shape, 1.0 / self.n_symbols)
         for n in range(1, order + 1):
             table = self.raw[n - 1] if n == order else self.continuation[n - 1]
-            context = contexts[n - 2] if n > 1 else np.zeros(grams[0].shape, dtype=np.uint64)
-            total = _lookup(table.contexts, table.context_totals, context.ravel()).reshape(context.shape)
-            seen = np.broadcast_to(total > 0, p.shape)
-            if not seen.any():
+            context = contexts[n - 2] if n > 1 else empty_context
+            # One search of the contexts serves both their totals and their type counts.
+            if table.contexts.size == 0:
+                break
+            pos, found = _find(table.contexts, context.ravel())
+            if not found.any():
                 break  # a context never seen has no longer context that was seen either
-            types = _lookup(table.contexts, table.context_types, context.ravel()).reshape(context.shape)
+            total = np.where(found, table.context_totals[pos], 0.0).reshape(context.shape)
+            types = np.where(found, table.context_types[pos], 0.0).reshape(context.shape)
+            seen = np.broadcast_to(total > 0, p.shape)
             count = np.zeros(p.shape)
             count[seen] = _lookup(table.grams, table.counts, grams[n - 1][seen])
             safe = np.where(total > 0, total, 1.0)
@@ -157,7 +189,7 @@ class CharNgram:
             raise ValueError(f"order={order} must be between 1 and max_order={self.max_order} of a fitted model")
         return order
 
-    def bits(self, sequences: list[np.ndarray], *, order: int | None = None) -> np.ndarray:
+    def bits(self, sequences: list[np.ndarray], *, order: int | None = None, labels=None) -> np.ndarray:
         """``-log2 p`` of every symbol of every sequence, concatenated in order.
 
         Parameters
@@ -166,16 +198,19 @@ class CharNgram:
             Posts as id sequences ending with the end-of-post id.
         order
             The n-gram order to use (default: ``max_order``).
+        labels
+            One label per post, for a model fitted with labels (default: all 0).
         """
         order = self._check_order(order)
-        tokens, target = self._stream([np.asarray(s) for s in sequences], self.max_order)
-        hashes = _window_hashes(tokens, self.max_order)
+        tokens, target, salt = self._stream([np.asarray(s) for s in sequences], self.max_order, labels)
+        hashes = _window_hashes(tokens, self.max_order, salt)
         idx = np.flatnonzero(target)
         grams = [h[idx] for h in hashes]
         contexts = [h[idx - 1] for h in hashes]
-        return -np.log2(self._probs(grams, contexts, order))
+        return -np.log2(self._probs(grams, contexts, order, salt[idx]))
 
-    def next_probs(self, contexts: np.ndarray, candidates: np.ndarray, *, order: int | None = None) -> np.ndarray:
+    def next_probs(self, contexts: np.ndarray, candidates: np.ndarray, *, order: int | None = None,
+                   labels=None) -> np.ndarray:
         """Probability of each candidate symbol after each context (a sampler's step).
 
         Parameters
@@ -187,6 +222,8 @@ class CharNgram:
             ``(batch, k)`` symbols whose probability is wanted.
         order
             The n-gram order to use (default: ``max_order``).
+        labels
+            ``(batch,)`` label of each row, for a model fitted with labels (default: all 0).
 
         Returns
         -------
@@ -201,9 +238,11 @@ class CharNgram:
         keep = min(width, contexts.shape[1])
         if keep:
             tail[:, width - keep:] = contexts[:, contexts.shape[1] - keep:]
-        context_hashes = [h[:, None] for h in _suffix_hashes(tail, width)]
-        grams = _extend_hashes(tail, candidates, order)
-        return self._probs(grams, context_hashes, order)
+        salt = (np.zeros(contexts.shape[0], dtype=np.uint64) if labels is None
+                else _label_hashes(labels))[:, None]
+        context_hashes = [h[:, None] ^ salt for h in _suffix_hashes(tail, width)]
+        grams = [h ^ salt for h in _extend_hashes(tail, candidates, order)]
+        return self._probs(grams, context_hashes, order, np.broadcast_to(salt, candidates.shape))
 
 
 def _mix(h: np.ndarray) -> np.ndarray:

@@ -98,7 +98,9 @@ with model_tab:
     corpus = corpus_picker(ws)
     with st.expander("Training settings"):
         c1, c2, c3 = st.columns(3)
-        units = c1.select_slider("LSTM units", [16, 64, 128, 256, 384, 512], value=TrainConfig.units, key="studio_units")
+        # The default follows the corpus: a small one trains a smaller LSTM in more, smaller batches.
+        default_units = TrainConfig().for_corpus(len(corpus) if corpus is not None else 0).units
+        units = c1.select_slider("LSTM units", [16, 64, 128, 256, 384, 512], value=default_units, key="studio_units")
         epochs = c2.number_input("Most epochs", 1, 100, TrainConfig.epochs, key="studio_epochs",
                                  help="Training stops earlier when the held-out posts stop improving.")
         train_seed = c3.number_input("Seed", 0, 10_000, TrainConfig.seed, key="studio_train_seed")

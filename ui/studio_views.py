@@ -114,6 +114,10 @@ def model_card(info: ModelInfo) -> None:
     if info.mix_order and info.lstm_bits_per_char is not None:
         st.caption(f"The writer mixes the LSTM ({info.lstm_bits_per_char:.3f} bits/char alone) with the order-"
                    f"{info.mix_order} n-gram, LSTM weight {info.mix_weight:.2f}, chosen on the held-out posts.")
+    if info.segment_weight or info.topic_weight:
+        st.caption(f"Part of the n-gram side comes from the post's own segment's posts (weight "
+                   f"{info.segment_weight:.2f}) and own topic's (weight {info.topic_weight:.2f}); drafts for a "
+                   "segment lean further on them.")
     if info.history:
         curve = pd.DataFrame(info.history).set_index("epoch")[["train_bits", "val_bits"]]
         curve.columns = ["training (bits/symbol)", "held-out (bits/char)"]

@@ -40,6 +40,8 @@ def test_model_card_shows_quality_next_to_the_baseline(studio: AppTest) -> None:
     assert "vs n-gram" in next(m for m in studio.metric if m.label == "Held-out bits per character").delta
     # A one-epoch LSTM is weak, so the validated mixture leans on the n-gram and the card says so.
     assert any("mixes the LSTM" in c.value and "bits/char alone" in c.value for c in studio.caption)
+    # The demo posts carry segments, so part of the n-gram side is the post's own segment's.
+    assert any("own segment's posts (weight 0." in c.value for c in studio.caption)
 
 
 def test_write_drafts_for_a_segment_and_edit_one(studio: AppTest) -> None:

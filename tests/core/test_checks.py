@@ -74,6 +74,13 @@ def test_garbage_is_caught(text: str, reason: str) -> None:
     assert reason in check_draft(text, banned_words=()).reasons
 
 
+def test_invisible_characters_are_neither_words_nor_symbols() -> None:
+    # Weibo posts often end in zero-width spaces; an emoji can carry a variation selector.
+    assert check_draft("我也不要这样的，今天真的太累了！ \u200b\u200b\u200b", banned_words=()).passes
+    assert check_draft("Love it ❤\ufe0f❤\ufe0f❤\ufe0f see you soon", banned_words=()).passes
+    assert "mostly symbols, not words" in check_draft("好的！！！？？？……！！！。。。～～ \u200b\u200b\u200b", banned_words=()).reasons
+
+
 def test_made_up_words_fail_when_the_corpus_is_known() -> None:
     index = NearCopyIndex(["Our green smoothie has spinach, banana and ginger in it today."])
     assert check_draft("Our green smoothie has banana and ginger.", near_copy=index, banned_words=()).passes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from itertools import pairwise
@@ -97,9 +98,20 @@ def test_bits_per_char_is_the_mean_over_characters_plus_end_of_post(trained) -> 
     p_lstm = np.exp(logits - logits.max(1, keepdims=True))
     p_lstm = (p_lstm / p_lstm.sum(1, keepdims=True))[np.arange(len(ids)), ids]
     ngram_ids = np.where(np.array(ids) >= lm.vocab.first_char, np.array(ids) - lm.vocab.first_char + 3, ids)
-    p_ngram = 2.0 ** -lm.ngram.bits([ngram_ids], order=lm.info.mix_order)
-    w = lm.info.mix_weight
-    expected = -np.log2(w * p_lstm + (1 - w) * p_ngram).sum()
+    order = lm.info.mix_order
+    p_ngram = 2.0 ** -lm.ngram.bits([ngram_ids], order=order)
+    # The post's own segment's and topic's n-grams (label = 1 + the label's index) have their weights too.
+    # (here segment and topic go together, so one of the two may get all the weight).
+    w, s, t = lm.info.mix_weight, lm.info.segment_weight, lm.info.topic_weight
+    assert s + t > 0  # on this corpus a segment's posts differ from the others'
+    p_segment = p_topic = p_ngram
+    if s > 0:
+        p_segment = 2.0 ** -lm.label_ngrams["segment"].bits([ngram_ids], order=order,
+                                                            labels=[1 + lm.vocab.segments.index("young women")])
+    if t > 0:
+        p_topic = 2.0 ** -lm.label_ngrams["topic"].bits([ngram_ids], order=order,
+                                                        labels=[1 + lm.vocab.topics.index("smoothies")])
+    expected = -np.log2(w * p_lstm + s * p_segment + t * p_topic + (1 - w - s - t) * p_ngram).sum()
     bits, n_chars = lm.bits_per_char([post], segments=["young women"], topics=["smoothies"])
     assert n_chars == len(post) + 1
     assert bits == pytest.approx(expected / n_chars, rel=1e-9)
@@ -227,3 +239,71 @@ def test_no_symbol_is_written_five_times_in_a_row(trained) -> None:
     _, lm, _ = trained
     texts = lm.sample(12, seed=4, temperature=3.0, top_k=None, top_p=None, max_length=120)
     assert not any(re.search(r"(.)\1{4,}", t) for t in texts)
+
+
+def test_a_labelled_ngram_keeps_each_labels_counts_apart() -> None:
+    tea = [np.array([3, 4, 3, 4, 1]), np.array([3, 3, 4, 1]), np.array([4, 3, 4, 3, 1])]
+    oats = [np.array([5, 6, 5, 6, 1]), np.array([6, 5, 5, 1]), np.array([5, 6, 6, 1])]
+    plain = CharNgram(n_symbols=6, max_order=3).fit(tea)
+    # Every post under one label: exactly the model fitted without labels.
+    one_label = CharNgram(n_symbols=6, max_order=3).fit(tea, labels=[2, 2, 2])
+    post = np.array([3, 4, 4, 1])
+    np.testing.assert_allclose(one_label.bits([post], labels=[2]), plain.bits([post]), rtol=1e-12)
+    both = CharNgram(n_symbols=6, max_order=3).fit(tea + oats, labels=[1, 1, 1, 2, 2, 2])
+    assert both.bits([post], labels=[1]).sum() < both.bits([post], labels=[2]).sum() - 5
+    contexts = np.array([[0, 3, 4], [0, 5, 6]])
+    every = both.next_probs(contexts, np.tile(np.arange(1, 7), (2, 1)), labels=[1, 2])
+    np.testing.assert_allclose(every.sum(axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(every[0, 2], 2.0 ** -both.bits([np.array([3, 4, 3])], labels=[1])[-1], rtol=1e-12)
+
+
+def test_the_right_segment_and_topic_score_a_post_lower_than_wrong_ones(trained) -> None:
+    _, lm, _ = trained
+    posts = ["Try our melon smoothie with oats today, post 77! #smoothies", "Try our kiwi smoothie with oats today!"]
+    right, _ = lm.bits_per_char(posts, segments=["young women"] * 2, topics=["smoothies"] * 2)
+    wrong, _ = lm.bits_per_char(posts, segments=["young men"] * 2, topics=["protein"] * 2)
+    unlabelled, _ = lm.bits_per_char(posts)
+    assert right < unlabelled < wrong
+
+
+def test_drafts_follow_their_segment(trained) -> None:
+    _, lm, _ = trained
+    women = generate_drafts(lm, n=6, segment="young women", topics=["smoothies"], seed=1, resample=False).drafts
+    men = generate_drafts(lm, n=6, segment="young men", topics=["protein"], seed=1, resample=False).drafts
+    assert sum("smoothie" in d.text for d in women) > sum("smoothie" in d.text for d in men)
+    assert sum("protein" in d.text or "Lift" in d.text for d in men) > sum(
+        "protein" in d.text or "Lift" in d.text for d in women)
+
+
+def test_a_model_card_from_before_label_ngrams_still_loads(trained) -> None:
+    ws, lm, _ = trained
+    path = ws.home / "models" / lm.model_id / "meta.json"
+    card = json.loads(path.read_text(encoding="utf-8"))
+    old = {k: v for k, v in card.items() if k not in ("segment_weight", "topic_weight")}
+    path.write_text(json.dumps(old), encoding="utf-8")
+    try:
+        loaded = load_model(ws, lm.model_id)
+        assert loaded.info.segment_weight == loaded.info.topic_weight == 0.0 and loaded.label_ngrams == {}
+    finally:
+        path.write_text(json.dumps(card), encoding="utf-8")
+
+
+def test_a_small_corpus_trains_a_smaller_lstm_in_smaller_batches() -> None:
+    small, large = TrainConfig().for_corpus(335), TrainConfig().for_corpus(10_000)
+    assert (small.units, small.batch_size, small.learning_rate) == (128, 8, 1e-2)
+    assert (large.units, large.batch_size, large.learning_rate) == (256, 64, 6e-3)
+    assert TrainConfig(units=16, batch_size=32).for_corpus(335).units == 16  # what the operator sets stays
+    assert TrainConfig(units=16, batch_size=32).for_corpus(335).batch_size == 32
+    with pytest.raises(ContentError, match="units=0 must be at least 1"):
+        TrainConfig(units=0)
+
+
+def test_the_sampler_steers_clear_of_copying_a_post(trained) -> None:
+    _, lm, _ = trained
+    # (spelling only the corpus's words is off: on this corpus "#smoo" can only go on as a copy)
+    kwargs = {"n": 8, "segment": "young women", "topics": ["smoothies"], "seed": 3, "temperature": 0.3,
+              "resample": False, "known_words": False}
+    free = generate_drafts(lm, avoid_copies=False, **kwargs).drafts
+    guarded = generate_drafts(lm, **kwargs).drafts
+    assert sum(d.near_copy for d in free) >= 4  # this corpus is one sentence with a fruit swapped in...
+    assert not any(d.near_copy for d in guarded)  # ...yet no draft shares 40 characters with a post

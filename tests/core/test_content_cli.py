@@ -48,6 +48,16 @@ def test_train_score_generate(home, write_file, capsys) -> None:
     assert _json(capsys)["drafts"] == drafts  # the newest model by default; segment by id or name
 
 
+def test_without_json_people_get_readable_lines(home, write_file, capsys) -> None:
+    path = _corpus(write_file)
+    assert main(["train", "--corpus", str(path), "--epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("model ") and "bits/char on 3 held-out posts (n-gram baseline" in out
+    assert main(["generate", "--n", "2", "--seed", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("1. [") and any(line.startswith("2. [") for line in lines)
+
+
 def test_user_errors_exit_2_with_one_line(home, write_file, capsys) -> None:
     assert main(["generate", "--json"]) == 2
     assert capsys.readouterr().err.startswith("error: no model yet: train one in the Studio")

@@ -1,0 +1,121 @@
+"""The sampler's guarantees, on a model whose weights are set by hand so each case is certain.
+
+The numpy LSTM here is the same class a trained model loads into; only its weights are chosen
+(no training), so a test can make the model want exactly the misbehaviour the sampler must stop.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from core.checks import weighted_length
+from core.content import LanguageModel, ModelInfo, _cut_at_boundary
+from core.corpus import MENTION, URL, Corpus, SpanModel, Vocabulary, restore_placeholders
+
+POSTS = [
+    "Green tea and oats for breakfast today. @meadow #tea",
+    "Oats, berries and tea: a calm start. https://shop.example/a",
+    "Fresh berries in stock today, try them with oats.",
+    "Tea time! Our green blend is back. @meadow @pantry",
+]
+
+
+def hand_set_model(favourite: str | None = None, *, units: int = 4, seed: int = 0) -> LanguageModel:
+    """A 1-layer model with random small weights whose output leans hard towards ``favourite``."""
+    corpus = Corpus(POSTS, [""] * len(POSTS), [""] * len(POSTS), name="hand-set")
+    vocab = Vocabulary.build(corpus, min_count=1)
+    rng = np.random.default_rng(seed)
+    weights = {
+        "embedding": rng.normal(0, 0.1, (vocab.size, 3)),
+        "kernel_0": rng.normal(0, 0.1, (3, 4 * units)),
+        "recurrent_0": rng.normal(0, 0.1, (units, 4 * units)),
+        "bias_0": np.zeros(4 * units),
+        "out_kernel": rng.normal(0, 0.1, (units, vocab.size)),
+        "out_bias": np.zeros(vocab.size),
+    }
+    if favourite is not None:
+        weights["out_bias"][vocab.char_ids[favourite]] = 8.0
+    info = ModelInfo(model_id="hand-set", created_at="", corpus="hand-set", n_posts=len(POSTS), n_train=len(POSTS),
+                     n_val=0, val_bits_per_char=0.0, baseline_bits_per_char=0.0, baseline_order=0,
+                     baseline_by_order={}, seconds=0.0, epochs_run=0, stopped="", history=[], config={},
+                     segments=[], topics=[], urls=[], mentions=["@meadowpantryofficial"])
+    return LanguageModel(info, vocab, SpanModel.build(POSTS), weights, POSTS)
+
+
+def test_no_draft_runs_past_the_weighted_limit_and_none_stops_mid_word() -> None:
+    lm = hand_set_model()
+    for limit in (40, 60, 100):
+        texts = lm.sample(16, seed=1, temperature=1.5, top_k=None, top_p=None, max_length=400,
+                          max_weighted_length=limit, link="https://meadowpantry.example/shop")
+        for text in texts:
+            final = restore_placeholders(text, link="https://meadowpantry.example/shop", mentions=lm.info.mentions)
+            assert weighted_length(final) <= limit, final
+            # Cut after a sentence or a whole word of the corpus, never inside one.
+            last = re.findall(r"[A-Za-z]+", text)
+            assert not last or last[-1].lower() in lm.lexicon.words or text.endswith((".", "!", "?"))
+
+
+def test_links_and_mentions_weigh_what_x_counts_in_the_sampler_budget() -> None:
+    lm = hand_set_model()
+    weights = lm.symbol_weights("https://meadowpantry.example/shop")
+    # A link counts 23 after a space, its own length when glued to a word: the budget takes the larger.
+    assert weights[lm.vocab.char_ids[URL]] == len("https://meadowpantry.example/shop")
+    assert lm.symbol_weights("https://t.co/x")[lm.vocab.char_ids[URL]] == 23
+    assert weights[lm.vocab.char_ids[MENTION]] == len("@meadowpantryofficial")
+    assert weights[lm.vocab.char_ids["a"]] == 1
+    assert lm.symbol_weights(None)[lm.vocab.char_ids[URL]] == 0  # no link: the placeholder is dropped
+
+
+def test_mentions_are_capped_at_three_in_a_row() -> None:
+    lm = hand_set_model(favourite=MENTION)
+    texts = lm.sample(8, seed=3, max_length=60, known_words=False)
+    assert all(MENTION * 3 in t.replace(" ", "") for t in texts)  # the model wants nothing else...
+    assert not any(MENTION * 4 in t.replace(" ", "") for t in texts)  # ...and gets three at most
+
+
+def test_drafts_spell_only_words_of_the_corpus() -> None:
+    lm = hand_set_model()
+    free = lm.sample(24, seed=2, temperature=2.0, top_k=None, top_p=None, max_length=80, known_words=False)
+    kept = lm.sample(24, seed=2, temperature=2.0, top_k=None, top_p=None, max_length=80)
+    words = {w for t in free for w in re.findall(r"[a-z]+", t.lower())}
+    assert words - lm.lexicon.words  # random weights invent words...
+    assert {w for t in kept for w in re.findall(r"[a-z]+", t.lower())} <= lm.lexicon.words  # ...unless kept to the corpus
+
+
+def test_no_capital_inside_a_word_begun_in_lower_case() -> None:
+    lm = hand_set_model()
+    free = lm.sample(24, seed=2, temperature=2.0, top_k=None, top_p=None, max_length=80, known_words=False)
+    kept = lm.sample(24, seed=2, temperature=2.0, top_k=None, top_p=None, max_length=80)
+    assert any(re.search(r"[a-z][A-Z]", t) for t in free)
+    assert not any(re.search(r"[a-z][A-Z]", t) for t in kept)
+
+
+def test_seeded_sampling_with_every_constraint_is_reproducible() -> None:
+    lm = hand_set_model()
+    kwargs = {"temperature": 1.2, "max_length": 120, "max_weighted_length": 70, "link": "https://x.example"}
+    assert lm.sample(6, seed=9, **kwargs) == lm.sample(6, seed=9, **kwargs)
+    assert lm.sample(6, seed=9, **kwargs) != lm.sample(6, seed=10, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Green tea for breakfast. Oats and berries are back in sto", "Green tea for breakfast."),
+        ("Green tea for breakfast today with oats, berri", "Green tea for breakfast today with oats"),
+        ("今天喝绿茶。明天喝红", "今天喝绿茶。"),
+        ("Oats\ue000berries\ue000tea\ue001br", "Oats\ue000berries\ue000tea\ue001"),  # links glued, no space
+    ],
+)
+def test_a_draft_that_had_to_stop_is_cut_after_a_sentence_or_a_word(text: str, expected: str) -> None:
+    assert _cut_at_boundary(text) == expected
+
+
+def test_no_third_copy_in_a_row_of_a_short_piece_but_banana_is_fine() -> None:
+    lm = hand_set_model(favourite="a")
+    lm.out_bias[lm.vocab.char_ids["n"]] = 8.0  # the model wants nothing but a and n, in any order
+    texts = lm.sample(16, seed=1, temperature=1.0, max_length=60, known_words=False)
+    assert any("anana" in t for t in texts)  # two copies of "an" and the start of a third: "banana"
+    assert not any(re.search(r"(.{2,6})\1\1", t) for t in texts)  # never the whole third copy
