@@ -26,16 +26,12 @@ PAGE_SIZE = 50  # mentions drawn per run: each card has an editor, and the newes
 
 def notify(kind: str, message: str) -> None:
     """Show ``message`` (success, info, warning or error) at the top of the next run."""
-    state.put("inbox_notice", (kind, message))
+    state.notify("inbox_notice", kind, message)
 
 
 def render_notice() -> None:
     """The message left by the last action, once."""
-    notice = state.get("inbox_notice")
-    if notice:
-        kind, message = notice
-        getattr(st, kind)(message)
-        state.put("inbox_notice", None)
+    state.show_notice("inbox_notice")
 
 
 def _act(fn, *args, **kwargs):

@@ -24,16 +24,12 @@ CHANNEL_LABELS = {"x": "X", "dry-run": "Dry run"}
 
 def notify(kind: str, message: str) -> None:
     """Show ``message`` (success, info, warning or error) at the top of the next run."""
-    state.put("publish_notice", (kind, message))
+    state.notify("publish_notice", kind, message)
 
 
 def render_notice() -> None:
     """The message left by the last action, once."""
-    notice = state.get("publish_notice")
-    if notice:
-        kind, message = notice
-        getattr(st, kind)(message)
-        state.put("publish_notice", None)
+    state.show_notice("publish_notice")
 
 
 def _act(fn, *args, success: str | None = None, **kwargs):

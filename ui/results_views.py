@@ -31,16 +31,12 @@ METRIC_LABELS = {"impressions": "Impressions", "engagements": "Engagements", "li
 
 def notify(kind: str, message: str) -> None:
     """Show ``message`` (success, info, warning or error) at the top of the next run."""
-    state.put("results_notice", (kind, message))
+    state.notify("results_notice", kind, message)
 
 
 def render_notice() -> None:
     """The message left by the last action, once."""
-    notice = state.get("results_notice")
-    if notice:
-        kind, message = notice
-        getattr(st, kind)(message)
-        state.put("results_notice", None)
+    state.show_notice("results_notice")
 
 
 def _rate(value: float | None) -> str:

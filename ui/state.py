@@ -64,3 +64,17 @@ def put(key: str, value: Any) -> None:
     if key not in DEFAULTS:
         raise KeyError(f"unknown session key {key!r}; add it to ui.state.DEFAULTS")
     st.session_state[key] = value
+
+
+def notify(key: str, kind: str, message: str) -> None:
+    """Leave ``message`` (success, info, warning or error) under ``key`` for the next run to show once."""
+    put(key, (kind, message))
+
+
+def show_notice(key: str) -> None:
+    """Show the message left under ``key``, once."""
+    notice = get(key)
+    if notice:
+        kind, message = notice[:2]
+        getattr(st, kind)(message)
+        put(key, None)

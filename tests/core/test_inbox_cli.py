@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -10,27 +9,15 @@ import pytest
 from core import inbox, publish
 from core.cli import main
 from core.workspace import open_workspace
+from tests.core.conftest import cli_json
 
 MENTION_KEYS = {"id", "text", "author_id", "intent", "suggested_reply", "handled"}
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "workspace"
-    monkeypatch.setenv("REACH_HOME", str(home))
-    monkeypatch.setenv("REACH_DEMO", "0")
-    return home
-
-
-def _json(capsys: pytest.CaptureFixture, argv: list[str]) -> object:
-    assert main(argv) == 0
-    return json.loads(capsys.readouterr().out)
 
 
 def test_refresh_list_and_reply_once(home: Path, x_env, capsys: pytest.CaptureFixture) -> None:
     question = x_env.add_mention("@reach_test do you deliver on weekends?", author_id="7", username="ana")
     praise = x_env.add_mention("@reach_test 你们的燕麦奶太好喝了，谢谢！", author_id="8", username="mei", lang="zh")
-    listed = _json(capsys, ["inbox", "--refresh", "--json"])
+    listed = cli_json(capsys, ["inbox", "--refresh", "--json"])
     assert list(listed) == ["mentions"]
     assert [set(m) for m in listed["mentions"]] == [MENTION_KEYS, MENTION_KEYS]
     by_id = {m["id"]: m for m in listed["mentions"]}
@@ -38,15 +25,15 @@ def test_refresh_list_and_reply_once(home: Path, x_env, capsys: pytest.CaptureFi
     assert by_id[praise.id]["intent"] == "praise" and by_id[praise.id]["suggested_reply"].startswith("@mei 谢谢")
     assert not any(m["handled"] for m in listed["mentions"])
 
-    replied = _json(capsys, ["inbox", "reply", question.id, "--json"])
+    replied = cli_json(capsys, ["inbox", "reply", question.id, "--json"])
     assert list(replied) == ["post_id", "state"] and replied["state"] == "published"
     [tweet] = x_env.tweets
     assert tweet.in_reply_to_tweet_id == question.id
     assert tweet.text == by_id[question.id]["suggested_reply"]
     # the same command again: the same post, nothing new on X
-    assert _json(capsys, ["inbox", "reply", question.id, "--json"]) == replied
+    assert cli_json(capsys, ["inbox", "reply", question.id, "--json"]) == replied
     assert len(x_env.tweets) == 1 and x_env.requests.count(("POST", "/2/tweets")) == 1
-    after = {m["id"]: m for m in _json(capsys, ["inbox", "--json"])["mentions"]}
+    after = {m["id"]: m for m in cli_json(capsys, ["inbox", "--json"])["mentions"]}
     assert after[question.id]["handled"] is True and after[praise.id]["handled"] is False
 
 
@@ -79,4 +66,4 @@ def test_refresh_without_keys_says_so(home: Path, no_x_keys: None, capsys: pytes
     assert main(["inbox", "--refresh"]) == 0
     out = capsys.readouterr().out
     assert "No X keys are set" in out and "no mentions yet" in out
-    assert _json(capsys, ["inbox", "--refresh", "--json"]) == {"mentions": []}
+    assert cli_json(capsys, ["inbox", "--refresh", "--json"]) == {"mentions": []}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -10,32 +9,20 @@ import pytest
 from core.cli import main
 from core.publish import PublishSettings
 from core.workspace import open_workspace
+from tests.core.conftest import cli_json
 
 LIST_KEYS = {"post_id", "state", "text", "channel", "segment", "template", "remote_id", "url", "attempts",
              "last_error", "scheduled_at", "published_at"}
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "workspace"
-    monkeypatch.setenv("REACH_HOME", str(home))
-    monkeypatch.setenv("REACH_DEMO", "0")
-    return home
-
-
-def _json(capsys: pytest.CaptureFixture, argv: list[str]) -> object:
-    assert main(argv) == 0
-    return json.loads(capsys.readouterr().out)
-
-
 def test_add_list_publish_due(home: Path, no_x_keys: None, capsys: pytest.CaptureFixture) -> None:
-    added = _json(capsys, ["outbox", "add", "Chia pudding, 3 ways", "--segment", "young women",
+    added = cli_json(capsys, ["outbox", "add", "Chia pudding, 3 ways", "--segment", "young women",
                            "--template", "recipe", "--approve", "--json"])
     assert added == {"post_id": 1, "state": "approved"}
-    draft = _json(capsys, ["outbox", "add", "Draft for later", "--channel", "dry-run", "--json"])
+    draft = cli_json(capsys, ["outbox", "add", "Draft for later", "--channel", "dry-run", "--json"])
     assert draft == {"post_id": 2, "state": "draft"}
-    assert _json(capsys, ["publish-due", "--json"]) == {"published": [1], "deferred": [], "failed": []}
-    listed = _json(capsys, ["outbox", "list", "--json"])
+    assert cli_json(capsys, ["publish-due", "--json"]) == {"published": [1], "deferred": [], "failed": []}
+    listed = cli_json(capsys, ["outbox", "list", "--json"])
     assert [set(row) for row in listed] == [LIST_KEYS, LIST_KEYS]
     first = next(row for row in listed if row["post_id"] == 1)
     assert first["state"] == "published" and first["channel"] == "dry-run"
@@ -48,27 +35,27 @@ def test_approve_refuses_over_length_with_exit_2(home: Path, capsys: pytest.Capt
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "281 characters by X's count" in captured.err and "over the limit of 280 by 1" in captured.err
-    assert _json(capsys, ["outbox", "list", "--json"]) == []
+    assert cli_json(capsys, ["outbox", "list", "--json"]) == []
 
 
 def test_at_is_read_in_the_time_zone_setting(home: Path, no_x_keys: None, capsys: pytest.CaptureFixture) -> None:
     ws = open_workspace(home, with_demo=False)
     PublishSettings.load(ws).save(ws, timezone="Asia/Shanghai")
-    _json(capsys, ["outbox", "add", "Breakfast at nine", "--at", "2031-06-01T09:00", "--approve", "--json"])
-    _json(capsys, ["outbox", "add", "Explicit offset", "--at", "2031-06-01T09:00Z", "--approve", "--json"])
-    listed = {row["text"]: row for row in _json(capsys, ["outbox", "list", "--json"])}
+    cli_json(capsys, ["outbox", "add", "Breakfast at nine", "--at", "2031-06-01T09:00", "--approve", "--json"])
+    cli_json(capsys, ["outbox", "add", "Explicit offset", "--at", "2031-06-01T09:00Z", "--approve", "--json"])
+    listed = {row["text"]: row for row in cli_json(capsys, ["outbox", "list", "--json"])}
     assert listed["Breakfast at nine"]["scheduled_at"] == "2031-06-01T01:00:00+00:00"
     assert listed["Explicit offset"]["scheduled_at"] == "2031-06-01T09:00:00+00:00"
     assert listed["Breakfast at nine"]["state"] == "scheduled"
-    assert _json(capsys, ["publish-due", "--json"]) == {"published": [], "deferred": [], "failed": []}
+    assert cli_json(capsys, ["publish-due", "--json"]) == {"published": [], "deferred": [], "failed": []}
     assert main(["outbox", "add", "Bad time", "--at", "next tuesday"]) == 2
     assert "not an ISO 8601 time" in capsys.readouterr().err
 
 
 def test_publish_due_exits_0_when_posts_fail(home: Path, x_env, capsys: pytest.CaptureFixture) -> None:
-    _json(capsys, ["outbox", "add", "Refused by X", "--approve", "--json"])
+    cli_json(capsys, ["outbox", "add", "Refused by X", "--approve", "--json"])
     x_env.fail_next(401)
-    assert _json(capsys, ["publish-due", "--json"]) == {"published": [], "deferred": [], "failed": [1]}
+    assert cli_json(capsys, ["publish-due", "--json"]) == {"published": [], "deferred": [], "failed": [1]}
     assert main(["outbox", "list"]) == 0
     out = capsys.readouterr().out
     assert "failed" in out and "Reconnect your X keys" in out

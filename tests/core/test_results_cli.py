@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -10,34 +9,22 @@ import pytest
 from core import publish
 from core.cli import main
 from core.workspace import open_workspace
+from tests.core.conftest import cli_json
 
 POST_KEYS = {"post_id", "remote_id", "segment", "template", "likes", "reposts", "replies", "impressions"}
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "workspace"
-    monkeypatch.setenv("REACH_HOME", str(home))
-    monkeypatch.setenv("REACH_DEMO", "0")
-    return home
-
-
-def _json(capsys: pytest.CaptureFixture, argv: list[str]) -> dict:
-    assert main(argv) == 0
-    return json.loads(capsys.readouterr().out)
-
-
 def test_refresh_and_results_keys(home: Path, no_x_keys: None, capsys: pytest.CaptureFixture) -> None:
-    assert _json(capsys, ["metrics-refresh", "--json"]) == {"updated": 0}
-    empty = _json(capsys, ["results", "--json"])
+    assert cli_json(capsys, ["metrics-refresh", "--json"]) == {"updated": 0}
+    empty = cli_json(capsys, ["results", "--json"])
     assert empty == {"posts": [], "by_template": [], "by_segment": [], "recommendations": []}
 
     ws = open_workspace(home, with_demo=False)
     publish.add_post(ws, "Overnight oats with chia", segment="Women 18–29", template="Tip", approve=True)
     publish.add_post(ws, "Green tea and walnuts, why not", segment="55+", template="Offer", approve=True)
     publish.publish_due(ws)
-    assert _json(capsys, ["metrics-refresh", "--json"]) == {"updated": 2}
-    out = _json(capsys, ["results", "--json"])
+    assert cli_json(capsys, ["metrics-refresh", "--json"]) == {"updated": 2}
+    out = cli_json(capsys, ["results", "--json"])
     assert set(out) == {"posts", "by_template", "by_segment", "recommendations"}
     assert [set(p) for p in out["posts"]] == [POST_KEYS, POST_KEYS]
     assert [set(r) for r in out["by_template"]] == [{"template", "posts", "engagement_rate"}] * 2
@@ -54,7 +41,7 @@ def test_refresh_and_results_keys(home: Path, no_x_keys: None, capsys: pytest.Ca
 def test_results_import_command(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     path = tmp_path / "export.csv"
     path.write_text("text,likes,retweets\nOats,3,1\nKale,5,0\n", encoding="utf-8")
-    assert _json(capsys, ["results", "import", str(path), "--json"]) == {
+    assert cli_json(capsys, ["results", "import", str(path), "--json"]) == {
         "imported": 2, "already_there": 0, "rejected": [], "without_impressions": 2}
     bad = tmp_path / "bad.csv"
     bad.write_text("caption,hearts\nOats,3\n", encoding="utf-8")
