@@ -62,6 +62,38 @@ class _Table:
     discount: float
 
 
+@dataclass
+class _Flat:
+    """Every level's table for one order as one sorted array each (keys tagged with their level in
+    the top bits): a sampler's step then searches the contexts once and the grams once."""
+    grams: np.ndarray
+    counts: np.ndarray
+    contexts: np.ndarray
+    context_totals: np.ndarray
+    context_types: np.ndarray
+    discounts: np.ndarray    # per level 1..order
+
+
+_LEVEL_SHIFT = np.uint64(59)
+_HASH_BITS = np.uint64((1 << 59) - 1)
+
+
+def _tagged(hashes: np.ndarray, level) -> np.ndarray:
+    """Hashes of n-grams of ``level`` symbols, their top bits replaced by the level."""
+    return (hashes & _HASH_BITS) | (np.asarray(level, dtype=np.uint64) << _LEVEL_SHIFT)
+
+
+def _search(keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(keys, queries)`` clipped to the last key, with the queries searched in
+    sorted order: numpy narrows each search from the previous one, 2-3x faster on a sampler's
+    thousands of random hashes."""
+    flat = queries.ravel()
+    order = np.argsort(flat)
+    pos = np.empty(flat.size, dtype=np.intp)
+    pos[order] = np.searchsorted(keys, flat[order])
+    return np.minimum(pos, keys.size - 1).reshape(queries.shape)
+
+
 def _lookup(keys: np.ndarray, values: np.ndarray, queries: np.ndarray) -> np.ndarray:
     """``values`` at ``queries`` in the sorted ``keys`` (0 where absent)."""
     if keys.size == 0:
@@ -113,6 +145,7 @@ class CharNgram:
         self.n_symbols = n_symbols
         self.raw: list[_Table] = []
         self.continuation: list[_Table] = []
+        self._flat: dict[int, _Flat] = {}
 
     @staticmethod
     def _stream(sequences: list[np.ndarray], pad: int, labels=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -143,7 +176,7 @@ class CharNgram:
         tokens, target, salt = self._stream([np.asarray(s) for s in sequences], pad, labels)
         hashes = _window_hashes(tokens, self.max_order + 1, salt)
         idx = np.flatnonzero(target)
-        self.raw, self.continuation = [], []
+        self.raw, self.continuation, self._flat = [], [], {}
         for n in range(1, self.max_order + 1):
             grams = hashes[n - 1][idx]
             contexts = hashes[n - 2][idx - 1] if n > 1 else salt[idx]
@@ -210,7 +243,7 @@ class CharNgram:
         return -np.log2(self._probs(grams, contexts, order, salt[idx]))
 
     def next_probs(self, contexts: np.ndarray, candidates: np.ndarray, *, order: int | None = None,
-                   labels=None) -> np.ndarray:
+                   labels=None, where: np.ndarray | None = None) -> np.ndarray:
         """Probability of each candidate symbol after each context (a sampler's step).
 
         Parameters
@@ -224,6 +257,9 @@ class CharNgram:
             The n-gram order to use (default: ``max_order``).
         labels
             ``(batch,)`` label of each row, for a model fitted with labels (default: all 0).
+        where
+            ``(batch, k)`` which candidates are wanted (default: all); the others are not looked up
+            and get a value that means nothing (a sampler passes the symbols it has not ruled out).
 
         Returns
         -------
@@ -240,9 +276,61 @@ class CharNgram:
             tail[:, width - keep:] = contexts[:, contexts.shape[1] - keep:]
         salt = (np.zeros(contexts.shape[0], dtype=np.uint64) if labels is None
                 else _label_hashes(labels))[:, None]
-        context_hashes = [h[:, None] ^ salt for h in _suffix_hashes(tail, width)]
-        grams = [h ^ salt for h in _extend_hashes(tail, candidates, order)]
-        return self._probs(grams, context_hashes, order, np.broadcast_to(salt, candidates.shape))
+        flat = self._flat_tables(order)
+        levels = np.arange(1, order + 1, dtype=np.uint64)
+        # Level n's context: the n - 1 symbols before the candidate (level 1: none, the label's salt).
+        contexts = np.stack([salt[:, 0]] + [h ^ salt[:, 0] for h in _suffix_hashes(tail, width)[:order - 1]])
+        contexts = _tagged(contexts, levels[:, None])
+        pos = _search(flat.contexts, contexts)
+        found = flat.contexts[pos] == contexts
+        totals = np.where(found, flat.context_totals[pos], 0.0)
+        types = np.where(found, flat.context_types[pos], 0.0)
+        # Only the wanted (row, candidate) pairs are computed, as one flat batch.
+        wanted = np.ones(candidates.shape, dtype=bool) if where is None else np.asarray(where, dtype=bool)
+        rows, cols = np.nonzero(wanted)
+        pair_symbols = candidates[rows, cols][:, None]
+        # Only grams whose context was seen can have been seen (and only they are read below).
+        seen = found[:, rows]
+        grams = _tagged(np.stack([(h ^ salt[rows])[:, 0] for h in _extend_hashes(tail[rows], pair_symbols, order)])[seen],
+                        np.broadcast_to(levels[:, None], seen.shape)[seen])
+        gpos = _search(flat.grams, grams)
+        counts = np.zeros(seen.shape)
+        counts[seen] = np.where(flat.grams[gpos] == grams, flat.counts[gpos], 0.0)
+        # The same recursion as :meth:`_probs`, level by level on arrays already looked up.
+        p = np.full(rows.size, 1.0 / self.n_symbols)
+        for n in range(order):
+            total = totals[n][rows]
+            if not (total > 0).any():
+                break
+            discount = flat.discounts[n]
+            mixed = (np.maximum(counts[n] - discount, 0.0) + discount * types[n][rows] * p) / np.where(
+                total > 0, total, 1.0)
+            p = np.where(total > 0, mixed, p)
+        out = np.full(candidates.shape, 1.0 / self.n_symbols)
+        out[rows, cols] = p
+        return out
+
+    def _flat_tables(self, order: int) -> _Flat:
+        """The tables :meth:`_probs` reads at ``order``, merged for :meth:`next_probs` (built once)."""
+        if order not in self._flat:
+            tables = [self.raw[n - 1] if n == order else self.continuation[n - 1] for n in range(1, order + 1)]
+
+            def merged(key: str, values: tuple[str, ...]) -> list[np.ndarray]:
+                parts = []
+                for n, table in enumerate(tables, start=1):
+                    keys = _tagged(getattr(table, key), n)
+                    order_ = np.argsort(keys, kind="stable")
+                    parts.append([keys[order_]] + [getattr(table, v)[order_] for v in values])
+                return [np.concatenate(column) if column else np.zeros(0) for column in zip(*parts, strict=True)]
+
+            grams, counts = merged("grams", ("counts",))
+            contexts, totals, types = merged("contexts", ("context_totals", "context_types"))
+            if grams.size == 0 or contexts.size == 0:  # never happens once fitted; keep searches safe
+                grams, counts = np.zeros(1, np.uint64), np.zeros(1)
+                contexts, totals, types = np.zeros(1, np.uint64), np.zeros(1), np.zeros(1)
+            self._flat[order] = _Flat(grams, counts, contexts, totals, types,
+                                      np.array([t.discount for t in tables]))
+        return self._flat[order]
 
 
 def _mix(h: np.ndarray) -> np.ndarray:

@@ -14,6 +14,8 @@ from core.content import (
     ContentError,
     TrainConfig,
     TrainingCancelledError,
+    draft_scores,
+    fragments,
     generate_drafts,
     list_models,
     load_keras_model,
@@ -229,6 +231,55 @@ def test_ngram_next_probs_match_its_scores_and_sum_to_one() -> None:
         np.testing.assert_allclose(every.sum(axis=1), 1.0, rtol=1e-12)
 
 
+def test_ngram_looks_up_only_the_candidates_asked_for_and_gives_them_the_same_values() -> None:
+    rng = np.random.default_rng(1)
+    seqs = [np.append(rng.integers(2, 7, size=rng.integers(3, 20)), 1) for _ in range(60)]
+    model = CharNgram(n_symbols=6, max_order=4).fit(seqs, labels=[i % 2 + 1 for i in range(60)])
+    contexts = rng.integers(0, 7, size=(5, 3))
+    candidates = np.tile(np.arange(1, 7), (5, 1))
+    wanted = rng.random((5, 6)) < 0.5
+    every = model.next_probs(contexts, candidates, order=4, labels=[1, 2, 1, 2, 0])
+    some = model.next_probs(contexts, candidates, order=4, labels=[1, 2, 1, 2, 0], where=wanted)
+    np.testing.assert_array_equal(some[wanted], every[wanted])
+    np.testing.assert_allclose(every.sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_fragments_count_short_sentences_and_an_ending_mid_phrase() -> None:
+    assert fragments("Breakfast. Our no-added.") == 2
+    assert fragments("Oats with berries for breakfast. Small habits, real glow. #skincare") == 0
+    assert fragments("Oats with berries for breakfast on the") == 1  # ends mid-phrase
+    assert fragments("Oats with berries for breakfast, 🌿") == 0  # an emoji ends a post fine
+    assert fragments("Try our new blend https://shop.example/tea") == 0
+    assert fragments("今天喝绿茶。") == 0  # no Latin-script words: not judged
+
+
+def test_a_fluent_post_scores_better_than_its_words_shuffled_or_cut_into_fragments(trained) -> None:
+    _, lm, _ = trained
+    post = "Try our mango smoothie with oats today, post 3! #smoothies"
+    shuffled = "smoothie today, our with Try oats mango post 3! #smoothies"
+    fragmented = "Try our. Mango smoothie. With oats today, post 3! #smoothies"
+    scores = draft_scores(lm, [post, shuffled, fragmented], segments=["young women"] * 3, topics=["smoothies"] * 3)
+    assert scores[0] < scores[1] and scores[0] < scores[2]
+
+
+def test_drafts_kept_from_several_candidates_are_more_fluent_and_reproducible(trained) -> None:
+    _, lm, _ = trained
+    kwargs = {"n": 6, "segment": "young men", "topics": ["protein"], "seed": 4, "temperature": 1.0}
+    written = generate_drafts(lm, candidates=1, **kwargs).drafts
+    ranked = generate_drafts(lm, candidates=4, **kwargs)
+    assert ranked.n_passing == 6
+    assert ranked.sampled >= 4 * 6  # written as one batch of several candidates per draft
+
+    def mean_score(drafts):
+        return draft_scores(lm, [d.text for d in drafts], segments=[d.segment for d in drafts],
+                            topics=[d.topic for d in drafts]).mean()
+
+    assert mean_score(ranked.drafts) < mean_score(written)
+    assert [d.text for d in generate_drafts(lm, candidates=4, **kwargs).drafts] == [d.text for d in ranked.drafts]
+    with pytest.raises(ContentError, match="candidates=0"):
+        generate_drafts(lm, candidates=0)
+
+
 def test_drafts_are_not_ended_before_the_minimum_length(trained) -> None:
     _, lm, _ = trained
     texts = lm.sample(8, seed=2, min_length=30, max_length=40)
@@ -302,7 +353,7 @@ def test_the_sampler_steers_clear_of_copying_a_post(trained) -> None:
     _, lm, _ = trained
     # (spelling only the corpus's words is off: on this corpus "#smoo" can only go on as a copy)
     kwargs = {"n": 8, "segment": "young women", "topics": ["smoothies"], "seed": 3, "temperature": 0.3,
-              "resample": False, "known_words": False}
+              "resample": False, "known_words": False, "candidates": 1}
     free = generate_drafts(lm, avoid_copies=False, **kwargs).drafts
     guarded = generate_drafts(lm, **kwargs).drafts
     assert sum(d.near_copy for d in free) >= 4  # this corpus is one sentence with a fruit swapped in...

@@ -119,3 +119,24 @@ def test_no_third_copy_in_a_row_of_a_short_piece_but_banana_is_fine() -> None:
     texts = lm.sample(16, seed=1, temperature=1.0, max_length=60, known_words=False)
     assert any("anana" in t for t in texts)  # two copies of "an" and the start of a third: "banana"
     assert not any(re.search(r"(.{2,6})\1\1", t) for t in texts)  # never the whole third copy
+
+
+def test_temperature_sharpens_the_words_but_leaves_the_end_of_post_its_own_share() -> None:
+    prob = np.array([[0.5, 0.3, 0.2], [0.6, 0.4, 0.0]])
+    is_end = np.array([[False, False, True], [False, True, False]])
+    zc = np.log(np.maximum(prob, 1e-300)) / 0.4
+    zc[prob <= 0] = -np.inf
+    LanguageModel._untempered_end(zc, prob, is_end)
+    p = np.exp(zc - zc.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(p[:, 2][0], 0.2)  # the end keeps the model's 20 %...
+    np.testing.assert_allclose(p[1, 1], 0.4)
+    assert p[0, 0] / p[0, 1] == pytest.approx((0.5 / 0.3) ** (1 / 0.4))  # ...the words are sharpened
+
+
+def test_writing_stops_once_enough_samples_have_ended() -> None:
+    lm = hand_set_model()
+    full = lm.sample(8, seed=5, temperature=1.0, max_length=200)
+    early = lm.sample(8, seed=5, temperature=1.0, max_length=200, enough=2)
+    assert sum(map(len, early)) < sum(map(len, full))
+    assert sum(a == b for a, b in zip(early, full, strict=True)) >= 2  # those that had ended are unchanged
