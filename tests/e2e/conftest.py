@@ -98,3 +98,26 @@ def page(browser):
     page.set_default_timeout(60_000)
     yield page
     context.close()
+
+
+@pytest.fixture(scope="module")
+def x_server() -> Iterator:
+    """A fake X server for one test module (``tests.fakes.fake_x``)."""
+    from tests.conftest import FAKE_X_KEYS
+    from tests.fakes.fake_x import FakeX
+
+    with FakeX(consumer_key=FAKE_X_KEYS["X_CONSUMER_KEY"]) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def x_app(tmp_path_factory: pytest.TempPathFactory, x_server) -> Iterator[tuple[str, Path]]:
+    """``streamlit run app.py`` on an empty workspace with X keys pointing at ``x_server``; (url, workspace)."""
+    from core.workspace import open_workspace
+    from tests.conftest import FAKE_X_KEYS
+
+    home = tmp_path_factory.mktemp("e2e-x") / "workspace"
+    open_workspace(home, with_demo=False)
+    env = {**FAKE_X_KEYS, "REACH_DEMO": "0", "REACH_X_API_BASE": x_server.base_url}
+    with streamlit_app(home, env) as url:
+        yield url, home

@@ -2,39 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from core.workspace import open_workspace
-from tests.conftest import FAKE_X_KEYS
-from tests.e2e.conftest import streamlit_app, wait_for_app
+from tests.e2e.conftest import wait_for_app
 from tests.fakes.fake_x import FakeX
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def x_server() -> Iterator[FakeX]:
-    with FakeX(consumer_key=FAKE_X_KEYS["X_CONSUMER_KEY"]) as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def x_app(tmp_path_factory: pytest.TempPathFactory, x_server: FakeX) -> Iterator[str]:
-    """``streamlit run app.py`` with X keys pointing at the fake."""
-    home = tmp_path_factory.mktemp("e2e-inbox") / "workspace"
-    open_workspace(home, with_demo=False)
-    env = {**FAKE_X_KEYS, "REACH_DEMO": "0", "REACH_X_API_BASE": x_server.base_url}
-    with streamlit_app(home, env) as url:
-        yield url
-
-
-def test_answer_a_mention_through_the_inbox(page: Page, x_app: str, x_server: FakeX) -> None:
+def test_answer_a_mention_through_the_inbox(page: Page, x_app: tuple[str, Path], x_server: FakeX) -> None:
+    url, _home = x_app
     mention = x_server.add_mention("@reach_test hi! do you deliver on weekends?", author_id="77",
                                    username="weekend_wendy")
-    page.goto(x_app)
+    page.goto(url)
     wait_for_app(page)
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Inbox", exact=True).click()
     wait_for_app(page)

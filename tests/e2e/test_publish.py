@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,27 +9,10 @@ from playwright.sync_api import Page, expect
 
 from core import publish
 from core.workspace import open_workspace
-from tests.conftest import FAKE_X_KEYS
-from tests.e2e.conftest import streamlit_app, wait_for_app
+from tests.e2e.conftest import wait_for_app
 from tests.fakes.fake_x import FakeX
 
 pytestmark = pytest.mark.e2e
-
-@pytest.fixture(scope="module")
-def x_server() -> Iterator[FakeX]:
-    with FakeX(consumer_key=FAKE_X_KEYS["X_CONSUMER_KEY"]) as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def x_app(tmp_path_factory: pytest.TempPathFactory, x_server: FakeX) -> Iterator[tuple[str, Path]]:
-    """``streamlit run app.py`` with X keys pointing at the fake; (url, workspace folder)."""
-    home = tmp_path_factory.mktemp("e2e-publish") / "workspace"
-    open_workspace(home, with_demo=False)
-    env = {**FAKE_X_KEYS, "REACH_DEMO": "0", "REACH_X_API_BASE": x_server.base_url}
-    with streamlit_app(home, env) as url:
-        yield url, home
-
 
 def test_approve_publish_and_see_it_in_history(page: Page, x_app: tuple[str, Path], x_server: FakeX) -> None:
     url, home = x_app
