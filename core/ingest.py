@@ -334,12 +334,16 @@ def _fold(name: str) -> str:
     return re.sub(r"[\s_\-.()/]+", "", unicodedata.normalize("NFKC", name).lower())
 
 
-def auto_mapping(columns: Sequence[str]) -> dict[str, str]:
-    """Canonical column -> source column, from the header names alone."""
+def auto_mapping(columns: Sequence[str], synonyms: dict[str, tuple[str, ...]] | None = None) -> dict[str, str]:
+    """Canonical column -> source column, from the header names alone.
+
+    ``synonyms`` (default: the intake's) lists the folded names each canonical column is found by;
+    the canonical name itself comes first, and a source column is used once.
+    """
     folded = {_fold(c): c for c in reversed(columns)}  # first occurrence wins
     mapping: dict[str, str] = {}
     used: set[str] = set()
-    for canonical, names in SYNONYMS.items():
+    for canonical, names in (SYNONYMS if synonyms is None else synonyms).items():
         for candidate in (_fold(canonical), *names):
             source = folded.get(candidate)
             if source is not None and source not in used:

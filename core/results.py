@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from core.ingest import auto_mapping
 from core.publishers import ErrorKind, Publisher, PublishError, publisher_for
 from core.workspace import Workspace, utc_now
 
@@ -691,26 +692,8 @@ def _read_table(path: Path, name: str) -> tuple[pd.DataFrame, str, str]:
     return frame, encoding, delimiter
 
 
-def _auto_columns(columns: Sequence[str]) -> dict[str, str]:
-    from core.ingest import _fold
-
-    folded: dict[str, str] = {}
-    for column in columns:
-        folded.setdefault(_fold(column), column)
-    mapping: dict[str, str] = {}
-    used: set[str] = set()
-    for canonical, names in CSV_COLUMNS.items():
-        for candidate in names:
-            source = folded.get(candidate)
-            if source is not None and source not in used:
-                mapping[canonical] = source
-                used.add(source)
-                break
-    return mapping
-
-
 def _mapping(columns: list[str], overrides: Mapping[str, str] | None, name: str) -> dict[str, str]:
-    mapping = _auto_columns(columns)
+    mapping = auto_mapping(columns, CSV_COLUMNS)
     for canonical, source in (overrides or {}).items():
         if canonical not in CSV_COLUMNS:
             raise ResultsError(f"mapping {canonical!r}: not a column Reach reads (one of {', '.join(CSV_COLUMNS)})")
