@@ -26,7 +26,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from core.ingest import IngestError, _read_sample, detect_encoding, sniff_delimiter
+from core.ingest import (
+    IngestError,
+    _read_sample,
+    detect_encoding,
+    read_text_file,
+    sniff_delimiter,
+    sniff_text_delimiter,
+)
 
 __all__ = [
     "MENTION",
@@ -216,14 +223,8 @@ def read_corpus(
     """
     path = Path(path)
     name = name or path.name
-    if not path.exists():
-        raise CorpusError(f"{name}: no such file")
-    sample = _read_sample(path)
-    if not sample.strip():
-        raise CorpusError(f"{name} is empty: there are no posts in it")
     try:
-        encoding = detect_encoding(sample, name=name)
-        raw = path.read_bytes().decode(encoding, errors="replace").lstrip("\ufeff")
+        raw, _encoding = read_text_file(path, name=name, if_empty="there are no posts in it", errors="replace")
     except IngestError as exc:
         raise CorpusError(str(exc)) from None
 
@@ -235,9 +236,7 @@ def read_corpus(
         segments = topics = [""] * len(lines)
         engagement = None
     else:
-        lines = [ln for ln in raw.splitlines()[:200] if ln.strip()]
-        delimiter = sniff_delimiter(lines)
-        reader = csv.DictReader(io.StringIO(raw, newline=""), delimiter=delimiter)
+        reader = csv.DictReader(io.StringIO(raw, newline=""), delimiter=sniff_text_delimiter(raw))
         header = [h for h in (reader.fieldnames or []) if h is not None]
         rows = list(reader)
         if len(header) < 2 and text_column is None:

@@ -310,6 +310,34 @@ def _logical_lines(text: str, limit: int = 200) -> list[str]:
     return lines[:limit]
 
 
+def read_text_file(path: Path, *, name: str, if_empty: str, errors: str = "strict") -> tuple[str, str]:
+    """A small file's whole text, decoded with its detected encoding, without a BOM; (text, encoding).
+
+    For files read at once (a corpus, an engagement export), not the streamed intake.
+
+    Raises
+    ------
+    IngestError
+        A missing or empty file (``"{name} is empty: {if_empty}"``), or an encoding that cannot be
+        detected or (with ``errors="strict"``) does not decode the whole file.
+    """
+    if not path.exists():
+        raise IngestError(f"{name}: no such file")
+    sample = _read_sample(path)
+    if not sample.strip():
+        raise IngestError(f"{name} is empty: {if_empty}")
+    encoding = detect_encoding(sample, name=name)
+    try:
+        return path.read_bytes().decode(encoding, errors=errors).lstrip("\ufeff"), encoding
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"{name}: byte {exc.start} does not decode as {encoding}; save it as UTF-8 CSV") from None
+
+
+def sniff_text_delimiter(text: str) -> str:
+    """:func:`sniff_delimiter` over the first 200 non-blank lines of ``text``."""
+    return sniff_delimiter([ln for ln in text.splitlines()[:200] if ln.strip()])
+
+
 def sniff_delimiter(lines: Sequence[str]) -> str:
     """The delimiter among ``, ; \\t |`` that splits the sample most consistently."""
     if not lines:

@@ -666,23 +666,13 @@ class EngagementImport:
 
 def _read_table(path: Path, name: str) -> tuple[pd.DataFrame, str, str]:
     """The CSV as text cells (header cleaned), its encoding and delimiter."""
-    from core.ingest import IngestError, _clean_header, _read_sample, detect_encoding, sniff_delimiter
+    from core.ingest import IngestError, _clean_header, read_text_file, sniff_text_delimiter
 
-    if not path.exists():
-        raise ResultsError(f"{name}: no such file")
-    sample = _read_sample(path)
-    if not sample.strip():
-        raise ResultsError(f"{name} is empty: export the posts with their likes, reposts and replies")
     try:
-        encoding = detect_encoding(sample, name=name)
+        text, encoding = read_text_file(path, name=name, if_empty="export the posts with their likes, reposts and replies")
     except IngestError as exc:
         raise ResultsError(str(exc)) from None
-    try:
-        text = path.read_bytes().decode(encoding).lstrip("\ufeff")
-    except UnicodeDecodeError as exc:
-        raise ResultsError(f"{name}: byte {exc.start} does not decode as {encoding}; save it as UTF-8 CSV") from None
-    lines = [ln for ln in text.splitlines()[:200] if ln.strip()]
-    delimiter = sniff_delimiter(lines)
+    delimiter = sniff_text_delimiter(text)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
                             skip_blank_lines=True, engine="python")
