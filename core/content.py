@@ -49,6 +49,7 @@ Models live in ``REACH_HOME/models/<model_id>/``: ``model.keras`` (the Keras mod
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import logging
 import math
@@ -673,7 +674,7 @@ class LanguageModel:
         letters = np.zeros(n)
         visible = np.zeros(n)
         lexicon = self.lexicon if known_words else None
-        word = ""  # the Latin-script word being written (lower case), the same for every row so far
+        word: WordState = START  # where the opening leaves the words (the same for every row so far)
         tail = ""  # the last characters written, as the near-copy check compares them
         opening = normalise_post(opening)
         if opening:
@@ -687,7 +688,7 @@ class LanguageModel:
                 content_used += content_weights[c]
                 letters += is_letter[c]
                 visible += is_visible[c]
-                word = word + self._lower[c] if c in self._letters else ""
+                word = self._advance_word(word, c)
                 tail = _canonical_tail(tail, self._canonical_char[c])
         words = [word] * n
         tails = [tail] * n
@@ -729,7 +730,7 @@ class LanguageModel:
             if placeholders:
                 z[np.ix_(placeholder_run >= MAX_PLACEHOLDER_RUN, placeholders)] = -np.inf
             if lexicon is not None:
-                blocked = np.stack([lexicon.blocked(word) for word in words])
+                blocked = np.stack([lexicon.blocked_at(word) for word in words])
                 # No capital inside a word begun in lower case ("bananA"); "NEW" and "Oats" are fine.
                 blocked |= lexicon.upper[None, :] & lexicon.lower[last][:, None]
                 # A row whose every remaining symbol is blocked (rare) is left free rather than stuck.
@@ -788,7 +789,7 @@ class LanguageModel:
             for r in np.flatnonzero(~done):
                 c = int(choice[r])
                 if lexicon is not None:
-                    words[r] = words[r] + self._lower[c] if c in self._letters else ""
+                    words[r] = self._advance_word(words[r], c)
                 if guard is not None:
                     tails[r] = _canonical_tail(tails[r], self._canonical_char[c])
             logits, state = self._step(choice, state)
@@ -865,6 +866,12 @@ class LanguageModel:
         """Lower case of each Latin-script letter id."""
         return {i: self.vocab.chars[i - self.vocab.first_char].lower() for i in self._letters}
 
+    def _advance_word(self, state: WordState, c: int) -> WordState:
+        """The sampler's :data:`WordState` after symbol ``c``."""
+        if c in self._letters:
+            return Lexicon.advance(state, self._lower[c], True)
+        return Lexicon.advance(state, self._canonical_char.get(c, "\0") or "\0", False)
+
     @functools.cached_property
     def lexicon(self) -> Lexicon:
         """The corpus's Latin-script words, for the sampler (built on first use)."""
@@ -916,23 +923,55 @@ def _cut_at_boundary(text: str, min_length: int = 0) -> str:
     return text
 
 
+#: What may stand between two words whose pairing the sampler keeps to the corpus's ("you're",
+#: "skin-love", "oats, dates"); after anything else (a full stop, a digit, an emoji) a word starts
+#: afresh.
+_JOINERS = frozenset(",;:'-–—&/")
+
+#: Where the sampler is in the text, per row: (open word, the words and joiners before it, the
+#: last two words and the joiners between them, the joiners written since the last word).
+WordState = tuple[str, tuple[str, ...], tuple[str, ...], str]
+START: WordState = ("", (), (), "")
+
+def _joined(gap: str) -> str | None:
+    """The joiners between two words ("" for a space, "," for ", "), or None when not joined."""
+    gap = "".join(gap.split()).replace("’", "'")
+    return gap if len(gap) <= 2 and all(c in _JOINERS for c in gap) else None
+
+
 class Lexicon:
-    """The Latin-script words of a corpus as a prefix table: which letter may come next in a word.
+    """The Latin-script words of a corpus as prefix tables: which letter may come next in a word.
 
     A word is a run of Latin letters, lower-cased (``you're`` is ``you`` and ``re``). The sampler
-    asks :meth:`blocked` while a word is open, so it spells only words the operator has written
-    (an under-trained model otherwise invents "sumpking"); digits, punctuation and other scripts
-    are free.
+    asks :meth:`blocked_at` while a word is open, so it spells only words the operator has written
+    (an under-trained model otherwise invents "sumpking"), and only a word the operator has written
+    after the two before it, with the same joiners (a space, a comma, an apostrophe...) between
+    them; when the corpus never has those two words so, after the last one alone. "A scoop of
+    collagen" may go on as "collagen in" or "collagen, flax" if the corpus has them, never as
+    "collagen the". A character model sees only the last few letters before, and pieces of posts
+    joined at words that never meet are what made its drafts read as collages ("Weekend the
+    blender."). After a full stop, a digit, an emoji, a link or another script any word of the
+    corpus may start; those symbols themselves are free.
     """
 
     def __init__(self, texts: Sequence[str], vocab: Vocabulary) -> None:
         self.words: set[str] = set()
+        self._follow: dict[tuple[str, ...], set[str]] = {}
         for text in texts:
-            self.words.update(_LATIN_WORD.findall(to_units(text).lower()))
-        self._next: dict[str, set[str]] = {}
-        for word in self.words:
-            for i in range(len(word)):
-                self._next.setdefault(word[:i], set()).add(word[i])
+            units = to_units(text).lower()
+            found = list(_LATIN_WORD.finditer(units))
+            self.words.update(m.group() for m in found)
+            before: tuple[str, ...] = ()  # the word before ``a`` and the joiners between, if joined
+            for a, b in itertools.pairwise(found):
+                gap = _joined(units[a.end():b.start()])
+                if gap is None:
+                    before = ()
+                    continue
+                self._follow.setdefault((a.group(), gap), set()).add(b.group())
+                if before:
+                    self._follow.setdefault((*before, a.group(), gap), set()).add(b.group())
+                before = (a.group(), gap)
+        self._tables: dict[tuple[str, ...] | None, dict[str, set[str]]] = {None: self._prefixes(self.words)}
         self._ids_by_letter: dict[str, list[int]] = {}
         for c, i in vocab.char_ids.items():
             if _LATIN_LETTER.fullmatch(c):
@@ -945,20 +984,58 @@ class Lexicon:
             if _LATIN_LETTER.fullmatch(c):
                 self.upper[i], self.lower[i] = c.isupper(), c.islower()
         self._size = vocab.size
-        self._cache: dict[str, np.ndarray] = {}
+        self._cache: dict[tuple[tuple[str, ...] | None, str], np.ndarray] = {}
         self._free = np.zeros(self._size, dtype=bool)
 
-    def blocked(self, prefix: str) -> np.ndarray:
+    @staticmethod
+    def _prefixes(words: set[str]) -> dict[str, set[str]]:
+        """Each prefix of ``words`` → the letters that may follow it."""
+        table: dict[str, set[str]] = {}
+        for word in words:
+            for i in range(len(word)):
+                table.setdefault(word[:i], set()).add(word[i])
+        return table
+
+    def followers(self, word: str, joiners: str = "") -> set[str]:
+        """The words the corpus has after ``word`` with ``joiners`` between (empty: not a pair it knows)."""
+        return self._follow.get((word, joiners), set())
+
+    @staticmethod
+    def advance(state: WordState, char: str, letter: bool) -> WordState:
+        """``state`` after writing ``char`` (lower case when ``letter``, a Latin letter)."""
+        word, context, trail, gap = state
+        if letter:
+            return word + char, (context if word else (*trail, gap) if trail else ()), trail, gap
+        if word:
+            trail, gap = (*context[-2:], word) if context else (word,), ""
+        if char.isspace():
+            return "", (), trail, gap
+        gap += "'" if char == "’" else char
+        if not trail or char not in _JOINERS or len(gap) > 2:
+            return START
+        return "", (), trail, gap
+
+    def blocked(self, prefix: str, context: tuple[str, ...] | None = None) -> np.ndarray:
         """Which symbols may not follow the open word ``prefix`` ("" before a word: the letters that
-        start no word of the corpus; none when no word of the corpus starts so, e.g. a typed opening)."""
-        if prefix in self._cache:
-            return self._cache[prefix]
-        following = self._next.get(prefix, set())
-        if not following and prefix not in self.words:
-            out = self._free
+        start no word the corpus has in ``context``, the word before and the joiners since).
+
+        A ``context`` the corpus never has leaves any of its words free; a prefix no word of the
+        corpus starts with (a typed opening) leaves every symbol free.
+        """
+        if context is not None and context not in self._follow:
+            context = None
+        key = (context, prefix)
+        if key in self._cache:
+            return self._cache[key]
+        if context not in self._tables:
+            self._tables[context] = self._prefixes(self._follow[context])
+        words = self._follow[context] if context is not None else self.words
+        following = self._tables[context].get(prefix, set())
+        if not following and prefix not in words:
+            out = self._free if context is None else self.blocked(prefix)
         else:
             out = np.zeros(self._size, dtype=bool)
-            if not prefix or prefix in self.words:
+            if not prefix or prefix in words:
                 out[self._letter_ids] = True  # the word may end here, or go on as a longer word
             else:
                 out[:] = True  # only a letter that keeps it a word of the corpus
@@ -966,8 +1043,18 @@ class Lexicon:
                 out[self._ids_by_letter.get(letter, [])] = False
         if len(self._cache) > 100_000:
             self._cache.clear()
-        self._cache[prefix] = out
+        self._cache[key] = out
         return out
+
+    def blocked_at(self, state: WordState) -> np.ndarray:
+        """:meth:`blocked` for a row of the sampler in ``state``: in the context of the two words
+        before when the corpus has them joined so, else of the word before."""
+        word, context, trail, gap = state
+        if not word:
+            context = (*trail, gap) if trail else ()
+        if len(context) == 4 and context not in self._follow:
+            context = context[2:]
+        return self.blocked(word, context or None)
 
 
 def _forbidden(vocab: Vocabulary) -> np.ndarray:

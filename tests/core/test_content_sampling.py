@@ -85,6 +85,60 @@ def test_drafts_spell_only_words_of_the_corpus() -> None:
     assert {w for t in kept for w in re.findall(r"[a-z]+", t.lower())} <= lm.lexicon.words  # ...unless kept to the corpus
 
 
+def _joined_words(text: str) -> list[tuple[str, ...]]:
+    """Runs of words joined by spaces or by a comma, colon or apostrophe, as (word, joiner, word, ...)."""
+    runs = []
+    for run in re.split(r"[^a-z,:' ]+|[.!?]", text.lower()):
+        parts = re.findall(r"[a-z]+|[,:']", run)
+        out: list[str] = []
+        for part in parts:
+            if part.isalpha():
+                if out and out[-1].isalpha():
+                    out.append("")  # a space between two words
+                out.append(part)
+            elif out and out[-1].isalpha():
+                out.append(part)
+            else:
+                out = []  # two joiners in a row: the words are not joined
+        runs.append(tuple(out[:-1] if out and not out[-1].isalpha() else out))
+    return runs
+
+
+def _word_pairs_and_triples(texts: list[str]) -> tuple[set, dict]:
+    pairs, triples = set(), {}
+    for text in texts:
+        for run in _joined_words(text):
+            words = run[::2]
+            for i in range(len(words) - 1):
+                pairs.add(run[2 * i:2 * i + 3])
+                if i >= 1:
+                    triples.setdefault(run[2 * i - 2:2 * i + 2], set()).add(words[i + 1])
+    return pairs, triples
+
+
+def test_words_meet_only_as_they_do_in_the_corpus() -> None:
+    lm = hand_set_model()
+    for c, i in lm.vocab.char_ids.items():  # a model that writes letters and spaces, in any order
+        lm.out_bias[i] = 4.0 if c == " " else 3.0 if c.isalpha() else 0.0
+    pairs, triples = _word_pairs_and_triples(POSTS)
+    free = lm.sample(24, seed=2, temperature=1.0, top_k=None, top_p=None, max_length=80, known_words=False)
+    kept = lm.sample(24, seed=2, temperature=1.0, top_k=None, top_p=None, max_length=80)
+    free_pairs, _ = _word_pairs_and_triples(free)
+    assert free_pairs - pairs  # random weights put words side by side that never meet...
+    contexts = {pair[:2] for pair in pairs}
+    checked = 0
+    for text in kept:  # ...kept to the corpus, each word follows the word before as the corpus has it
+        for run in _joined_words(text):  # (when it has that word so joined to any other),
+            for i in range(0, len(run) - 2, 2):
+                if run[i:i + 2] in contexts:
+                    assert run[i:i + 3] in pairs, (text, run[i:i + 3])
+                    checked += 1
+                # ...and the two words before, when the corpus has them joined so.
+                if i >= 2 and run[i - 2:i + 2] in triples:
+                    assert run[i + 2] in triples[run[i - 2:i + 2]], (text, run[i - 2:i + 3])
+    assert checked >= 20
+
+
 def test_no_capital_inside_a_word_begun_in_lower_case() -> None:
     lm = hand_set_model()
     free = lm.sample(24, seed=2, temperature=2.0, top_k=None, top_p=None, max_length=80, known_words=False)
