@@ -4,28 +4,21 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.checks import check_draft, load_banned_words, save_banned_words
+from core.checks import load_banned_words
 from core.content import DEFAULT_TEMPERATURE, ContentError, TrainConfig, generate_drafts, list_models
-from core.templates import (
-    TemplateError,
-    delete_template,
-    list_templates,
-    load_brand,
-    render_template,
-    save_brand,
-    save_template,
-    template_context,
-)
+from core.templates import TemplateError, list_templates, load_brand, render_template, template_context
 from ui import state
 from ui.resources import workspace
 from ui.studio_views import (
     cached_model,
     cached_profiles,
+    checks_and_brand,
     corpus_picker,
     draft_editor,
     model_card,
     models_table,
     newest_info,
+    template_editor,
     train_with_progress,
 )
 
@@ -33,10 +26,7 @@ ws = workspace()
 st.title("Studio")
 st.caption("Step 3 of 6 · A writer that learns your voice from your own posts, drafts for each segment, "
            "and checks every draft against X's rules before you save it.")
-if state.get("studio_notice"):
-    kind, message = state.get("studio_notice")
-    getattr(st, kind)(message)
-    state.put("studio_notice", None)
+state.show_notice("studio_notice")
 
 info = newest_info(ws)
 lm = cached_model(ws, info) if info else None
@@ -108,8 +98,8 @@ with model_tab:
         card = train_with_progress(ws, corpus, TrainConfig(units=units, epochs=int(epochs), seed=int(train_seed)))
         if card is not None:
             state.put("studio_model", card.model_id)
-            state.put("studio_notice", ("success", f"Model {card.model_id} trained: {card.val_bits_per_char:.3f} "
-                                       f"bits/char (n-gram {card.baseline_bits_per_char:.3f})."))
+            state.notify("studio_notice", "success", f"Model {card.model_id} trained: {card.val_bits_per_char:.3f} "
+                         f"bits/char (n-gram {card.baseline_bits_per_char:.3f}).")
             st.rerun()
     models = list_models(ws)
     if models:
@@ -120,46 +110,7 @@ with model_tab:
             st.dataframe(models_table(models), hide_index=True)
 
 with templates_tab:
-    templates = {t.name: t for t in list_templates(ws)}
-    left, right = st.columns([1, 1])
-    name = left.selectbox("Template", list(templates), key="studio_template_edit")
-    body = left.text_area("Jinja2 text", value=templates[name].body, height=150, key=f"studio_body_{name}",
-                          help="Variables: segment, interests, top_interest, product, offer, link, hashtags, angle, angles")
-    save_as = left.text_input("Save as", value=name, key=f"studio_save_as_{name}")
-    b1, b2 = left.columns(2)
-    try:
-        preview = render_template(body, template_context(profile, **brand))
-        right.markdown(f"**Preview for {profile.name}**")
-        right.markdown(f"> {preview}")
-        checked = check_draft(preview, banned_words=banned)
-        right.caption(f"{checked.weighted_length}/280 · "
-                      + ("passes the checks" if checked.passes else "; ".join(checked.reasons)))
-    except TemplateError as exc:
-        right.error(str(exc))
-    if b1.button("Save template", key="studio_template_save"):
-        try:
-            save_template(ws, save_as, body)
-            state.put("studio_notice", ("success", f"Template “{save_as.strip()}” saved."))
-            st.rerun()
-        except TemplateError as exc:
-            st.error(str(exc))
-    if not templates[name].builtin and b2.button("Delete", key="studio_template_delete"):
-        delete_template(ws, name)
-        st.rerun()
+    template_editor(ws, profile, brand, banned)
 
 with settings_tab:
-    words = st.text_area("Banned words and phrases (one per line)", value="\n".join(banned), height=180,
-                         key="studio_banned")
-    p1, p2, p3 = st.columns(3)
-    product = p1.text_input("Product", value=brand["product"], key="studio_product")
-    offer = p2.text_input("Offer", value=brand["offer"], key="studio_offer")
-    link = p3.text_input("Link", value=brand["link"], key="studio_link")
-    if st.button("Save checks and brand", key="studio_settings_save"):
-        try:
-            save_brand(ws, product=product, offer=offer, link=link)
-        except TemplateError as exc:
-            st.error(str(exc))
-        else:
-            saved = save_banned_words(ws, words.splitlines())
-            state.put("studio_notice", ("success", f"Saved {len(saved)} banned words and the brand details."))
-            st.rerun()
+    checks_and_brand(ws, brand, banned)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.checks import check_draft
+from core.checks import check_draft, save_banned_words
 from core.content import (
     ContentError,
     LanguageModel,
@@ -20,7 +20,17 @@ from core.content import (
     train_model,
 )
 from core.corpus import Corpus, CorpusError, corpus_columns, demo_corpus_path, read_corpus
-from core.templates import SegmentProfile, segment_profiles
+from core.templates import (
+    SegmentProfile,
+    TemplateError,
+    delete_template,
+    list_templates,
+    render_template,
+    save_brand,
+    save_template,
+    segment_profiles,
+    template_context,
+)
 from core.workspace import Workspace
 from ui import state
 from ui.data_views import stage_upload
@@ -169,10 +179,59 @@ def draft_editor(ws: Workspace, draft_id: str, draft: dict, lm: LanguageModel | 
             try:
                 post_id = save_draft(ws, text, segment=draft.get("segment", ""), template=draft.get("template", ""))
             except ContentError as exc:
-                state.put("studio_notice", ("error", str(exc)))
+                state.notify("studio_notice", "error", str(exc))
             else:
-                state.put("studio_notice", ("success", f"Saved as draft #{post_id} in the outbox (Publish page)."))
+                state.notify("studio_notice", "success", f"Saved as draft #{post_id} in the outbox (Publish page).")
                 drafts = dict(state.get("studio_drafts"))
                 drafts.pop(draft_id, None)
                 state.put("studio_drafts", drafts)
+            st.rerun()
+
+
+def template_editor(ws: Workspace, profile: SegmentProfile, brand: dict, banned: list[str]) -> None:
+    """The Templates tab: edit a Jinja2 template with a live preview for ``profile``, save or delete it."""
+    templates = {t.name: t for t in list_templates(ws)}
+    left, right = st.columns([1, 1])
+    name = left.selectbox("Template", list(templates), key="studio_template_edit")
+    body = left.text_area("Jinja2 text", value=templates[name].body, height=150, key=f"studio_body_{name}",
+                          help="Variables: segment, interests, top_interest, product, offer, link, hashtags, angle, angles")
+    save_as = left.text_input("Save as", value=name, key=f"studio_save_as_{name}")
+    b1, b2 = left.columns(2)
+    try:
+        preview = render_template(body, template_context(profile, **brand))
+        right.markdown(f"**Preview for {profile.name}**")
+        right.markdown(f"> {preview}")
+        checked = check_draft(preview, banned_words=banned)
+        right.caption(f"{checked.weighted_length}/280 · "
+                      + ("passes the checks" if checked.passes else "; ".join(checked.reasons)))
+    except TemplateError as exc:
+        right.error(str(exc))
+    if b1.button("Save template", key="studio_template_save"):
+        try:
+            save_template(ws, save_as, body)
+            state.notify("studio_notice", "success", f"Template “{save_as.strip()}” saved.")
+            st.rerun()
+        except TemplateError as exc:
+            st.error(str(exc))
+    if not templates[name].builtin and b2.button("Delete", key="studio_template_delete"):
+        delete_template(ws, name)
+        st.rerun()
+
+
+def checks_and_brand(ws: Workspace, brand: dict, banned: list[str]) -> None:
+    """The Checks & brand tab: the banned words and the brand's product, offer and link."""
+    words = st.text_area("Banned words and phrases (one per line)", value="\n".join(banned), height=180,
+                         key="studio_banned")
+    p1, p2, p3 = st.columns(3)
+    product = p1.text_input("Product", value=brand["product"], key="studio_product")
+    offer = p2.text_input("Offer", value=brand["offer"], key="studio_offer")
+    link = p3.text_input("Link", value=brand["link"], key="studio_link")
+    if st.button("Save checks and brand", key="studio_settings_save"):
+        try:
+            save_brand(ws, product=product, offer=offer, link=link)
+        except TemplateError as exc:
+            st.error(str(exc))
+        else:
+            saved = save_banned_words(ws, words.splitlines())
+            state.notify("studio_notice", "success", f"Saved {len(saved)} banned words and the brand details.")
             st.rerun()
