@@ -55,7 +55,7 @@ def weighted_length(text: str) -> int:
     return int(parse_tweet(text).weightedLength)
 
 
-def _canonical(text: str) -> str:
+def canonical(text: str) -> str:
     text = unicodedata.normalize("NFC", text)
     return re.sub(r"\s+", " ", to_units(text).casefold()).strip()
 
@@ -82,7 +82,7 @@ class NearCopyIndex:
         self._starts: set[int] = set()  # the first chars - 1 characters of every piece
         self.words: set[str] = set()
         for post in posts:
-            canon = _canonical(post)
+            canon = canonical(post)
             self._pieces.update(hash(canon[i:i + chars]) for i in range(len(canon) - chars + 1))
             self._starts.update(hash(canon[i:i + chars - 1]) for i in range(len(canon) - chars + 1))
             self.words.update(_latin_words(post))
@@ -105,7 +105,7 @@ class NearCopyIndex:
 
     def copies(self, text: str) -> bool:
         """Whether ``text`` shares ``chars`` or more consecutive characters with a corpus post."""
-        canon = _canonical(text)
+        canon = canonical(text)
         return any(hash(canon[i:i + self.chars]) in self._pieces for i in range(len(canon) - self.chars + 1))
 
 

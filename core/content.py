@@ -67,7 +67,15 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from core.checks import MIN_CHARS, NEAR_COPY_CHARS, DraftCheck, NearCopyIndex, check_draft, weighted_length
+from core.checks import (
+    MIN_CHARS,
+    NEAR_COPY_CHARS,
+    DraftCheck,
+    NearCopyIndex,
+    canonical,
+    check_draft,
+    weighted_length,
+)
 from core.corpus import (
     ANY_SEGMENT,
     ANY_TOPIC,
@@ -338,6 +346,34 @@ def _one_blas_thread(method):
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (np.tanh(0.5 * x) + 1.0)
+
+
+#: What may stand between two words whose pairing the sampler keeps to the corpus's ("you're",
+#: "skin-love", "oats, dates"); after anything else (a full stop, a digit, an emoji) a word starts
+#: afresh.
+_JOINERS = frozenset(",;:'-–—&/")
+
+#: At a word's start, the last this many characters (as the near-copy check compares them) are
+#: looked up in the corpus; when they copy a post, the word that comes next there is not written,
+#: so a draft leaves a post it has followed this far at the next word, well before the 40
+#: characters that make a near-copy.
+COPY_RUN = 24
+
+#: Which words the open word may be: (the words and joiners before it it is kept to, or None
+#: for any word of the corpus; words it may not be).
+WordKey = tuple["tuple[str, ...] | None", frozenset[str]]
+ANY_WORD: WordKey = (None, frozenset())
+
+#: Where the sampler is in the text, per row: (open word, which words it may be, the last two
+#: words and the joiners between them, the joiners written since the last word).
+WordState = tuple[str, WordKey, tuple[str, ...], str]
+START: WordState = ("", ANY_WORD, (), "")
+
+
+def _joined(gap: str) -> str | None:
+    """The joiners between two words ("" for a space, "," for ", "), or None when not joined."""
+    gap = "".join(gap.split()).replace("’", "'")
+    return gap if len(gap) <= 2 and all(c in _JOINERS for c in gap) else None
 
 
 class LanguageModel:
@@ -688,7 +724,7 @@ class LanguageModel:
                 content_used += content_weights[c]
                 letters += is_letter[c]
                 visible += is_visible[c]
-                word = self._advance_word(word, c)
+                word = self._advance_word(word, c, self.lexicon.word_key(word) if known_words else ANY_WORD)
                 tail = _canonical_tail(tail, self._canonical_char[c])
         words = [word] * n
         tails = [tail] * n
@@ -730,7 +766,11 @@ class LanguageModel:
             if placeholders:
                 z[np.ix_(placeholder_run >= MAX_PLACEHOLDER_RUN, placeholders)] = -np.inf
             if lexicon is not None:
-                blocked = np.stack([lexicon.blocked_at(word) for word in words])
+                # Between words, which word may come next: as the corpus joins words, and not the
+                # one that would go on copying a post (the row keeps it until the word ends).
+                keys = [lexicon.word_key(w, tails[r] if guard is not None else "") if not w[0] else w[1]
+                        for r, w in enumerate(words)]
+                blocked = np.stack([lexicon.blocked(w[0], key) for w, key in zip(words, keys, strict=True)])
                 # No capital inside a word begun in lower case ("bananA"); "NEW" and "Oats" are fine.
                 blocked |= lexicon.upper[None, :] & lexicon.lower[last][:, None]
                 # A row whose every remaining symbol is blocked (rare) is left free rather than stuck.
@@ -789,7 +829,7 @@ class LanguageModel:
             for r in np.flatnonzero(~done):
                 c = int(choice[r])
                 if lexicon is not None:
-                    words[r] = self._advance_word(words[r], c)
+                    words[r] = self._advance_word(words[r], c, keys[r])
                 if guard is not None:
                     tails[r] = _canonical_tail(tails[r], self._canonical_char[c])
             logits, state = self._step(choice, state)
@@ -866,11 +906,18 @@ class LanguageModel:
         """Lower case of each Latin-script letter id."""
         return {i: self.vocab.chars[i - self.vocab.first_char].lower() for i in self._letters}
 
-    def _advance_word(self, state: WordState, c: int) -> WordState:
-        """The sampler's :data:`WordState` after symbol ``c``."""
+    def _advance_word(self, state: WordState, c: int, key: WordKey = ANY_WORD) -> WordState:
+        """The sampler's :data:`WordState` after symbol ``c`` (``key``: see :meth:`Lexicon.advance`)."""
         if c in self._letters:
-            return Lexicon.advance(state, self._lower[c], True)
+            return Lexicon.advance(state, self._lower[c], True, key)
         return Lexicon.advance(state, self._canonical_char.get(c, "\0") or "\0", False)
+
+    @functools.cached_property
+    def longest_sentence(self) -> int:
+        """Words in a sentence the corpus rarely goes past (its 99th percentile, at least
+        :data:`MIN_SENTENCE_WORDS`): a draft's sentence longer than that reads as a run-on."""
+        counts = [n for post in self.posts for n in sentence_words(post) if n]
+        return max(MIN_SENTENCE_WORDS, int(np.percentile(counts, 99))) if counts else 10**9
 
     @functools.cached_property
     def lexicon(self) -> Lexicon:
@@ -923,27 +970,11 @@ def _cut_at_boundary(text: str, min_length: int = 0) -> str:
     return text
 
 
-#: What may stand between two words whose pairing the sampler keeps to the corpus's ("you're",
-#: "skin-love", "oats, dates"); after anything else (a full stop, a digit, an emoji) a word starts
-#: afresh.
-_JOINERS = frozenset(",;:'-–—&/")
-
-#: Where the sampler is in the text, per row: (open word, the words and joiners before it, the
-#: last two words and the joiners between them, the joiners written since the last word).
-WordState = tuple[str, tuple[str, ...], tuple[str, ...], str]
-START: WordState = ("", (), (), "")
-
-def _joined(gap: str) -> str | None:
-    """The joiners between two words ("" for a space, "," for ", "), or None when not joined."""
-    gap = "".join(gap.split()).replace("’", "'")
-    return gap if len(gap) <= 2 and all(c in _JOINERS for c in gap) else None
-
-
 class Lexicon:
     """The Latin-script words of a corpus as prefix tables: which letter may come next in a word.
 
     A word is a run of Latin letters, lower-cased (``you're`` is ``you`` and ``re``). The sampler
-    asks :meth:`blocked_at` while a word is open, so it spells only words the operator has written
+    asks :meth:`blocked` while a word is open, so it spells only words the operator has written
     (an under-trained model otherwise invents "sumpking"), and only a word the operator has written
     after the two before it, with the same joiners (a space, a comma, an apostrophe...) between
     them; when the corpus never has those two words so, after the last one alone. "A scoop of
@@ -952,11 +983,16 @@ class Lexicon:
     joined at words that never meet are what made its drafts read as collages ("Weekend the
     blender."). After a full stop, a digit, an emoji, a link or another script any word of the
     corpus may start; those symbols themselves are free.
+
+    Keeping to the corpus's word pairs also keeps a draft on one post for longer, so at a word's
+    start after :data:`COPY_RUN` copied characters the word that post has next is ruled out
+    (:meth:`word_key`): the draft moves on to another post where their words meet.
     """
 
     def __init__(self, texts: Sequence[str], vocab: Vocabulary) -> None:
         self.words: set[str] = set()
         self._follow: dict[tuple[str, ...], set[str]] = {}
+        self._copy_next: dict[int, set[str]] = {}
         for text in texts:
             units = to_units(text).lower()
             found = list(_LATIN_WORD.finditer(units))
@@ -971,7 +1007,11 @@ class Lexicon:
                 if before:
                     self._follow.setdefault((*before, a.group(), gap), set()).add(b.group())
                 before = (a.group(), gap)
-        self._tables: dict[tuple[str, ...] | None, dict[str, set[str]]] = {None: self._prefixes(self.words)}
+            canon = canonical(text)
+            for m in _LATIN_WORD.finditer(canon):
+                if m.start() >= COPY_RUN:
+                    self._copy_next.setdefault(hash(canon[m.start() - COPY_RUN:m.start()]), set()).add(m.group())
+        self._tables: dict[WordKey, dict[str, set[str]]] = {ANY_WORD: self._prefixes(self.words)}
         self._ids_by_letter: dict[str, list[int]] = {}
         for c, i in vocab.char_ids.items():
             if _LATIN_LETTER.fullmatch(c):
@@ -984,7 +1024,7 @@ class Lexicon:
             if _LATIN_LETTER.fullmatch(c):
                 self.upper[i], self.lower[i] = c.isupper(), c.islower()
         self._size = vocab.size
-        self._cache: dict[tuple[tuple[str, ...] | None, str], np.ndarray] = {}
+        self._cache: dict[tuple[WordKey, str], np.ndarray] = {}
         self._free = np.zeros(self._size, dtype=bool)
 
     @staticmethod
@@ -1000,39 +1040,54 @@ class Lexicon:
         """The words the corpus has after ``word`` with ``joiners`` between (empty: not a pair it knows)."""
         return self._follow.get((word, joiners), set())
 
+    def _words(self, key: WordKey) -> set[str]:
+        context, avoid = key
+        return (self._follow[context] if context is not None else self.words) - avoid
+
+    def word_key(self, state: WordState, tail: str = "") -> WordKey:
+        """Which words may start in ``state`` (between words), with ``tail`` the text so far as
+        the near-copy check compares it: those the corpus has after the two words before, else
+        after the last one, else any, less the word that would go on copying a post."""
+        _, _, trail, gap = state
+        avoid = frozenset(self._copy_next.get(hash(tail[-COPY_RUN:]), ())) if len(tail) >= COPY_RUN else frozenset()
+        contexts = [(*trail, gap), (*trail[-1:], gap)] if trail else []
+        for context in [c for c in contexts if c in self._follow] + [None]:
+            if self._words((context, avoid)):
+                return context, avoid
+        return ANY_WORD
+
     @staticmethod
-    def advance(state: WordState, char: str, letter: bool) -> WordState:
-        """``state`` after writing ``char`` (lower case when ``letter``, a Latin letter)."""
-        word, context, trail, gap = state
+    def advance(state: WordState, char: str, letter: bool, key: WordKey = ANY_WORD) -> WordState:
+        """``state`` after writing ``char`` (lower case when ``letter``, a Latin letter); ``key``:
+        which words a word begun by ``char`` may be (:meth:`word_key`)."""
+        word, current, trail, gap = state
         if letter:
-            return word + char, (context if word else (*trail, gap) if trail else ()), trail, gap
+            return word + char, (current if word else key), trail, gap
         if word:
-            trail, gap = (*context[-2:], word) if context else (word,), ""
+            context = current[0]
+            trail, gap = (*context[-2:-1], context[-1], word) if context else (word,), ""
         if char.isspace():
-            return "", (), trail, gap
+            return "", ANY_WORD, trail, gap
         gap += "'" if char == "’" else char
         if not trail or char not in _JOINERS or len(gap) > 2:
             return START
-        return "", (), trail, gap
+        return "", ANY_WORD, trail, gap
 
-    def blocked(self, prefix: str, context: tuple[str, ...] | None = None) -> np.ndarray:
+    def blocked(self, prefix: str, key: WordKey = ANY_WORD) -> np.ndarray:
         """Which symbols may not follow the open word ``prefix`` ("" before a word: the letters that
-        start no word the corpus has in ``context``, the word before and the joiners since).
-
-        A ``context`` the corpus never has leaves any of its words free; a prefix no word of the
-        corpus starts with (a typed opening) leaves every symbol free.
-        """
-        if context is not None and context not in self._follow:
-            context = None
-        key = (context, prefix)
-        if key in self._cache:
-            return self._cache[key]
-        if context not in self._tables:
-            self._tables[context] = self._prefixes(self._follow[context])
-        words = self._follow[context] if context is not None else self.words
-        following = self._tables[context].get(prefix, set())
+        start none of the words ``key`` allows). A prefix none of them starts with (a typed
+        opening) leaves every symbol free."""
+        cached = self._cache.get((key, prefix))
+        if cached is not None:
+            return cached
+        if key not in self._tables:
+            if len(self._tables) > 10_000:
+                self._tables = {ANY_WORD: self._tables[ANY_WORD]}
+            self._tables[key] = self._prefixes(self._words(key))
+        words = self._words(key) if key != ANY_WORD else self.words
+        following = self._tables[key].get(prefix, set())
         if not following and prefix not in words:
-            out = self._free if context is None else self.blocked(prefix)
+            out = self._free if key == ANY_WORD else self.blocked(prefix)
         else:
             out = np.zeros(self._size, dtype=bool)
             if not prefix or prefix in words:
@@ -1043,18 +1098,8 @@ class Lexicon:
                 out[self._ids_by_letter.get(letter, [])] = False
         if len(self._cache) > 100_000:
             self._cache.clear()
-        self._cache[key] = out
+        self._cache[(key, prefix)] = out
         return out
-
-    def blocked_at(self, state: WordState) -> np.ndarray:
-        """:meth:`blocked` for a row of the sampler in ``state``: in the context of the two words
-        before when the corpus has them joined so, else of the word before."""
-        word, context, trail, gap = state
-        if not word:
-            context = (*trail, gap) if trail else ()
-        if len(context) == 4 and context not in self._follow:
-            context = context[2:]
-        return self.blocked(word, context or None)
 
 
 def _forbidden(vocab: Vocabulary) -> np.ndarray:
@@ -1619,15 +1664,20 @@ def generate_drafts(
     return GenerationResult(drafts, n, sampled, message)
 
 
-def fragments(text: str) -> int:
+def sentence_words(text: str) -> list[int]:
+    """Latin-script words in each sentence of ``text`` (hashtags and links aside; 0 for none)."""
+    return [len(_SENTENCE_WORD.findall(_NOT_WORDS.sub(" ", s))) for s in _SENTENCE_SPLIT.split(text.strip())]
+
+
+def fragments(text: str, max_words: int | None = None) -> int:
     """How many sentences of ``text`` are fragments (fewer than :data:`MIN_SENTENCE_WORDS` Latin-script
-    words, hashtags and links aside), plus one if it ends mid-phrase (on a word or a comma, not a
-    sentence end, emoji, hashtag or link). Sentences without Latin-script words are not counted."""
+    words, hashtags and links aside) or run on (more than ``max_words``), plus one if it ends
+    mid-phrase (on a word or a comma, not a sentence end, emoji, hashtag or link). Sentences without
+    Latin-script words are not counted."""
     text = text.strip()
     count = 0
-    for sentence in _SENTENCE_SPLIT.split(text):
-        words = _SENTENCE_WORD.findall(_NOT_WORDS.sub(" ", sentence))
-        count += 0 < len(words) < MIN_SENTENCE_WORDS
+    for words in sentence_words(text):
+        count += 0 < words < MIN_SENTENCE_WORDS or (max_words is not None and words > max_words)
     return count + (bool(text) and not _CLEAN_END.search(text))
 
 
@@ -1635,12 +1685,14 @@ def draft_scores(lm: LanguageModel, texts: Sequence[str], *, segments: Sequence[
                  topics: Sequence[str] | None = None, link: str | None = None) -> np.ndarray:
     """Ranking score of raw drafts (placeholders in; lower is better): the model's bits per character
     of each (its own fluency, end of post included) plus :data:`FRAGMENT_PENALTY` per
-    :func:`fragments` of the draft as posted (``link`` and the corpus's mentions put back)."""
+    :func:`fragments` of the draft as posted (``link`` and the corpus's mentions put back), a
+    sentence longer than the corpus's run-on (:attr:`LanguageModel.longest_sentence`) included."""
     texts = [normalise_post(t) for t in texts]
     bits = lm.post_bits(texts, segments=segments, topics=topics)
     per_char = bits / np.array([len(t) + 1 for t in texts])
     finals = [restore_placeholders(t, link=link, mentions=lm.info.mentions) for t in texts]
-    return per_char + FRAGMENT_PENALTY * np.array([fragments(t) for t in finals])
+    longest = lm.longest_sentence
+    return per_char + FRAGMENT_PENALTY * np.array([fragments(t, longest) for t in finals])
 
 
 def draft_check(lm: LanguageModel | None, text: str, *, banned_words: Sequence[str] = (),

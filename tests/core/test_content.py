@@ -244,13 +244,17 @@ def test_ngram_looks_up_only_the_candidates_asked_for_and_gives_them_the_same_va
     np.testing.assert_allclose(every.sum(axis=1), 1.0, rtol=1e-12)
 
 
-def test_fragments_count_short_sentences_and_an_ending_mid_phrase() -> None:
+def test_fragments_count_short_sentences_run_ons_and_an_ending_mid_phrase() -> None:
     assert fragments("Breakfast. Our no-added.") == 2
     assert fragments("Oats with berries for breakfast. Small habits, real glow. #skincare") == 0
     assert fragments("Oats with berries for breakfast on the") == 1  # ends mid-phrase
     assert fragments("Oats with berries for breakfast, 🌿") == 0  # an emoji ends a post fine
     assert fragments("Try our new blend https://shop.example/tea") == 0
     assert fragments("今天喝绿茶。") == 0  # no Latin-script words: not judged
+    run_on = "Oats and a scoop of protein a bowl of rice and cucumber on toast in under three pancakes."
+    assert fragments(run_on) == 0
+    assert fragments(run_on, max_words=12) == 1  # 17 words where the corpus stops at 12
+    assert fragments("Oats with berries for breakfast. " + run_on, max_words=12) == 1
 
 
 def test_a_fluent_post_scores_better_than_its_words_shuffled_or_cut_into_fragments(trained) -> None:
@@ -358,3 +362,15 @@ def test_the_sampler_steers_clear_of_copying_a_post(trained) -> None:
     guarded = generate_drafts(lm, **kwargs).drafts
     assert sum(d.near_copy for d in free) >= 4  # this corpus is one sentence with a fruit swapped in...
     assert not any(d.near_copy for d in guarded)  # ...yet no draft shares 40 characters with a post
+
+
+def test_keeping_to_the_corpus_words_does_not_lead_into_copies(trained) -> None:
+    _, lm, _ = trained
+    # Spelling only the corpus's words, joined only as in the corpus: on one repeated sentence the
+    # words alone lead back into a post, so the sampler leaves it at a word's start instead.
+    kwargs = {"n": 8, "segment": "young women", "topics": ["smoothies"], "seed": 3, "temperature": 0.3,
+              "resample": False, "candidates": 1}
+    free = generate_drafts(lm, avoid_copies=False, **kwargs).drafts
+    guarded = generate_drafts(lm, **kwargs).drafts
+    assert sum(d.near_copy for d in free) >= 4
+    assert not any(d.near_copy for d in guarded)
