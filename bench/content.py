@@ -9,6 +9,7 @@ the near-copy rate and the time to write 20 checked drafts.
     .venv/bin/python bench/content.py --corpus weibo 538   # more corpora
     .venv/bin/python bench/content.py --corpus demo        # the Studio's demo corpus
     .venv/bin/python bench/content.py --posts 2000 --max-seconds 120   # a quick look
+    .venv/bin/python bench/content.py --keep /tmp/models   # train once; re-runs measure drafts only
 
 Data: ``../shared/data`` (tweeteval emoji, weibo_covid, 538_twitter_ratio). Figures go to stdout
 as one line per corpus plus a JSON line; copy them into bench/README.md.
@@ -31,7 +32,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.content import LanguageModel, TrainConfig, _baseline, _ngram_ids, generate_drafts, train_model
+from core.content import (
+    LanguageModel,
+    TrainConfig,
+    _baseline,
+    _ngram_ids,
+    generate_drafts,
+    load_model,
+    newest_model_id,
+    train_model,
+)
 from core.corpus import Corpus, SpanModel, Vocabulary, demo_corpus_path, read_corpus
 from core.workspace import open_workspace
 
@@ -161,15 +171,20 @@ def _controls(lm: LanguageModel, kind: str, label: str) -> dict:
     return {"topics": [label]} if kind else {}
 
 
-def run(name: str, n_posts: int, config: TrainConfig) -> dict:
+def run(name: str, n_posts: int, config: TrainConfig, keep: Path | None = None) -> dict:
     train_corpus, held = load(name, n_posts)
     with tempfile.TemporaryDirectory() as tmp:
-        ws = open_workspace(Path(tmp) / "ws", with_demo=False)
-        started = time.monotonic()
-        lm = train_model(train_corpus, ws, config=config, evaluate_drafts=0,
-                         progress=lambda f, m: print(f"\r  {f:4.0%} {m[:80]:<80}", end="", file=sys.stderr))
-        train_seconds = time.monotonic() - started
-        print(file=sys.stderr)
+        ws = open_workspace((keep / name) if keep else Path(tmp) / "ws", with_demo=False)
+        if keep and newest_model_id(ws):
+            # A model kept by an earlier run with --keep: measure the drafts again without training.
+            lm = load_model(ws)
+            train_seconds = lm.info.seconds
+        else:
+            started = time.monotonic()
+            lm = train_model(train_corpus, ws, config=config, evaluate_drafts=0,
+                             progress=lambda f, m: print(f"\r  {f:4.0%} {m[:80]:<80}", end="", file=sys.stderr))
+            train_seconds = time.monotonic() - started
+            print(file=sys.stderr)
         # The mixture, the model the Studio uses, given each post's own labels (none on tweeteval).
         lstm_bits, n_chars = lm.bits_per_char(held.texts, segments=held.segments, topics=held.topics)
         alone = LanguageModel(replace(lm.info, mix_weight=1.0, mix_order=0, segment_weight=0.0, topic_weight=0.0),
@@ -242,6 +257,8 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=None, help="override the training time budget")
     parser.add_argument("--units", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="keep each trained model in KEEP/<corpus>; a later run reuses it instead of training")
     args = parser.parse_args()
     config = TrainConfig()
     if args.max_seconds is not None:
@@ -251,7 +268,7 @@ def main() -> None:
     if args.batch_size is not None:
         config = replace(config, batch_size=args.batch_size)
     for name in args.corpus:
-        r = run(name, args.posts, config)
+        r = run(name, args.posts, config, args.keep)
         win = "below" if r["lstm_bits_per_char"] < r["ngram_best_bits_per_char"] else "NOT below"
         print(f"{name}: {r['train_posts']:,} posts, trained in {r['train_seconds']:.0f} s ({r['epochs']} epochs, "
               f"{r['stopped']}); held-out {r['lstm_bits_per_char']:.3f} bits/char (LSTM alone "

@@ -23,14 +23,15 @@ URLs and @mentions are single placeholder symbols (:mod:`core.corpus`).
   top-p, and steers clear of what the checks would reject: never past X's weighted limit (a draft
   that reaches it is cut after its last sentence or word), at most three @mentions/links in a row,
   no third copy in a row of a short piece, no end of post while the draft is too short or mostly
-  symbols, only Latin-script words the corpus has (:class:`Lexicon`), and no 40-character piece
-  of a corpus post. For a segment, at least :data:`DEFAULT_FOCUS` of the n-gram part is on that
+  symbols, only Latin-script words the corpus has, each after the words before it only as the
+  corpus has them (:class:`Lexicon`: the two words before, else the one), and no 40-character
+  piece of a corpus post (after 24 copied characters the next word leaves the post). For a segment, at least :data:`DEFAULT_FOCUS` of the n-gram part is on that
   segment's and topic's own n-grams. Temperature sharpens the choice of words but not of the end
   of post, which keeps the model's own share (a low temperature would otherwise never end a draft).
 * **Reranking** (:func:`generate_drafts`): :data:`DEFAULT_CANDIDATES` drafts are written per draft
   returned, in one batch, and the passing ones the model finds most fluent are kept: fewest bits
-  per character under the model, plus a cost per sentence fragment and for ending mid-phrase
-  (:func:`draft_scores`).
+  per character under the model, plus a cost per sentence fragment or run-on and for ending
+  mid-phrase (:func:`draft_scores`).
 * **Inference** (:class:`LanguageModel`) runs the trained weights in numpy, so scoring and
   sampling need no TensorFlow; the n-gram is refitted from the saved training posts on load
   (seconds for 10,000 posts; its tables are far larger than the posts).
