@@ -355,13 +355,17 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 _JOINERS = frozenset(",;:'-–—&/")
 
 #: At a word's start, the last this many characters (as the near-copy check compares them) are
-#: looked up in the corpus; when they copy a post, the word that comes next there is not written,
-#: so a draft leaves a post it has followed this far at the next word, well before the 40
-#: characters that make a near-copy.
+#: looked up in the corpus; when they copy a post, the word that comes next there is ruled out
+#: where the two words before allow another one, so a draft leaves a post it has followed this far
+#: where the corpus itself branches ...
 COPY_RUN = 24
+#: ... and after this many, for any word the last word allows (or, failing that, any word), well
+#: before the 40 characters that make a near-copy.
+COPY_RUN_LATE = 32
+
 
 #: Which words the open word may be: (the words and joiners before it it is kept to, or None
-#: for any word of the corpus; words it may not be).
+#: for any word of the corpus; letters it may not start with).
 WordKey = tuple["tuple[str, ...] | None", frozenset[str]]
 ANY_WORD: WordKey = (None, frozenset())
 
@@ -993,7 +997,7 @@ class Lexicon:
     def __init__(self, texts: Sequence[str], vocab: Vocabulary) -> None:
         self.words: set[str] = set()
         self._follow: dict[tuple[str, ...], set[str]] = {}
-        self._copy_next: dict[int, set[str]] = {}
+        self._copy_next: dict[int, dict[int, set[str]]] = {COPY_RUN: {}, COPY_RUN_LATE: {}}
         for text in texts:
             units = to_units(text).lower()
             found = list(_LATIN_WORD.finditer(units))
@@ -1010,8 +1014,9 @@ class Lexicon:
                 before = (a.group(), gap)
             canon = canonical(text)
             for m in _LATIN_WORD.finditer(canon):
-                if m.start() >= COPY_RUN:
-                    self._copy_next.setdefault(hash(canon[m.start() - COPY_RUN:m.start()]), set()).add(m.group())
+                for run, table in self._copy_next.items():
+                    if m.start() >= run:
+                        table.setdefault(hash(canon[m.start() - run:m.start()]), set()).add(m.group())
         self._tables: dict[WordKey, dict[str, set[str]]] = {ANY_WORD: self._prefixes(self.words)}
         self._ids_by_letter: dict[str, list[int]] = {}
         for c, i in vocab.char_ids.items():
@@ -1043,16 +1048,31 @@ class Lexicon:
 
     def _words(self, key: WordKey) -> set[str]:
         context, avoid = key
-        return (self._follow[context] if context is not None else self.words) - avoid
+        words = self._follow[context] if context is not None else self.words
+        return {w for w in words if w[0] not in avoid} if avoid else words
+
+    def _copying(self, tail: str, run: int) -> frozenset[str]:
+        """The first letters of the words that come next in the corpus after the last ``run``
+        characters of ``tail`` (a word that starts the same way, "smoothie" for "smoothies", would
+        go on copying as far as it agrees)."""
+        if len(tail) < run:
+            return frozenset()
+        return frozenset(w[0] for w in self._copy_next[run].get(hash(tail[-run:]), ()))
 
     def word_key(self, state: WordState, tail: str = "") -> WordKey:
         """Which words may start in ``state`` (between words), with ``tail`` the text so far as
         the near-copy check compares it: those the corpus has after the two words before, else
-        after the last one, else any, less the word that would go on copying a post."""
+        after the last one, else any; after :data:`COPY_RUN` copied characters less the words
+        that would go on copying a post, where the two words before allow another one; after
+        :data:`COPY_RUN_LATE` less those wherever that leads."""
         _, _, trail, gap = state
-        avoid = frozenset(self._copy_next.get(hash(tail[-COPY_RUN:]), ())) if len(tail) >= COPY_RUN else frozenset()
-        contexts = [(*trail, gap), (*trail[-1:], gap)] if trail else []
-        for context in [c for c in contexts if c in self._follow] + [None]:
+        contexts = [c for c in ([(*trail, gap), (*trail[-1:], gap)] if trail else []) if c in self._follow]
+        if len(contexts) == 2:
+            avoid = self._copying(tail, COPY_RUN)
+            if avoid and self._words((contexts[0], avoid)):
+                return contexts[0], avoid
+        avoid = self._copying(tail, COPY_RUN_LATE)
+        for context in [*contexts, None]:
             if self._words((context, avoid)):
                 return context, avoid
         return ANY_WORD
