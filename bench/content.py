@@ -164,6 +164,15 @@ def _full_sentences(drafts: list) -> float:
     return round(sum(full(d.text) for d in drafts) / len(drafts), 3)
 
 
+def _junctions(lm: LanguageModel, drafts: list) -> float:
+    """Of the drafts' word triples whose first two words the corpus has joined so, the share whose
+    third word is one the corpus has after them: how often a draft joins words as the brand does
+    (the sampler keeps to it but leaves a copied post where it must)."""
+    lexicon = lm.lexicon
+    known = [(ctx, w) for d in drafts for ctx, w in lexicon.triples(d.text) if lexicon.followers(*ctx)]
+    return round(sum(w in lexicon.followers(*ctx) for ctx, w in known) / max(len(known), 1), 3)
+
+
 def _controls(lm: LanguageModel, kind: str, label: str) -> dict:
     """What the Studio passes for a label: a segment with its most frequent topics, or a topic."""
     if kind == "segment":
@@ -237,6 +246,7 @@ def run(name: str, n_posts: int, config: TrainConfig, keep: Path | None = None) 
         "ranked_near_copy_rate": sum(d.near_copy for d in ranked) / len(ranked),
         "draft_bits_per_char": {"written": _draft_bits(lm, drafts), "ranked": _draft_bits(lm, ranked)},
         "full_sentence_share": {"written": _full_sentences(drafts), "ranked": _full_sentences(ranked)},
+        "junctions_as_in_corpus": {"written": _junctions(lm, drafts), "ranked": _junctions(lm, ranked)},
         "mean_draft_chars": {"written": round(float(np.mean([len(d.text) for d in drafts])), 1),
                              "ranked": round(float(np.mean([len(d.text) for d in ranked])), 1)},
         "seconds_for_20_drafts": round(float(np.median(timings)), 2),

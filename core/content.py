@@ -975,6 +975,14 @@ def _cut_at_boundary(text: str, min_length: int = 0) -> str:
     return text
 
 
+def _word_pairs(text: str) -> list[tuple[str, str | None, str]]:
+    """Each two neighbouring Latin-script words of ``text``, lower case, and the joiners between
+    them (:func:`_joined`; None when they are not joined)."""
+    units = to_units(text).lower()
+    found = list(_LATIN_WORD.finditer(units))
+    return [(a.group(), _joined(units[a.end():b.start()]), b.group()) for a, b in itertools.pairwise(found)]
+
+
 class Lexicon:
     """The Latin-script words of a corpus as prefix tables: which letter may come next in a word.
 
@@ -999,19 +1007,13 @@ class Lexicon:
         self._follow: dict[tuple[str, ...], set[str]] = {}
         self._copy_next: dict[int, dict[int, set[str]]] = {COPY_RUN: {}, COPY_RUN_LATE: {}}
         for text in texts:
-            units = to_units(text).lower()
-            found = list(_LATIN_WORD.finditer(units))
-            self.words.update(m.group() for m in found)
-            before: tuple[str, ...] = ()  # the word before ``a`` and the joiners between, if joined
-            for a, b in itertools.pairwise(found):
-                gap = _joined(units[a.end():b.start()])
-                if gap is None:
-                    before = ()
-                    continue
-                self._follow.setdefault((a.group(), gap), set()).add(b.group())
-                if before:
-                    self._follow.setdefault((*before, a.group(), gap), set()).add(b.group())
-                before = (a.group(), gap)
+            self.words.update(_LATIN_WORD.findall(to_units(text).lower()))
+            pairs = _word_pairs(text)
+            for i, (a, gap, b) in enumerate(pairs):
+                if gap is not None:
+                    self._follow.setdefault((a, gap), set()).add(b)
+                    if i and pairs[i - 1][1] is not None:
+                        self._follow.setdefault((*pairs[i - 1][:2], a, gap), set()).add(b)
             canon = canonical(text)
             for m in _LATIN_WORD.finditer(canon):
                 for run, table in self._copy_next.items():
@@ -1042,9 +1044,16 @@ class Lexicon:
                 table.setdefault(word[:i], set()).add(word[i])
         return table
 
-    def followers(self, word: str, joiners: str = "") -> set[str]:
-        """The words the corpus has after ``word`` with ``joiners`` between (empty: not a pair it knows)."""
-        return self._follow.get((word, joiners), set())
+    def followers(self, *context: str) -> set[str]:
+        """The words the corpus has after ``context``: a word and the joiners after it (``"oats",
+        ","``), or two words and their joiners (``"a", "", "scoop", ""``); empty when it has none."""
+        return self._follow.get(tuple(context), set())
+
+    @staticmethod
+    def triples(text: str) -> list[tuple[tuple[str, ...], str]]:
+        """Each (two words with their joiners, next word) of ``text``, joined as :class:`Lexicon` reads them."""
+        pairs = _word_pairs(text)
+        return [((*p[:2], *q[:2]), q[2]) for p, q in itertools.pairwise(pairs) if p[1] is not None and q[1] is not None]
 
     def _words(self, key: WordKey) -> set[str]:
         context, avoid = key
