@@ -50,7 +50,6 @@ Models live in ``REACH_HOME/models/<model_id>/``: ``model.keras`` (the Keras mod
 from __future__ import annotations
 
 import functools
-import itertools
 import json
 import logging
 import math
@@ -144,6 +143,9 @@ DEFAULT_CANDIDATES = 3
 MIN_SENTENCE_WORDS = 3
 #: What a fragment, or a draft that stops mid-phrase, costs in the ranking (bits per character).
 FRAGMENT_PENALTY = 1.0
+#: What a word joined to the two before it as the corpus never does costs in the ranking (where the
+#: corpus has those two words so): the sampler must do it to leave a post it was copying.
+JUNCTION_PENALTY = 0.2
 #: Sentences of a draft, for the fragment rule: split after . ! ? … and the Chinese stops.
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?…])\s+|(?<=[。！？])")
 #: A clean ending: a sentence end, a closing mark, an emoji or symbol, a hashtag, a link or mention.
@@ -372,7 +374,14 @@ ANY_WORD: WordKey = (None, frozenset())
 #: Where the sampler is in the text, per row: (open word, which words it may be, the last two
 #: words and the joiners between them, the joiners written since the last word).
 WordState = tuple[str, WordKey, tuple[str, ...], str]
-START: WordState = ("", ANY_WORD, (), "")
+#: What stands before a sentence's first word in the corpus's contexts.
+SENTENCE_START = "<s>"
+#: After these the next word starts a sentence: one the corpus starts sentences with.
+_SENTENCE_ENDS = frozenset(".!?…。！？")
+#: At the start of a post or a sentence.
+START: WordState = ("", ANY_WORD, (SENTENCE_START,), "")
+#: After a digit, an emoji, a link, a hashtag's # or another script: any word may come.
+FREE: WordState = ("", ANY_WORD, (), "")
 
 
 def _joined(gap: str) -> str | None:
@@ -975,12 +984,20 @@ def _cut_at_boundary(text: str, min_length: int = 0) -> str:
     return text
 
 
-def _word_pairs(text: str) -> list[tuple[str, str | None, str]]:
-    """Each two neighbouring Latin-script words of ``text``, lower case, and the joiners between
-    them (:func:`_joined`; None when they are not joined)."""
-    units = to_units(text).lower()
-    found = list(_LATIN_WORD.finditer(units))
-    return [(a.group(), _joined(units[a.end():b.start()]), b.group()) for a, b in itertools.pairwise(found)]
+def _contexts(text: str) -> list[tuple[tuple[str, ...], str]]:
+    """Each Latin-script word of ``text`` (lower case) with what the sampler keeps it to: the
+    words and joiners before it as :meth:`Lexicon.advance` tracks them (empty when any may come)."""
+    out = []
+    state = START
+    for ch in to_units(normalise_post(text)) + "\0":
+        letter = _LATIN_LETTER.fullmatch(ch) is not None
+        word, key, trail, gap = state
+        if word and not letter:
+            out.append((key[0] or (), word))
+        context = (*trail, gap) if trail else None
+        state = Lexicon.advance(state, ch.lower() if letter else " " if ch.isspace() else ch, letter,
+                                (context, frozenset()))
+    return out
 
 
 class Lexicon:
@@ -994,8 +1011,9 @@ class Lexicon:
     collagen" may go on as "collagen in" or "collagen, flax" if the corpus has them, never as
     "collagen the". A character model sees only the last few letters before, and pieces of posts
     joined at words that never meet are what made its drafts read as collages ("Weekend the
-    blender."). After a full stop, a digit, an emoji, a link or another script any word of the
-    corpus may start; those symbols themselves are free.
+    blender."). A sentence starts with a word the corpus starts sentences with (and its second
+    word is one that follows that first word there). After a digit, an emoji, a link or another
+    script any word of the corpus may start; those symbols themselves are free.
 
     Keeping to the corpus's word pairs also keeps a draft on one post for longer, so at a word's
     start after :data:`COPY_RUN` copied characters the word that post has next is ruled out
@@ -1007,13 +1025,12 @@ class Lexicon:
         self._follow: dict[tuple[str, ...], set[str]] = {}
         self._copy_next: dict[int, dict[int, set[str]]] = {COPY_RUN: {}, COPY_RUN_LATE: {}}
         for text in texts:
-            self.words.update(_LATIN_WORD.findall(to_units(text).lower()))
-            pairs = _word_pairs(text)
-            for i, (a, gap, b) in enumerate(pairs):
-                if gap is not None:
-                    self._follow.setdefault((a, gap), set()).add(b)
-                    if i and pairs[i - 1][1] is not None:
-                        self._follow.setdefault((*pairs[i - 1][:2], a, gap), set()).add(b)
+            for context, word in _contexts(text):
+                self.words.add(word)
+                if context:
+                    self._follow.setdefault(context, set()).add(word)
+                if len(context) == 4:
+                    self._follow.setdefault(context[2:], set()).add(word)
             canon = canonical(text)
             for m in _LATIN_WORD.finditer(canon):
                 for run, table in self._copy_next.items():
@@ -1051,9 +1068,9 @@ class Lexicon:
 
     @staticmethod
     def triples(text: str) -> list[tuple[tuple[str, ...], str]]:
-        """Each (two words with their joiners, next word) of ``text``, joined as :class:`Lexicon` reads them."""
-        pairs = _word_pairs(text)
-        return [((*p[:2], *q[:2]), q[2]) for p, q in itertools.pairwise(pairs) if p[1] is not None and q[1] is not None]
+        """Each (two words with their joiners, next word) of ``text``, joined as :class:`Lexicon`
+        reads them (a sentence's first word comes after :data:`SENTENCE_START`)."""
+        return [(context, word) for context, word in _contexts(text) if len(context) == 4]
 
     def _words(self, key: WordKey) -> set[str]:
         context, avoid = key
@@ -1075,8 +1092,9 @@ class Lexicon:
         that would go on copying a post, where the two words before allow another one; after
         :data:`COPY_RUN_LATE` less those wherever that leads."""
         _, _, trail, gap = state
-        contexts = [c for c in ([(*trail, gap), (*trail[-1:], gap)] if trail else []) if c in self._follow]
-        if len(contexts) == 2:
+        contexts = ([(*trail, gap)] if len(trail) == 3 else []) + ([(trail[-1], gap)] if trail else [])
+        contexts = [c for c in contexts if c in self._follow]
+        if contexts and len(contexts[0]) == 4:
             avoid = self._copying(tail, COPY_RUN)
             if avoid and self._words((contexts[0], avoid)):
                 return contexts[0], avoid
@@ -1098,9 +1116,11 @@ class Lexicon:
             trail, gap = (*context[-2:-1], context[-1], word) if context else (word,), ""
         if char.isspace():
             return "", ANY_WORD, trail, gap
+        if char in _SENTENCE_ENDS:
+            return START
         gap += "'" if char == "’" else char
         if not trail or char not in _JOINERS or len(gap) > 2:
-            return START
+            return FREE
         return "", ANY_WORD, trail, gap
 
     def blocked(self, prefix: str, key: WordKey = ANY_WORD) -> np.ndarray:
@@ -1716,13 +1736,17 @@ def draft_scores(lm: LanguageModel, texts: Sequence[str], *, segments: Sequence[
     """Ranking score of raw drafts (placeholders in; lower is better): the model's bits per character
     of each (its own fluency, end of post included) plus :data:`FRAGMENT_PENALTY` per
     :func:`fragments` of the draft as posted (``link`` and the corpus's mentions put back), a
-    sentence longer than the corpus's run-on (:attr:`LanguageModel.longest_sentence`) included."""
+    sentence longer than the corpus's run-on (:attr:`LanguageModel.longest_sentence`) included,
+    plus :data:`JUNCTION_PENALTY` per word joined as the corpus never does (:meth:`Lexicon.triples`)."""
     texts = [normalise_post(t) for t in texts]
     bits = lm.post_bits(texts, segments=segments, topics=topics)
     per_char = bits / np.array([len(t) + 1 for t in texts])
     finals = [restore_placeholders(t, link=link, mentions=lm.info.mentions) for t in texts]
     longest = lm.longest_sentence
-    return per_char + FRAGMENT_PENALTY * np.array([fragments(t, longest) for t in finals])
+    lexicon = lm.lexicon
+    breaks = np.array([sum(w not in lexicon.followers(*c) for c, w in lexicon.triples(t) if lexicon.followers(*c))
+                       for t in texts])
+    return per_char + FRAGMENT_PENALTY * np.array([fragments(t, longest) for t in finals]) + JUNCTION_PENALTY * breaks
 
 
 def draft_check(lm: LanguageModel | None, text: str, *, banned_words: Sequence[str] = (),
