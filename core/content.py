@@ -1036,7 +1036,7 @@ class Lexicon:
                 for run, table in self._copy_next.items():
                     if m.start() >= run:
                         table.setdefault(hash(canon[m.start() - run:m.start()]), set()).add(m.group())
-        self._tables: dict[WordKey, dict[str, set[str]]] = {ANY_WORD: self._prefixes(self.words)}
+        self._tables: dict[tuple[str, ...] | None, dict[str, set[str]]] = {None: self._prefixes(self.words)}
         self._ids_by_letter: dict[str, list[int]] = {}
         for c, i in vocab.char_ids.items():
             if _LATIN_LETTER.fullmatch(c):
@@ -1049,7 +1049,7 @@ class Lexicon:
             if _LATIN_LETTER.fullmatch(c):
                 self.upper[i], self.lower[i] = c.isupper(), c.islower()
         self._size = vocab.size
-        self._cache: dict[tuple[WordKey, str], np.ndarray] = {}
+        self._cache: dict[tuple[tuple[str, ...] | None, frozenset[str], str], np.ndarray] = {}
         self._free = np.zeros(self._size, dtype=bool)
 
     @staticmethod
@@ -1072,10 +1072,19 @@ class Lexicon:
         reads them (a sentence's first word comes after :data:`SENTENCE_START`)."""
         return [(context, word) for context, word in _contexts(text) if len(context) == 4]
 
-    def _words(self, key: WordKey) -> set[str]:
+    def _table(self, context: tuple[str, ...] | None) -> dict[str, set[str]]:
+        """The prefix table of the words the corpus has after ``context`` (None: all its words)."""
+        table = self._tables.get(context)
+        if table is None:
+            if len(self._tables) > 10_000:
+                self._tables = {None: self._tables[None]}
+            table = self._tables[context] = self._prefixes(self._follow[context])
+        return table
+
+    def _starts(self, key: WordKey) -> set[str]:
+        """The letters a word ``key`` allows may start with."""
         context, avoid = key
-        words = self._follow[context] if context is not None else self.words
-        return {w for w in words if w[0] not in avoid} if avoid else words
+        return self._table(context).get("", set()) - avoid
 
     def _copying(self, tail: str, run: int) -> frozenset[str]:
         """The first letters of the words that come next in the corpus after the last ``run``
@@ -1096,11 +1105,11 @@ class Lexicon:
         contexts = [c for c in contexts if c in self._follow]
         if contexts and len(contexts[0]) == 4:
             avoid = self._copying(tail, COPY_RUN)
-            if avoid and self._words((contexts[0], avoid)):
+            if avoid and self._starts((contexts[0], avoid)):
                 return contexts[0], avoid
         avoid = self._copying(tail, COPY_RUN_LATE)
         for context in [*contexts, None]:
-            if self._words((context, avoid)):
+            if self._starts((context, avoid)):
                 return context, avoid
         return ANY_WORD
 
@@ -1127,17 +1136,16 @@ class Lexicon:
         """Which symbols may not follow the open word ``prefix`` ("" before a word: the letters that
         start none of the words ``key`` allows). A prefix none of them starts with (a typed
         opening) leaves every symbol free."""
-        cached = self._cache.get((key, prefix))
+        context, avoid = key
+        if prefix:
+            avoid = frozenset()  # a word begun with a letter not ruled out: all its words allowed
+        cached = self._cache.get((context, avoid, prefix))
         if cached is not None:
             return cached
-        if key not in self._tables:
-            if len(self._tables) > 10_000:
-                self._tables = {ANY_WORD: self._tables[ANY_WORD]}
-            self._tables[key] = self._prefixes(self._words(key))
-        words = self._words(key) if key != ANY_WORD else self.words
-        following = self._tables[key].get(prefix, set())
+        words = self._follow[context] if context is not None else self.words
+        following = self._table(context).get(prefix, set()) - avoid
         if not following and prefix not in words:
-            out = self._free if key == ANY_WORD else self.blocked(prefix)
+            out = self._free if context is None else self.blocked(prefix)
         else:
             out = np.zeros(self._size, dtype=bool)
             if not prefix or prefix in words:
@@ -1148,7 +1156,7 @@ class Lexicon:
                 out[self._ids_by_letter.get(letter, [])] = False
         if len(self._cache) > 100_000:
             self._cache.clear()
-        self._cache[(key, prefix)] = out
+        self._cache[(context, avoid, prefix)] = out
         return out
 
 
