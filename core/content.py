@@ -984,19 +984,22 @@ def _cut_at_boundary(text: str, min_length: int = 0) -> str:
     return text
 
 
+_TOKEN = re.compile(r"[a-zA-Z\u00c0-\u024f]+|\s+|.", re.DOTALL)
+
+
 def _contexts(text: str) -> list[tuple[tuple[str, ...], str]]:
     """Each Latin-script word of ``text`` (lower case) with what the sampler keeps it to: the
     words and joiners before it as :meth:`Lexicon.advance` tracks them (empty when any may come)."""
     out = []
     state = START
-    for ch in to_units(normalise_post(text)) + "\0":
-        letter = _LATIN_LETTER.fullmatch(ch) is not None
-        word, key, trail, gap = state
-        if word and not letter:
-            out.append((key[0] or (), word))
-        context = (*trail, gap) if trail else None
-        state = Lexicon.advance(state, ch.lower() if letter else " " if ch.isspace() else ch, letter,
-                                (context, frozenset()))
+    for token in _TOKEN.findall(to_units(normalise_post(text)) + "\0"):
+        if _LATIN_LETTER.match(token):  # a whole word: what advance() does letter by letter
+            _, _, trail, gap = state
+            context = (*trail, gap) if trail else None
+            state = token.lower(), (context, frozenset()), trail, gap
+            out.append((context or (), token.lower()))
+        else:
+            state = Lexicon.advance(state, " " if token.isspace() else token, False)
     return out
 
 
