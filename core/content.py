@@ -131,6 +131,12 @@ DEFAULT_TEMPERATURE = 0.5
 #: n-grams (scoring keeps the weights tuned on validation posts): drafts for a segment then read
 #: like that segment's posts rather than like the corpus at large.
 DEFAULT_FOCUS = 0.6
+#: How that share is split between the segment's and the topic's n-grams (over the kinds the
+#: corpus has). The segment counts most: the Studio asks for a segment's drafts, and spreads them
+#: over its topics. On the demo, an independent classifier of segments finds the drafts' own
+#: segment for 56 % of them with the focus on topics alone, 78 % with this split (its own
+#: accuracy on real posts, cross-validated: 60 %).
+FOCUS_SPLIT = {"segment": 2.0, "topic": 1.0}
 #: The sampler never writes a symbol more times in a row (the checks reject 5).
 MAX_RUN = 5
 #: Most URL/@mention placeholders the sampler writes in a row (spaces between them included).
@@ -556,13 +562,18 @@ class LanguageModel:
 
     def label_weights(self, focus: float | None = None) -> tuple[float, float]:
         """Segment and topic n-gram weights: the tuned ones, or while writing with ``focus``, at
-        least that share of the n-gram part, split between them as tuned."""
+        least that share of the n-gram part, split :data:`FOCUS_SPLIT` between the kinds of label
+        the corpus has (validation may find a label no help to scoring, e.g. the demo's segments
+        once the corpus has enough posts, yet drafts for a segment should sound like it)."""
         segment, topic = self.info.segment_weight, self.info.topic_weight
         rest = 1.0 - self.info.mix_weight
-        if focus is None or segment + topic <= 0 or rest <= 0:
+        kinds = [k for k in FOCUS_SPLIT if k in self.label_ngrams]
+        if focus is None or not kinds or rest <= 0:
             return segment, topic
         share = max((segment + topic) / rest, min(max(focus, 0.0), 1.0))
-        return rest * share * segment / (segment + topic), rest * share * topic / (segment + topic)
+        total = sum(FOCUS_SPLIT[k] for k in kinds)
+        split = {k: FOCUS_SPLIT[k] / total if k in kinds else 0.0 for k in FOCUS_SPLIT}
+        return rest * share * split["segment"], rest * share * split["topic"]
 
     def _mix_next(self, lstm: np.ndarray, context: np.ndarray, candidates: np.ndarray,
                   labels: dict[str, np.ndarray], focus: float | None = None,
@@ -1216,10 +1227,9 @@ def load_model(ws: Workspace, model_id: str | None = None) -> LanguageModel:
         train_index = json.loads((path / "ngram_posts.json").read_text(encoding="utf-8"))
         texts = [posts[i] for i in train_index]
         ngram = _fit_ngram(texts, vocab, info.mix_order)
-        if info.segment_weight or info.topic_weight:
+        if (path / "ngram_labels.json").exists():  # every label kind, for writing (label_weights)
             labels = json.loads((path / "ngram_labels.json").read_text(encoding="utf-8"))
-            label_ngrams = _fit_label_ngrams(texts, labels["segments"], labels["topics"], vocab, info.mix_order,
-                                             segment=info.segment_weight > 0, topic=info.topic_weight > 0)
+            label_ngrams = _fit_label_ngrams(texts, labels["segments"], labels["topics"], vocab, info.mix_order)
     return LanguageModel(info, vocab, spans, weights, posts, ngram=ngram, label_ngrams=label_ngrams)
 
 
@@ -1513,8 +1523,6 @@ def train_model(
             per_label[kind] = np.where(per_symbol > 0, probs, whole)
         segment_weight, topic_weight, _ = tune_label_weights(lstm_probs, mix_weight, whole, per_label.get("segment"),
                                                              per_label.get("topic"))
-        label_ngrams = {k: m for k, m in label_ngrams.items()
-                        if {"segment": segment_weight, "topic": topic_weight}[k] > 0}
     model_id = _new_model_id(ws)
     frequent_urls, frequent_mentions = frequent_placeholders(corpus.texts)
     info = ModelInfo(

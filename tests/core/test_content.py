@@ -338,7 +338,11 @@ def test_a_model_card_from_before_label_ngrams_still_loads(trained) -> None:
     path.write_text(json.dumps(old), encoding="utf-8")
     try:
         loaded = load_model(ws, lm.model_id)
-        assert loaded.info.segment_weight == loaded.info.topic_weight == 0.0 and loaded.label_ngrams == {}
+        assert loaded.info.segment_weight == loaded.info.topic_weight == 0.0
+        # It scores as before, labels or not (its segment n-grams serve only for writing).
+        texts = tiny_corpus().texts[:6]
+        labelled = loaded.bits_per_char(texts, segments=tiny_corpus().segments[:6], topics=tiny_corpus().topics[:6])
+        assert labelled == loaded.bits_per_char(texts)
     finally:
         path.write_text(json.dumps(card), encoding="utf-8")
 
