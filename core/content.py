@@ -28,10 +28,10 @@ URLs and @mentions are single placeholder symbols (:mod:`core.corpus`).
   piece of a corpus post (after 24 copied characters the next word leaves the post). For a segment, at least :data:`DEFAULT_FOCUS` of the n-gram part is on that
   segment's and topic's own n-grams. Temperature sharpens the choice of words but not of the end
   of post, which keeps the model's own share (a low temperature would otherwise never end a draft).
-* **Reranking** (:func:`generate_drafts`): :data:`DEFAULT_CANDIDATES` drafts are written per draft
-  returned, in one batch, and the passing ones the model finds most fluent are kept: fewest bits
-  per character under the model, plus a cost per sentence fragment or run-on and for ending
-  mid-phrase (:func:`draft_scores`).
+* **Reranking** (:func:`generate_drafts`): 3 to 6 drafts are written per draft returned (more
+  when fewer are asked for), in one batch, and the passing ones the model finds most fluent are
+  kept: fewest bits per character under the model, plus a cost per sentence fragment or run-on,
+  for ending mid-phrase and per word joined as the corpus never does (:func:`draft_scores`).
 * **Inference** (:class:`LanguageModel`) runs the trained weights in numpy, so scoring and
   sampling need no TensorFlow; the n-gram is refitted from the saved training posts on load
   (seconds for 10,000 posts; its tables are far larger than the posts).
@@ -144,7 +144,11 @@ MAX_PLACEHOLDER_RUN = 3
 #: The sampler completes no third copy in a row of a piece of 2 to this many symbols.
 MAX_REPEATED_PIECE = 6
 #: Drafts written per draft returned: the most fluent passing ones are kept (:func:`generate_drafts`).
+#: At least this many; for a few drafts more, up to :data:`MAX_CANDIDATES`, as long as one batch
+#: stays within :data:`CANDIDATE_ROWS` (the Studio's 5 drafts get 6 candidates each, 20 drafts 3).
 DEFAULT_CANDIDATES = 3
+MAX_CANDIDATES = 6
+CANDIDATE_ROWS = 60
 #: A sentence of fewer words than this is a fragment ("Breakfast. Our no-added.").
 MIN_SENTENCE_WORDS = 3
 #: What a fragment, or a draft that stops mid-phrase, costs in the ranking (bits per character).
@@ -1654,7 +1658,7 @@ def generate_drafts(
     known_words: bool = True,
     focus: float | None = DEFAULT_FOCUS,
     avoid_copies: bool = True,
-    candidates: int = DEFAULT_CANDIDATES,
+    candidates: int | None = None,
 ) -> GenerationResult:
     """Write ``n`` drafts for a segment and check each; resample until ``n`` pass or give up.
 
@@ -1667,7 +1671,8 @@ def generate_drafts(
 
     Each round writes ``candidates`` drafts per draft still wanted, in one batch, and keeps the
     passing ones the model finds most fluent (:func:`draft_scores`: bits per character plus a cost
-    per sentence fragment); ``candidates=1`` keeps them in the order written.
+    per sentence fragment); ``candidates=1`` keeps them in the order written, None chooses by ``n``
+    (:data:`DEFAULT_CANDIDATES` to :data:`MAX_CANDIDATES`).
 
     Returns
     -------
@@ -1676,6 +1681,8 @@ def generate_drafts(
     """
     if n < 1 or n > 100:
         raise ContentError(f"n={n} must be between 1 and 100")
+    if candidates is None:
+        candidates = min(MAX_CANDIDATES, max(DEFAULT_CANDIDATES, CANDIDATE_ROWS // n))
     if candidates < 1:
         raise ContentError(f"candidates={candidates} must be at least 1")
     known_topics = [t for t in topics if t in lm.vocab.topics] or [""]
