@@ -173,6 +173,29 @@ def _junctions(lm: LanguageModel, drafts: list) -> float:
     return round(sum(w in lexicon.followers(*ctx) for ctx, w in known) / max(len(known), 1), 3)
 
 
+def _judged(corpus: Corpus, drafts: list, kind: str) -> dict | None:
+    """An independent judge of labels: TF-IDF words and characters into logistic regression, fitted
+    on the training posts' labels. Its cross-validated accuracy on real posts gives the scale for
+    the share of drafts it finds written for their own label."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline, make_union
+
+    labels = corpus.segments if kind == "segment" else corpus.topics
+    rows = [i for i, label in enumerate(labels) if label]
+    if not kind or len({labels[i] for i in rows}) < 2:
+        return None
+    judge = make_pipeline(make_union(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+                                     TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)),
+                          LogisticRegression(max_iter=2000, C=10))
+    texts, y = [corpus.texts[i] for i in rows], [labels[i] for i in rows]
+    real = float(cross_val_score(judge, texts, y, cv=5).mean())
+    judge.fit(texts, y)
+    hits = judge.predict([d.text for d in drafts]) == np.array([getattr(d, kind) for d in drafts])
+    return {"real_posts_cv": round(real, 3), "drafts": round(float(hits.mean()), 3)}
+
+
 def _controls(lm: LanguageModel, kind: str, label: str) -> dict:
     """What the Studio passes for a label: a segment with its most frequent topics, or a topic."""
     if kind == "segment":
@@ -253,6 +276,7 @@ def run(name: str, n_posts: int, config: TrainConfig, keep: Path | None = None) 
         "failure_reasons": dict(reasons.most_common()),
         "segment_weight": lm.info.segment_weight, "topic_weight": lm.info.topic_weight,
         "control_effect": control, "drafts_attributed_to_their_label": _attribution(lm, drafts, kind) if kind else None,
+        "label_judged_by_a_classifier": _judged(train_corpus, ranked, kind),
         "sample": [d.text for d in drafts[:3]],
         "samples_by_label": samples,
         "config": {k: lm.info.config[k] for k in ("units", "layers", "seq_len", "batch_size", "learning_rate",
