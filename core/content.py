@@ -24,9 +24,11 @@ URLs and @mentions are single placeholder symbols (:mod:`core.corpus`).
   that reaches it is cut after its last sentence or word), at most three @mentions/links in a row,
   no third copy in a row of a short piece, no end of post while the draft is too short or mostly
   symbols, only Latin-script words the corpus has, each after the words before it only as the
-  corpus has them (:class:`Lexicon`: the two words before, else the one), and no 40-character
-  piece of a corpus post (after 24 copied characters the next word leaves the post). For a segment, at least :data:`DEFAULT_FOCUS` of the n-gram part is on that
-  segment's and topic's own n-grams. Temperature sharpens the choice of words but not of the end
+  corpus has them (:class:`Lexicon`: the two words before, else the one; a sentence's first word
+  one the corpus starts sentences with), and no 40-character piece of a corpus post (after 24 to 32
+  copied characters the draft leaves the post at a word). For a segment, at least
+  :data:`DEFAULT_FOCUS` of the n-gram part is on the segment's and topic's own n-grams (split
+  :data:`FOCUS_SPLIT`). Temperature sharpens the choice of words but not of the end
   of post, which keeps the model's own share (a low temperature would otherwise never end a draft).
 * **Reranking** (:func:`generate_drafts`): 3 to 6 drafts are written per draft returned (more
   when fewer are asked for), in one batch, and the passing ones the model finds most fluent are
@@ -1034,7 +1036,8 @@ class Lexicon:
     script any word of the corpus may start; those symbols themselves are free.
 
     Keeping to the corpus's word pairs also keeps a draft on one post for longer, so at a word's
-    start after :data:`COPY_RUN` copied characters the word that post has next is ruled out
+    start after :data:`COPY_RUN` copied characters the word that post has next is ruled out where
+    the corpus offers another, and after :data:`COPY_RUN_LATE` wherever that leads
     (:meth:`word_key`): the draft moves on to another post where their words meet.
     """
 

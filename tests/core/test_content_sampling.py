@@ -137,6 +137,10 @@ def test_words_meet_only_as_they_do_in_the_corpus() -> None:
                 if i >= 2 and run[i - 2:i + 2] in triples:
                     assert run[i + 2] in triples[run[i - 2:i + 2]], (text, run[i - 2:i + 3])
     assert checked >= 20
+    # A sentence starts with a word the corpus starts a sentence with.
+    starters = {m.lower() for t in POSTS for m in re.findall(r"(?:^|[.!?]\s+)([A-Za-z]+)", t)}
+    opened = [m.lower() for t in kept for m in re.findall(r"(?:^|[.!?]\s+)([A-Za-z]+)", t)]
+    assert len(opened) >= 10 and set(opened) <= starters, set(opened) - starters
 
 
 def test_no_capital_inside_a_word_begun_in_lower_case() -> None:
