@@ -1549,11 +1549,12 @@ def train_model(
     card = {"val_bits_per_char": val_bits, "lstm_bits_per_char": lstm_bits}
     if evaluate_drafts:
         report(0.97, "Writing sample drafts…")
+        # The rates are the sampler's own, as written; the samples are what the Drafts tab returns.
         result = generate_drafts(lm, n=evaluate_drafts, seed=config.seed, resample=False, candidates=1)
         card |= {
             "pass_rate": sum(d.passes for d in result.drafts) / len(result.drafts),
             "near_copy_rate": sum(d.near_copy for d in result.drafts) / len(result.drafts),
-            "samples": [d.text for d in result.drafts[:5]],
+            "samples": [d.text for d in generate_drafts(lm, n=5, seed=config.seed).drafts],
         }
     card["seconds"] = round(time.monotonic() - started, 1)
     lm.info = ModelInfo(**(info.as_json() | card))

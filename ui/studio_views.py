@@ -9,6 +9,7 @@ import streamlit as st
 
 from core.checks import check_draft, save_banned_words
 from core.content import (
+    DEFAULT_FOCUS,
     ContentError,
     LanguageModel,
     ModelInfo,
@@ -124,16 +125,18 @@ def model_card(info: ModelInfo) -> None:
     if info.mix_order and info.lstm_bits_per_char is not None:
         st.caption(f"The writer mixes the LSTM ({info.lstm_bits_per_char:.3f} bits/char alone) with the order-"
                    f"{info.mix_order} n-gram, LSTM weight {info.mix_weight:.2f}, chosen on the held-out posts.")
-    if info.segment_weight or info.topic_weight:
-        st.caption(f"Part of the n-gram side comes from the post's own segment's posts (weight "
-                   f"{info.segment_weight:.2f}) and own topic's (weight {info.topic_weight:.2f}); drafts for a "
-                   "segment lean further on them.")
+    if info.mix_order and (info.segments or info.topics):
+        st.caption(f"Scoring takes part of the n-gram side from the post's own segment's posts (weight "
+                   f"{info.segment_weight:.2f}) and own topic's (weight {info.topic_weight:.2f}), as the held-out "
+                   f"posts chose; drafts for a segment lean on them for {DEFAULT_FOCUS:.0%} of it, so they sound "
+                   "like that segment's posts.")
     if info.history:
         curve = pd.DataFrame(info.history).set_index("epoch")[["train_bits", "val_bits"]]
         curve.columns = ["training (bits/symbol)", "held-out (bits/char)"]
         st.line_chart(curve, height=200, x_label="epoch", y_label="bits")
     if info.samples:
-        st.markdown("**Sample drafts**")
+        st.markdown("**Sample drafts**", help="Written as the Drafts tab writes them: the best of several "
+                    "candidates that pass the checks.")
         for text in info.samples:
             st.markdown(f"> {text}")
 
