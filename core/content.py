@@ -61,7 +61,7 @@ import shutil
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -1715,7 +1715,10 @@ def generate_drafts(
             order = np.argsort(draft_scores(lm, texts, segments=[s for s, _ in controls],
                                             topics=[t for _, t in controls], link=link), kind="stable")
         good: list[Draft] = []
-        for i in order:
+        # A candidate repeating a phrase of a draft already kept waits until the others are checked:
+        # five drafts that all end "in the shop and back counts" read as one.
+        phrases: set[str] = set()
+        for i in _spread(order, texts, phrases) if candidates > 1 else order:
             if len(good) >= want:
                 break
             (seg, topic), final = controls[i], restore_placeholders(texts[i], link=link, mentions=lm.info.mentions)
@@ -1727,6 +1730,8 @@ def generate_drafts(
             seen.add(final)
             draft = Draft(final, check.weighted_length, not reasons, reasons, seg, topic, check.near_copy)
             (good if draft.passes else failing).append(draft)
+            if draft.passes:
+                phrases |= _phrases(texts[i])
         passing += good
         if len(passing) >= n or (not resample and len(passing) + len(failing) >= n):
             break
@@ -1742,6 +1747,29 @@ def generate_drafts(
                    f"the most common problem was: {common}")
         drafts += failing[: n - len(drafts)]
     return GenerationResult(drafts, n, sampled, message)
+
+
+#: Drafts of one call that share this many characters (as the near-copy check compares them)
+#: repeat a phrase: the later ones are checked last.
+SHARED_PHRASE_CHARS = 20
+
+
+def _phrases(text: str) -> set[str]:
+    """Every :data:`SHARED_PHRASE_CHARS`-character piece of ``text`` as the near-copy check compares them."""
+    canon = canonical(text)
+    return {canon[j:j + SHARED_PHRASE_CHARS] for j in range(len(canon) - SHARED_PHRASE_CHARS + 1)}
+
+
+def _spread(order: Sequence[int], texts: Sequence[str], kept: set[str]) -> Iterator[int]:
+    """The indices of ``order``, but those whose text shares a phrase with ``kept`` when their
+    turn comes (the caller adds the drafts it keeps) moved to the end, in their own order."""
+    later = []
+    for i in order:
+        if _phrases(texts[i]) & kept:
+            later.append(i)
+        else:
+            yield i
+    yield from later
 
 
 def sentence_words(text: str) -> list[int]:

@@ -378,3 +378,11 @@ def test_keeping_to_the_corpus_words_does_not_lead_into_copies(trained) -> None:
     guarded = generate_drafts(lm, **kwargs).drafts
     assert sum(d.near_copy for d in free) >= 4
     assert not any(d.near_copy for d in guarded)
+
+
+def test_drafts_of_one_call_do_not_repeat_a_phrase_when_others_pass(trained) -> None:
+    _, lm, _ = trained
+    drafts = generate_drafts(lm, n=3, segment="young men", topics=["protein"], seed=2, candidates=6).drafts
+    pieces = [{d.text.casefold()[i:i + 20] for i in range(len(d.text) - 19)} for d in drafts]
+    assert len(drafts) == 3 and all(d.passes for d in drafts)
+    assert not any(pieces[i] & pieces[j] for i in range(3) for j in range(i)), [d.text for d in drafts]
