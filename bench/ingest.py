@@ -106,7 +106,9 @@ def main() -> None:
             t = time.perf_counter()
             make_csv(path, rows)
             size_mb = path.stat().st_size / 1e6
-            print(f"\n{rows:,} rows requested · {size_mb:,.0f} MB · made in {time.perf_counter() - t:.1f} s")
+            load = " / ".join(f"{v:.2f}" for v in os.getloadavg())
+            print(f"\n{rows:,} rows requested · {size_mb:,.0f} MB · made in {time.perf_counter() - t:.1f} s · "
+                  f"load average {load} (1/5/15 min)")
             print(f"{'reader':<10}{'rows':>12}{'seconds':>10}{'rows/s':>14}{'peak MB':>10}")
             for kind in ("pyarrow", "pandas", "reach"):
                 r = measure(kind, path)

@@ -22,23 +22,26 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import logging
 import re
 import shutil
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from charset_normalizer import from_bytes
 
-from core.timestamps import TimestampParser
+from core.timestamps import EARLIEST, FAST_FORMATS, TimestampParser, latest_allowed
 from core.workspace import Workspace
 
 __all__ = [
@@ -532,6 +535,45 @@ def inspect_file(
 # ---------------------------------------------------------------------------------------------
 
 
+_BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)  # the first k bytes of a word
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, in place: a bijection of uint64 that spreads every bit over all."""
+    z ^= z >> np.uint64(30)
+    z *= np.uint64(0xBF58476D1CE4E5B9)
+    z ^= z >> np.uint64(27)
+    z *= np.uint64(0x94D049BB133111EB)
+    z ^= z >> np.uint64(31)
+    return z
+
+
+def _hash_strings(values: pa.Array) -> np.ndarray:
+    """A 64-bit hash of every string: its length, then its bytes 8 at a time, each mixed in.
+
+    Works on the Arrow buffers with numpy (no Python string per value); a step per 8 bytes of
+    the longest value, over the values that long.
+    """
+    if not len(values):
+        return np.empty(0, dtype=np.uint64)
+    width = np.int64 if pa.types.is_large_string(values.type) else np.int32
+    _, offsets_buffer, data_buffer = values.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=width)[values.offset : values.offset + len(values) + 1].astype(np.int64)
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.empty(0, np.uint8)
+    data = np.concatenate([data[offsets[0] : offsets[-1]], np.zeros(8, np.uint8)])
+    # words[i] is the little-endian word of the 8 bytes from byte i on (a view, not a copy).
+    words = np.ndarray(shape=(len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
+    starts, lengths = offsets[:-1] - offsets[0], np.diff(offsets)
+    hashes = _mix(lengths.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15))
+    for k in range(0, int(lengths.max(initial=0)), 8):
+        rows = slice(None) if k == 0 else np.flatnonzero(lengths > k)
+        word = words[starts[rows] + k] & _BYTE_MASKS[np.minimum(lengths[rows] - k, 8)]
+        hashes[rows] = _mix(hashes[rows] ^ word)
+    if values.null_count:
+        hashes[values.is_null().to_numpy(zero_copy_only=False)] = 0
+    return hashes
+
+
 class _Dedup:
     """Remembers 64-bit row hashes across blocks; a hash seen before is an exact duplicate.
 
@@ -543,10 +585,18 @@ class _Dedup:
     def __init__(self) -> None:
         self.seen = np.empty(0, dtype=np.uint64)
 
-    def first_seen(self, frame: pd.DataFrame) -> np.ndarray:
-        """Boolean mask of rows not seen before (also within this block)."""
-        hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-        order = np.argsort(hashes)
+    @staticmethod
+    def hashes(table: pa.Table) -> np.ndarray:
+        """The hash of every row, from its columns' hashes in order (pure, so it can run ahead
+        on the reading thread; numpy releases the GIL)."""
+        hashes = np.full(table.num_rows, table.num_columns, dtype=np.uint64)
+        for column in table.columns:
+            hashes = _mix(hashes ^ _hash_strings(column.combine_chunks()))
+        return hashes
+
+    def first_seen(self, hashes: np.ndarray) -> np.ndarray:
+        """Boolean mask of rows (given by their :meth:`hashes`) not seen before, also within this block."""
+        order = np.argsort(hashes, kind="stable")  # so the first of equal rows is the one kept
         sorted_hashes = hashes[order]
         new_sorted = np.ones(len(hashes), dtype=bool)
         new_sorted[1:] = sorted_hashes[1:] != sorted_hashes[:-1]
@@ -578,29 +628,64 @@ EVENT_SCHEMA = pa.schema([
 ])
 
 
+@functools.cache
+def _event_schema(*, action: str, platform: str) -> pa.Schema:
+    """EVENT_SCHEMA with the pandas metadata a frame of clean events would give it.
+
+    Events are cleaned as Arrow tables, but the Parquet file keeps the metadata it had when they
+    were pandas frames (pandas reads the columns back with the same dtypes).
+    """
+    # One row like the accepted ones: pandas' metadata names the type it infers from the values.
+    sample = pd.DataFrame({"user_id": pd.Series(["u"], dtype="str"),
+                           "timestamp": pd.Series([EARLIEST], dtype="datetime64[ms]"),
+                           "action": pd.Series(["view"], dtype=action), "topic": pd.Series(["t"], dtype="str"),
+                           "platform": pd.Series(["p" if platform == "str" else None], dtype=platform)})
+    return pa.Table.from_pandas(sample, schema=EVENT_SCHEMA, preserve_index=False).schema
+
+
 class _Sink:
-    """Parquet writers for one dataset's tables, opened on first write."""
+    """Parquet writers for one dataset's tables, opened on first write.
+
+    Writing happens on a worker thread (Arrow's encoder releases the GIL), one table at a time,
+    so the next block is cleaned while this one is compressed; :meth:`close` waits for the last.
+    """
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.writers: dict[str, pq.ParquetWriter] = {}
         self.rows: Counter = Counter()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-write")
+        self._pending: Future | None = None
 
     def write(self, table: str, frame: pd.DataFrame, schema: pa.Schema | None = None) -> None:
         if frame.empty:
             return
-        batch = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+        self.write_arrow(table, pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
+
+    def write_arrow(self, table: str, batch: pa.Table) -> None:
+        if batch.num_rows == 0:
+            return
+        self._wait()
         if table not in self.writers:
             self.writers[table] = pq.ParquetWriter(self.folder / f"{table}.parquet", batch.schema,
                                                   compression="zstd", compression_level=1)
         elif batch.schema != self.writers[table].schema:
             batch = batch.cast(self.writers[table].schema)
-        self.writers[table].write_table(batch)
-        self.rows[table] += len(frame)
+        self._pending = self._pool.submit(self.writers[table].write_table, batch)
+        self.rows[table] += batch.num_rows
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()  # re-raises a failed write here
 
     def close(self) -> None:
-        for writer in self.writers.values():
-            writer.close()
+        try:
+            self._wait()
+        finally:
+            self._pool.shutdown(wait=True)
+            for writer in self.writers.values():
+                writer.close()
 
 
 class _Rejects:
@@ -624,9 +709,24 @@ class _Rejects:
                         schema=pa.schema([("file", pa.string()), ("reason", pa.string()), ("row", pa.string())]))
 
 
-def _blocks(path: Path, info: FileInspection, bad_rows: list[str]) -> Iterator[tuple[pd.DataFrame, float]]:
-    """Blocks of the file as all-text frames, with the fraction of the file read so far."""
+@dataclass
+class _Block:
+    """One block of the file as read: all-text columns, plus what came with it."""
+
+    table: pa.Table
+    fraction: float  # of the file read so far
+    bad_rows: list[str]  # lines with the wrong number of fields, found while reading this block
+    hashes: np.ndarray | None = None  # row hashes for deduplication (see _Dedup.hashes)
+
+    def frame(self) -> pd.DataFrame:
+        return self.table.to_pandas()
+
+
+def _blocks(path: Path, info: FileInspection) -> Iterator[_Block]:
+    """Blocks of the file as all-text Arrow tables named by the header; a last empty block
+    carries lines with the wrong number of fields found after the last one."""
     size = max(path.stat().st_size, 1)
+    bad_rows: list[str] = []
 
     # A line of spaces (and tabs, unless tabs separate the fields) is a blank line, not a row.
     blanks = " \t".replace(info.delimiter, "")
@@ -635,6 +735,11 @@ def _blocks(path: Path, info: FileInspection, bad_rows: list[str]) -> Iterator[t
         if row.text.strip(blanks):
             bad_rows.append(row.text)
         return "skip"
+
+    def take_bad_rows() -> list[str]:
+        taken = bad_rows.copy()
+        bad_rows.clear()
+        return taken
 
     # Every column is read as text (validation decides what is valid, not type inference, which
     # would turn the id "007" into 7.0 and fail on a later block that does not fit the type).
@@ -668,16 +773,34 @@ def _blocks(path: Path, info: FileInspection, bad_rows: list[str]) -> Iterator[t
             if header_pending and batch.num_rows:
                 batch = batch.slice(1)
                 header_pending = False
-            frame = batch.to_pandas()
-            frame.columns = names[: len(frame.columns)]
-            yield frame, min(source.tell() / size, 1.0)
+            table = pa.Table.from_batches([batch]).rename_columns(names[: batch.num_columns])
+            yield _Block(table, min(source.tell() / size, 1.0), take_bad_rows())
+        if bad_rows:
+            yield _Block(pa.table({}), 1.0, take_bad_rows())
     finally:
         source.close()
 
 
-def _open_reader_checked(path: Path, info: FileInspection, bad_rows: list[str]) -> Iterator[tuple[pd.DataFrame, float]]:
+def _open_reader_checked(path: Path, info: FileInspection) -> Iterator[_Block]:
+    """:func:`_blocks`, read (and hashed) one block ahead on a worker thread.
+
+    Arrow's CSV parsing and most of the hashing release the GIL, so on two cores the next block
+    is read while this one is cleaned. Errors surface here, in the caller's thread.
+    """
+    blocks = _blocks(path, info)
+
+    def read_next() -> _Block | None:
+        block = next(blocks, None)
+        if block is not None and block.table.num_columns:
+            block.hashes = _Dedup.hashes(block.table)
+        return block
+
     try:
-        yield from _blocks(path, info, bad_rows)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-read") as pool:
+            pending = pool.submit(read_next)
+            while (block := pending.result()) is not None:
+                pending = pool.submit(read_next)
+                yield block
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         message = str(exc).splitlines()[0]
         if "utf8" in message.lower() or "decode" in message.lower() or isinstance(exc, UnicodeDecodeError):
@@ -685,6 +808,8 @@ def _open_reader_checked(path: Path, info: FileInspection, bad_rows: list[str]) 
                 f"{info.path.name}: part of the file is not valid {info.encoding} text; save it with one encoding (UTF-8) and upload it again"
             ) from None
         raise IngestError(f"{info.path.name}: the CSV could not be parsed ({message[:160]})") from None
+    finally:
+        blocks.close()  # the pool has finished with it
 
 
 def _normalise_gender(values: pd.Series) -> pd.Series:
@@ -698,51 +823,103 @@ def _normalise_gender(values: pd.Series) -> pd.Series:
     return out.astype("string")
 
 
-def _clean_events(block: pd.DataFrame, mapping: dict[str, str],
-                  parser: TimestampParser) -> tuple[pd.DataFrame, pd.Series]:
-    """(clean events of accepted rows, reason per row or NA)."""
-    n = len(block)
-    reason = pd.Series(pd.NA, index=block.index, dtype="string")
+def _iso_timestamps(text: pa.Array) -> np.ndarray:
+    """The common export formats parsed in Arrow, as ``datetime64[ms]``; NaT where not (strictly) one of them.
 
-    def col(canonical: str) -> pd.Series | None:
+    The same rule as ``core.timestamps``' fast path: Arrow's strptime rolls an impossible day over
+    (2023-02-30 becomes 1 March), so a value only counts when it is 19 characters long and the
+    day it wrote is the day it parsed to; the rest goes to :class:`TimestampParser`. A later
+    format only sees the values the earlier ones did not read.
+    """
+    timestamps = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ms]")
+    todo = np.arange(len(text))
+    for fmt in FAST_FORMATS:
+        if not len(todo):
+            break
+        part = text if len(todo) == len(text) else text.take(todo)
+        parsed = pc.strptime(part, format=fmt, unit="ms", error_is_null=True)
+        if parsed.null_count == len(part):
+            continue
+        day_text = pc.utf8_slice_codeunits(part, 8, 10)
+        day_digits = pc.if_else(pc.utf8_is_digit(day_text), day_text, "0")
+        same_day = pc.equal(pc.cast(day_digits, pa.int64()), pc.day(parsed))
+        parsed = pc.if_else(pc.and_kleene(same_day, pc.equal(pc.utf8_length(part), 19)), parsed, None)
+        values = parsed.to_numpy(zero_copy_only=False)
+        timestamps[todo] = values
+        todo = todo[np.isnat(values)]
+    return timestamps
+
+
+def _parse_timestamps(text: pa.Array, empty: np.ndarray,
+                      parser: TimestampParser) -> tuple[np.ndarray, np.ndarray]:
+    """(``datetime64[ms]`` with NaT where empty, unparseable or out of range; out-of-range mask).
+
+    What the fast path cannot read goes to ``parser`` as a pandas Series, in file order.
+    """
+    timestamps = _iso_timestamps(text)
+    slow = np.flatnonzero(np.isnat(timestamps) & ~empty)
+    out_of_range = ~np.isnat(timestamps) & ((timestamps < EARLIEST.to_datetime64())
+                                            | (timestamps > latest_allowed().to_datetime64()))
+    timestamps[out_of_range] = np.datetime64("NaT")
+    if len(slow):
+        parsed, slow_out_of_range = parser.parse(text.take(slow).to_pandas())
+        timestamps[slow] = parsed.to_numpy(dtype="datetime64[ms]")
+        out_of_range[slow] = slow_out_of_range.to_numpy(dtype=bool)
+    return timestamps, out_of_range
+
+
+def _clean_events(block: pa.Table, mapping: dict[str, str],
+                  parser: TimestampParser) -> tuple[pa.Table, np.ndarray]:
+    """(clean events of accepted rows, reason per row or None), cleaned column by column in Arrow."""
+    n = block.num_rows
+
+    def raw(canonical: str) -> pa.Array | None:
         source = mapping.get(canonical)
-        return _strip(block[source]) if source is not None else None
+        return block.column(block.column_names.index(source)).combine_chunks() if source is not None else None
+
+    def col(canonical: str) -> pa.Array | None:
+        values = raw(canonical)
+        return pc.utf8_trim_whitespace(values) if values is not None else None
+
+    def blank(values: pa.Array) -> np.ndarray:
+        return pc.fill_null(pc.equal(values, ""), True).to_numpy(zero_copy_only=False)
 
     user = col("user_id")
-    topic = block[mapping["topic"]].str.strip(" \t\r\n#").str.lower() if "topic" in mapping else None
+    topic = pc.utf8_lower(pc.utf8_trim(raw("topic"), characters=" \t\r\n#"))
     action = col("action")
     platform = col("platform")
     ts_text = col("timestamp")
     # Without an action column every row is a view (the report notes it).
-    action = action.str.lower() if action is not None else pd.Series("view", index=block.index, dtype="string")
+    action = pc.utf8_lower(action) if action is not None else pa.repeat(pa.scalar("view"), n)
 
     # Reasons as small integer codes (the first failing check wins), text only for rejected rows.
-    checks: list[tuple[pd.Series, str]] = [(_blank(user), REASONS["user"])]
+    checks: list[tuple[np.ndarray, str]] = [(blank(user), REASONS["user"])]
     if mapping.get("action"):
-        checks.append((_blank(action), REASONS["action"]))
-    checks.append((_blank(topic), REASONS["topic"]))
-    timestamps = pd.Series(pd.NaT, index=block.index, dtype="datetime64[ms]")
+        checks.append((blank(action), REASONS["action"]))
+    checks.append((blank(topic), REASONS["topic"]))
+    timestamps = np.full(n, np.datetime64("NaT"), dtype="datetime64[ms]")
     if ts_text is not None:
-        empty = _blank(ts_text)
-        timestamps, out_of_range = parser.parse(ts_text.where(~empty, ""))
+        empty = blank(ts_text)
+        timestamps, out_of_range = _parse_timestamps(ts_text, empty, parser)
         checks.append((empty, REASONS["ts_empty"]))
         checks.append((out_of_range, REASONS["ts_range"]))
-        checks.append((timestamps.isna() & ~empty & ~out_of_range, REASONS["ts_bad"]))
+        checks.append((np.isnat(timestamps) & ~empty & ~out_of_range, REASONS["ts_bad"]))
     code = np.zeros(n, dtype=np.int8)
     for k, (mask, _text) in enumerate(checks, start=1):
-        code[(code == 0) & mask.to_numpy(dtype=bool, na_value=True)] = k
+        code[(code == 0) & mask] = k
     ok = code == 0
     labels = np.array([None, *(text for _mask, text in checks)], dtype=object)
-    reason = pd.Series(labels[code], index=block.index, dtype="string")
-    clean = pd.DataFrame({
-        "user_id": user[ok],
-        "timestamp": timestamps[ok],
-        "action": action[ok],
-        "topic": topic[ok],
-        "platform": (platform[ok].str.lower() if platform is not None else pd.Series(None, index=block.index[ok], dtype="string")),
-    })
-    assert len(clean) + int((~ok).sum()) == n
-    return clean, reason
+    keep = pa.array(ok)
+    n_ok = int(ok.sum())
+    clean = pa.table({
+        "user_id": user.filter(keep),
+        "timestamp": pa.array(timestamps[ok], type=pa.timestamp("ms"), from_pandas=True),
+        "action": action.filter(keep),
+        "topic": topic.filter(keep),
+        "platform": pc.utf8_lower(platform.filter(keep)) if platform is not None else pa.nulls(n_ok, pa.string()),
+    }, schema=_event_schema(action="str" if mapping.get("action") is not None else "string",
+                            platform="str" if platform is not None else "string"))
+    return clean, labels[code]
 
 
 def _clean_users(block: pd.DataFrame, mapping: dict[str, str], row_offset: int,
@@ -800,38 +977,40 @@ def _clean_baskets(block: pd.DataFrame, mapping: dict[str, str]) -> tuple[pd.Dat
 def _ingest_table_file(path: Path, info: FileInspection, report: FileReport, sink: _Sink,
                        progress: Progress | None, seen_user_ids: set[str],
                        user_row_offset: list[int]) -> None:
-    bad_rows: list[str] = []
     dedup = _Dedup()
     rejects = _Rejects(sink, report)
     parser = TimestampParser()
     notes: Counter = Counter()
-    for block, fraction in _open_reader_checked(path, info, bad_rows):
-        if bad_rows:
-            report.rows_read += len(bad_rows)
-            rejects.add_text(bad_rows, [REASONS["fields"]] * len(bad_rows))
-            bad_rows.clear()
-        report.rows_read += len(block)
-        first = dedup.first_seen(block)
+    for block in _open_reader_checked(path, info):
+        if block.bad_rows:
+            report.rows_read += len(block.bad_rows)
+            rejects.add_text(block.bad_rows, [REASONS["fields"]] * len(block.bad_rows))
+        if not block.table.num_columns:  # only the lines with the wrong number of fields after the last block
+            continue
+        report.rows_read += block.table.num_rows
+        first = dedup.first_seen(block.hashes)
         report.duplicates_removed += int((~first).sum())
-        block = block[first]
         if info.kind == "events":
-            clean, reason = _clean_events(block, info.mapping, parser)
-            sink.write("events", clean, EVENT_SCHEMA)
-        elif info.kind == "baskets":
-            clean, reason = _clean_baskets(block, info.mapping)
-            sink.write("events", clean, EVENT_SCHEMA)
+            table = block.table.filter(pa.array(first))
+            clean, reasons = _clean_events(table, info.mapping, parser)
+            sink.write_arrow("events", clean)
+            bad = pd.notna(reasons)
+            rejects.add(table.filter(pa.array(bad)).to_pandas(), pd.Series(reasons[bad], dtype="string"))
+            report.rows_accepted += clean.num_rows
         else:
-            clean, reason = _clean_users(block, info.mapping, user_row_offset[0], seen_user_ids, notes)
-            user_row_offset[0] += len(block)
-            sink.write("users", clean)
-        bad = reason.notna().to_numpy()
-        rejects.add(block[bad], reason[bad])
-        report.rows_accepted += len(clean) if info.kind != "baskets" else int((~bad).sum())
+            frame = block.frame()[first]
+            if info.kind == "baskets":
+                clean, reason = _clean_baskets(frame, info.mapping)
+                sink.write("events", clean, EVENT_SCHEMA)
+            else:
+                clean, reason = _clean_users(frame, info.mapping, user_row_offset[0], seen_user_ids, notes)
+                user_row_offset[0] += len(frame)
+                sink.write("users", clean)
+            bad = reason.notna().to_numpy()
+            rejects.add(frame[bad], reason[bad])
+            report.rows_accepted += len(clean) if info.kind != "baskets" else int((~bad).sum())
         if progress:
-            progress(fraction, f"{path.name}: {report.rows_read:,} rows read")
-    if bad_rows:
-        report.rows_read += len(bad_rows)
-        rejects.add_text(bad_rows, [REASONS["fields"]] * len(bad_rows))
+            progress(block.fraction, f"{path.name}: {report.rows_read:,} rows read")
     for note, count in notes.items():
         if count:
             report.notes.append(f"{count:,} {note}")
