@@ -41,7 +41,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from charset_normalizer import from_bytes
 
-from core.timestamps import EARLIEST, FAST_FORMATS, TimestampParser, latest_allowed
+from core.timestamps import EARLIEST, TimestampParser, latest_allowed, parse_iso
 from core.workspace import Workspace
 
 __all__ = [
@@ -823,40 +823,13 @@ def _normalise_gender(values: pd.Series) -> pd.Series:
     return out.astype("string")
 
 
-def _iso_timestamps(text: pa.Array) -> np.ndarray:
-    """The common export formats parsed in Arrow, as ``datetime64[ms]``; NaT where not (strictly) one of them.
-
-    The same rule as ``core.timestamps``' fast path: Arrow's strptime rolls an impossible day over
-    (2023-02-30 becomes 1 March), so a value only counts when it is 19 characters long and the
-    day it wrote is the day it parsed to; the rest goes to :class:`TimestampParser`. A later
-    format only sees the values the earlier ones did not read.
-    """
-    timestamps = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ms]")
-    todo = np.arange(len(text))
-    for fmt in FAST_FORMATS:
-        if not len(todo):
-            break
-        part = text if len(todo) == len(text) else text.take(todo)
-        parsed = pc.strptime(part, format=fmt, unit="ms", error_is_null=True)
-        if parsed.null_count == len(part):
-            continue
-        day_text = pc.utf8_slice_codeunits(part, 8, 10)
-        day_digits = pc.if_else(pc.utf8_is_digit(day_text), day_text, "0")
-        same_day = pc.equal(pc.cast(day_digits, pa.int64()), pc.day(parsed))
-        parsed = pc.if_else(pc.and_kleene(same_day, pc.equal(pc.utf8_length(part), 19)), parsed, None)
-        values = parsed.to_numpy(zero_copy_only=False)
-        timestamps[todo] = values
-        todo = todo[np.isnat(values)]
-    return timestamps
-
-
 def _parse_timestamps(text: pa.Array, empty: np.ndarray,
                       parser: TimestampParser) -> tuple[np.ndarray, np.ndarray]:
     """(``datetime64[ms]`` with NaT where empty, unparseable or out of range; out-of-range mask).
 
     What the fast path cannot read goes to ``parser`` as a pandas Series, in file order.
     """
-    timestamps = _iso_timestamps(text)
+    timestamps = parse_iso(text)
     slow = np.flatnonzero(np.isnat(timestamps) & ~empty)
     out_of_range = ~np.isnat(timestamps) & ((timestamps < EARLIEST.to_datetime64())
                                             | (timestamps > latest_allowed().to_datetime64()))
