@@ -1082,16 +1082,15 @@ class Lexicon:
                 table.setdefault(word[:i], set()).add(word[i])
         return table
 
-    def followers(self, *context: str) -> set[str]:
-        """The words the corpus has after ``context``: a word and the joiners after it (``"oats",
-        ","``), or two words and their joiners (``"a", "", "scoop", ""``); empty when it has none."""
-        return self._follow.get(tuple(context), set())
-
-    @staticmethod
-    def triples(text: str) -> list[tuple[tuple[str, ...], str]]:
-        """Each (two words with their joiners, next word) of ``text``, joined as :class:`Lexicon`
-        reads them (a sentence's first word comes after :data:`SENTENCE_START`)."""
-        return [(context, word) for context, word in _contexts(text) if len(context) == 4]
+    def joins(self, text: str) -> tuple[int, int]:
+        """Of the words of ``text`` after two words the corpus has joined so (a sentence's first
+        word after :data:`SENTENCE_START`): how many, and how many of those the corpus has there."""
+        known = kept = 0
+        for context, word in _contexts(text):
+            if len(context) == 4 and (followers := self._follow.get(context)):
+                known += 1
+                kept += word in followers
+        return known, kept
 
     def _table(self, context: tuple[str, ...] | None) -> dict[str, set[str]]:
         """The prefix table of the words the corpus has after ``context`` (None: all its words)."""
@@ -1795,15 +1794,14 @@ def draft_scores(lm: LanguageModel, texts: Sequence[str], *, segments: Sequence[
     of each (its own fluency, end of post included) plus :data:`FRAGMENT_PENALTY` per
     :func:`fragments` of the draft as posted (``link`` and the corpus's mentions put back), a
     sentence longer than the corpus's run-on (:attr:`LanguageModel.longest_sentence`) included,
-    plus :data:`JUNCTION_PENALTY` per word joined as the corpus never does (:meth:`Lexicon.triples`)."""
+    plus :data:`JUNCTION_PENALTY` per word joined as the corpus never does (:meth:`Lexicon.joins`)."""
     texts = [normalise_post(t) for t in texts]
     bits = lm.post_bits(texts, segments=segments, topics=topics)
     per_char = bits / np.array([len(t) + 1 for t in texts])
     finals = [restore_placeholders(t, link=link, mentions=lm.info.mentions) for t in texts]
     longest = lm.longest_sentence
     lexicon = lm.lexicon
-    breaks = np.array([sum(w not in lexicon.followers(*c) for c, w in lexicon.triples(t) if lexicon.followers(*c))
-                       for t in texts])
+    breaks = np.array([known - kept for known, kept in map(lexicon.joins, texts)])
     return per_char + FRAGMENT_PENALTY * np.array([fragments(t, longest) for t in finals]) + JUNCTION_PENALTY * breaks
 
 
