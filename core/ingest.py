@@ -219,6 +219,17 @@ class IngestReport:
 # ---------------------------------------------------------------------------------------------
 
 
+def _sample_and_encoding(path: Path, name: str, if_empty: str) -> tuple[bytes, str]:
+    """The file's :func:`_read_sample` and its detected encoding; a missing or empty file is a
+    user error (``"{name} is empty: {if_empty}"``)."""
+    if not path.exists():
+        raise IngestError(f"{name}: no such file")
+    sample = _read_sample(path)
+    if not sample.strip():
+        raise IngestError(f"{name} is empty: {if_empty}")
+    return sample, detect_encoding(sample, name=name)
+
+
 def _read_sample(path: Path) -> bytes:
     """The head of the file plus a few evenly spaced pieces, so late non-ASCII text is seen."""
     size = path.stat().st_size
@@ -324,12 +335,7 @@ def read_text_file(path: Path, *, name: str, if_empty: str, errors: str = "stric
         A missing or empty file (``"{name} is empty: {if_empty}"``), or an encoding that cannot be
         detected or (with ``errors="strict"``) does not decode the whole file.
     """
-    if not path.exists():
-        raise IngestError(f"{name}: no such file")
-    sample = _read_sample(path)
-    if not sample.strip():
-        raise IngestError(f"{name} is empty: {if_empty}")
-    encoding = detect_encoding(sample, name=name)
+    _, encoding = _sample_and_encoding(path, name, if_empty)
     try:
         return path.read_bytes().decode(encoding, errors=errors).lstrip("\ufeff"), encoding
     except UnicodeDecodeError as exc:
@@ -482,12 +488,7 @@ def inspect_file(
     name = name or path.name
     if kind not in ("auto", *KINDS):
         raise IngestError(f"kind {kind!r} must be one of auto, {', '.join(KINDS)}")
-    if not path.exists():
-        raise IngestError(f"{name}: no such file")
-    sample = _read_sample(path)
-    if not sample.strip():
-        raise IngestError(f"{name} is empty: there is no header and no rows to import")
-    encoding = detect_encoding(sample, name=name)
+    sample, encoding = _sample_and_encoding(path, name, "there is no header and no rows to import")
     text = _decode_sample(sample, encoding, name)
     lines = _logical_lines(text)
     leading_blank = 0
