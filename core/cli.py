@@ -136,6 +136,11 @@ def print_json(obj: object) -> None:
     print(json.dumps(obj, ensure_ascii=False, default=str))
 
 
+def say(line: str) -> None:
+    """One line for people on stdout (``--json`` output goes through :func:`print_json`)."""
+    sys.stdout.write(line + "\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the process exit code."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

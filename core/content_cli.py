@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from core.checks import load_banned_words
-from core.cli import print_json
+from core.cli import print_json, say
 from core.content import (
     DEFAULT_TEMPERATURE,
     ContentError,
@@ -75,10 +75,10 @@ def _train(args: argparse.Namespace) -> int:
         print_json(out)
         return 0
     sys.stderr.write("\n")
-    _say(f"model {info.model_id}: {info.val_bits_per_char:.3f} bits/char on {info.n_val:,} held-out posts "
-         f"(n-gram baseline {info.baseline_bits_per_char:.3f}), {info.n_posts:,} posts, {info.seconds:.0f} s")
+    say(f"model {info.model_id}: {info.val_bits_per_char:.3f} bits/char on {info.n_val:,} held-out posts "
+        f"(n-gram baseline {info.baseline_bits_per_char:.3f}), {info.n_posts:,} posts, {info.seconds:.0f} s")
     if info.pass_rate is not None:
-        _say(f"drafts passing the checks: {info.pass_rate:.0%}, near-copies: {info.near_copy_rate:.0%}")
+        say(f"drafts passing the checks: {info.pass_rate:.0%}, near-copies: {info.near_copy_rate:.0%}")
     return 0
 
 
@@ -90,7 +90,7 @@ def _score(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"bits_per_char": round(out["bits_per_char"], 4), "n_chars": out["n_chars"]})
         return 0
-    _say(f"{out['bits_per_char']:.3f} bits/char over {out['n_chars']:,} characters")
+    say(f"{out['bits_per_char']:.3f} bits/char over {out['n_chars']:,} characters")
     return 0
 
 
@@ -112,14 +112,9 @@ def _generate(args: argparse.Namespace) -> int:
             sys.stderr.write(result.message + "\n")
         return 0
     for i, d in enumerate(result.drafts, start=1):
-        _say(f"{i}. [{d.weighted_length}/280 {'ok' if d.passes else 'FAILS'}] {d.text}")
+        say(f"{i}. [{d.weighted_length}/280 {'ok' if d.passes else 'FAILS'}] {d.text}")
         for reason in d.reasons:
-            _say(f"   - {reason}")
+            say(f"   - {reason}")
     if result.message:
-        _say(result.message)
+        say(result.message)
     return 0
-
-
-def _say(line: str) -> None:
-    """One line for people on stdout (``--json`` output goes through ``print_json``)."""
-    sys.stdout.write(line + "\n")

@@ -8,9 +8,8 @@ the same post and sends nothing new.
 from __future__ import annotations
 
 import argparse
-import sys
 
-from core.cli import print_json
+from core.cli import print_json, say
 from core.inbox import INTENT_LABELS, InboxError, list_mentions, refresh_mentions, reply
 from core.publish import OutboxError
 from core.publishers import PublishError
@@ -37,11 +36,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_reply)
 
 
-def _say(line: str) -> None:
-    """One line for people on stdout (``--json`` output goes through ``print_json``)."""
-    sys.stdout.write(line + "\n")
-
-
 def _list(args: argparse.Namespace) -> int:
     ws = open_workspace()
     note = refresh_mentions(ws).message if args.refresh else None
@@ -50,17 +44,17 @@ def _list(args: argparse.Namespace) -> int:
         print_json({"mentions": [m.as_json() for m in mentions]})
         return 0
     if note:
-        _say(note)
+        say(note)
     if not mentions:
-        _say("no mentions yet" + ("" if args.refresh else ": python -m core inbox --refresh"))
+        say("no mentions yet" + ("" if args.refresh else ": python -m core inbox --refresh"))
     for m in mentions:
         who = f"@{m.author_username}" if m.author_username else (m.author_id or "?")
         mark = "✓" if m.handled else "•"
-        _say(f"{mark} {m.id}  {who}  [{INTENT_LABELS[m.intent]} {m.confidence:.0%}]  {m.text}")
+        say(f"{mark} {m.id}  {who}  [{INTENT_LABELS[m.intent]} {m.confidence:.0%}]  {m.text}")
         if m.reply_post_id is not None:
-            _say(f"    replied: post {m.reply_post_id} ({m.reply_state})" + (f" {m.reply_url}" if m.reply_url else ""))
+            say(f"    replied: post {m.reply_post_id} ({m.reply_state})" + (f" {m.reply_url}" if m.reply_url else ""))
         else:
-            _say(f"    suggested: {m.suggested_reply}")
+            say(f"    suggested: {m.suggested_reply}")
     return 0
 
 
@@ -70,5 +64,5 @@ def _reply(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result.as_json())
         return 0
-    _say(result.message + (f" {result.post.url}" if result.post.url else ""))
+    say(result.message + (f" {result.post.url}" if result.post.url else ""))
     return 0

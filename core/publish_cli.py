@@ -7,9 +7,8 @@ failed (their reasons are in ``outbox list``).
 from __future__ import annotations
 
 import argparse
-import sys
 
-from core.cli import print_json
+from core.cli import print_json, say
 from core.publish import (
     CHANNELS,
     OutboxError,
@@ -54,11 +53,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_publish_due)
 
 
-def _say(line: str) -> None:
-    """One line for people on stdout (``--json`` output goes through ``print_json``)."""
-    sys.stdout.write(line + "\n")
-
-
 def _add(args: argparse.Namespace) -> int:
     ws = open_workspace()
     at = parse_local_time(args.at, PublishSettings.load(ws).timezone) if args.at else None
@@ -68,7 +62,7 @@ def _add(args: argparse.Namespace) -> int:
         print_json({"post_id": post.id, "state": str(post.state)})
         return 0
     when = format_local(post.scheduled_at, PublishSettings.load(ws).timezone)
-    _say(f"post {post.id}: {post.state} on {post.channel}" + (f", due {when}" if post.state != "draft" else ""))
+    say(f"post {post.id}: {post.state} on {post.channel}" + (f", due {when}" if post.state != "draft" else ""))
     return 0
 
 
@@ -80,15 +74,15 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     tz = PublishSettings.load(ws).timezone
     if not posts:
-        _say("the outbox is empty: python -m core outbox add TEXT")
+        say("the outbox is empty: python -m core outbox add TEXT")
     for p in posts:
         when = format_local(p.published_at or p.due_at, tz)
         line = f"{p.id:>4}  {p.state:<10} {p.channel:<7} {when:<22} {p.text[:60]!r}"
         if p.url:
             line += f"  {p.url}"
-        _say(line)
+        say(line)
         if p.last_error and p.state != "published":
-            _say(f"      {p.last_error}")
+            say(f"      {p.last_error}")
     return 0
 
 
@@ -99,7 +93,7 @@ def _publish_due(args: argparse.Namespace) -> int:
         print_json(report.as_json())
         return 0
     if not report.outcomes:
-        _say("nothing due")
+        say("nothing due")
     for outcome in report.outcomes:
-        _say(f"post {outcome.post_id}: {outcome.result} — {outcome.message}" + (f" {outcome.url}" if outcome.url else ""))
+        say(f"post {outcome.post_id}: {outcome.result} — {outcome.message}" + (f" {outcome.url}" if outcome.url else ""))
     return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.cli import print_json
+from core.cli import print_json, say
 from core.publish import PublishSettings, format_local
 from core.publishers import PublishError
 from core.results import ResultsError, import_engagement_csv, refresh_metrics, results
@@ -40,11 +40,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.set_defaults(run=_import)
 
 
-def _say(line: str) -> None:
-    """One line for people on stdout (``--json`` output goes through ``print_json``)."""
-    sys.stdout.write(line + "\n")
-
-
 def _refresh(args: argparse.Namespace) -> int:
     ws = open_workspace()
     report = refresh_metrics(ws)
@@ -54,7 +49,7 @@ def _refresh(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report.as_json())
         return 0
-    _say(report.message(tz))
+    say(report.message(tz))
     return 0
 
 
@@ -71,28 +66,28 @@ def _results(args: argparse.Namespace) -> int:
         return 0
     tz = PublishSettings.load(ws).timezone
     if found.posts.empty:
-        _say("no measured posts yet: publish posts, then run `python -m core metrics-refresh` "
-             "(or import an engagement CSV: `python -m core results import PATH`)")
+        say("no measured posts yet: publish posts, then run `python -m core metrics-refresh` "
+            "(or import an engagement CSV: `python -m core results import PATH`)")
         return 0
     if found.simulated:
-        _say("note: dry-run posts have SIMULATED metrics (nothing was posted); connect X for real ones")
+        say("note: dry-run posts have SIMULATED metrics (nothing was posted); connect X for real ones")
     if found.unmeasured:
-        _say(f"{found.unmeasured} published post(s) have no metrics yet: python -m core metrics-refresh")
+        say(f"{found.unmeasured} published post(s) have no metrics yet: python -m core metrics-refresh")
     if found.not_before:
-        _say(f"X metrics are rate limited until {format_local(found.not_before, tz)}")
-    _say("by template:")
+        say(f"X metrics are rate limited until {format_local(found.not_before, tz)}")
+    say("by template:")
     for row in out["by_template"]:
-        _say(f"  {row['template']:<20} {row['posts']:>5} posts  {_pct(row['engagement_rate']):>7}")
-    _say("by segment:")
+        say(f"  {row['template']:<20} {row['posts']:>5} posts  {_pct(row['engagement_rate']):>7}")
+    say("by segment:")
     for row in out["by_segment"]:
-        _say(f"  {row['segment']:<40} {row['posts']:>5} posts  {_pct(row['engagement_rate']):>7}")
+        say(f"  {row['segment']:<40} {row['posts']:>5} posts  {_pct(row['engagement_rate']):>7}")
     if found.without_impressions:
-        _say(f"{found.without_impressions} post(s) have no impressions: counted, but not in engagement rates")
-    _say("next template per segment (Thompson sampling):")
+        say(f"{found.without_impressions} post(s) have no impressions: counted, but not in engagement rates")
+    say("next template per segment (Thompson sampling):")
     for rec in found.recommendations:
         word = "settled" if rec.settled else "not enough data yet"
-        _say(f"  {rec.segment}: {rec.template} ({rec.probability_best:.0%} chance it is best; {rec.posts} posts; "
-             f"{word})")
+        say(f"  {rec.segment}: {rec.template} ({rec.probability_best:.0%} chance it is best; {rec.posts} posts; "
+            f"{word})")
     return 0
 
 
@@ -110,7 +105,7 @@ def _import(args: argparse.Namespace) -> int:
                     "rejected": [{"line": line, "reason": why} for line, why in report.rejected],
                     "without_impressions": report.without_impressions})
         return 0
-    _say(report.summary())
+    say(report.summary())
     for line, why in report.rejected[:20]:
-        _say(f"  line {line}: {why}")
+        say(f"  line {line}: {why}")
     return 0
