@@ -719,9 +719,6 @@ class _Block:
     bad_rows: list[str]  # lines with the wrong number of fields, found while reading this block
     hashes: np.ndarray | None = None  # row hashes for deduplication (see _Dedup.hashes)
 
-    def frame(self) -> pd.DataFrame:
-        return self.table.to_pandas()
-
 
 def _blocks(path: Path, info: FileInspection) -> Iterator[_Block]:
     """Blocks of the file as all-text Arrow tables named by the header; a last empty block
@@ -972,7 +969,7 @@ def _ingest_table_file(path: Path, info: FileInspection, report: FileReport, sin
             rejects.add(table.filter(pa.array(bad)).to_pandas(), pd.Series(reasons[bad], dtype="string"))
             report.rows_accepted += clean.num_rows
         else:
-            frame = block.frame()[first]
+            frame = block.table.to_pandas()[first]
             if info.kind == "baskets":
                 clean, reason = _clean_baskets(frame, info.mapping)
                 sink.write("events", clean, EVENT_SCHEMA)
