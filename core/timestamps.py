@@ -90,10 +90,10 @@ class TimestampParser:
         if todo.any():
             numeric[todo] = text[todo].str.fullmatch(r"\d{9,13}(\.\d+)?").fillna(False).to_numpy(dtype=bool)
         if numeric.any():
-            values = pd.to_numeric(text[numeric], errors="coerce")
-            millis = values >= 1e11
-            seconds = values.where(~millis, values / 1000)
-            result[numeric] = pd.to_datetime(seconds, unit="s", errors="coerce").astype("datetime64[ms]")
+            # float64 for the lot: a block may mix seconds and milliseconds (exact to 2**53 ms)
+            values = pd.to_numeric(text[numeric], errors="coerce").astype("float64")
+            millis = values.where(values >= 1e11, values * 1000)
+            result[numeric] = pd.to_datetime(millis.round(), unit="ms", errors="coerce").astype("datetime64[ms]")
             todo &= ~numeric
         if todo.any():
             iso = pd.to_datetime(text[todo], format="ISO8601", errors="coerce", utc=True)

@@ -187,18 +187,19 @@ def test_timestamp_formats_offsets_and_impossible_dates(workspace, write_file):
         "u11": "",
         "u12": "yesterday",
         "u13": "2024-03-05T14:00:00-05:00",  # 19:00 UTC
+        "u14": "1709647200250",  # unix milliseconds that are not whole seconds, beside u05's seconds
     }
     body = "".join(f"{user},like,fitness,{ts}\n" for user, ts in values.items())
     path = write_file("times.csv", "user_id,action,topic,timestamp\n" + body)
 
     report = ingest(workspace, [path]).as_json()
-    assert report["rows_read"] == 13
+    assert report["rows_read"] == 14
     assert report["reasons"] == {
         "unparseable timestamp": 2,
         "timestamp out of range": 2,
         "empty timestamp": 1,
     }
-    assert (report["rows_accepted"], report["rows_rejected"], report["duplicates_removed"]) == (8, 5, 0)
+    assert (report["rows_accepted"], report["rows_rejected"], report["duplicates_removed"]) == (9, 5, 0)
     assert {e[0]: e[1] for e in stored_events(workspace)} == {
         "u01": "2024-03-05 14:00:00",
         "u02": "2024-03-05 06:00:00",
@@ -208,6 +209,7 @@ def test_timestamp_formats_offsets_and_impossible_dates(workspace, write_file):
         "u06": "2024-03-05 14:00:00",
         "u07": "2024-03-05 23:59:59.250000",
         "u13": "2024-03-05 19:00:00",
+        "u14": "2024-03-05 14:00:00.250000",
     }
     assert sorted(stored_rejects(workspace)) == [
         ("empty timestamp", "u11,like,fitness,"),
