@@ -147,9 +147,9 @@ MAX_PLACEHOLDER_RUN = 3
 MAX_REPEATED_PIECE = 6
 #: Drafts written per draft returned: the most fluent passing ones are kept (:func:`generate_drafts`).
 #: At least this many; for a few drafts more, up to :data:`MAX_CANDIDATES`, as long as one batch
-#: stays within :data:`CANDIDATE_ROWS` (the Studio's 5 drafts get 6 candidates each, 20 drafts 3).
+#: stays within :data:`CANDIDATE_ROWS` (the Studio's 5 drafts get 12 candidates each, 20 drafts 3).
 DEFAULT_CANDIDATES = 3
-MAX_CANDIDATES = 6
+MAX_CANDIDATES = 12
 CANDIDATE_ROWS = 60
 #: A sentence of fewer words than this is a fragment ("Breakfast. Our no-added.").
 MIN_SENTENCE_WORDS = 3
@@ -158,6 +158,9 @@ FRAGMENT_PENALTY = 1.0
 #: What a word joined to the two before it as the corpus never does costs in the ranking (where the
 #: corpus has those two words so): the sampler must do it to leave a post it was copying.
 JUNCTION_PENALTY = 0.2
+#: What a seam costs in the ranking, per Latin-script word of the draft (:meth:`Lexicon.seams`: a
+#: place where one post's sentence goes on as another's, which is where a draft's sense drifts).
+SEAM_PENALTY = 3.0
 #: Sentences of a draft, for the fragment rule: split after . ! ? … and the Chinese stops.
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?…])\s+|(?<=[。！？])")
 #: A clean ending: a sentence end, a closing mark, an emoji or symbol, a hashtag, a link or mention.
@@ -1020,6 +1023,28 @@ def _contexts(text: str) -> list[tuple[tuple[str, ...], str]]:
     return out
 
 
+def _runs(contexts: list[tuple[tuple[str, ...], str]]) -> list[tuple[str, ...]]:
+    """Each run of four Latin-script words of one sentence, with the joiners between them, from a
+    text's :func:`_contexts`."""
+    out = []
+    previous: tuple[tuple[str, ...], str] | None = None
+    for context, word in contexts:
+        if previous and len(context) == 4 and len(previous[0]) == 4 and previous[0][2] == context[0]:
+            out.append((*previous[0][:2], *context, word))
+        previous = context, word
+    return out
+
+
+def _sentence_ends(text: str) -> list[tuple[str, ...]]:
+    """The last two Latin-script words (lower case) of each sentence of ``text`` that has any."""
+    out = []
+    for sentence in _SENTENCE_SPLIT.split(normalise_post(text)):
+        words = _LATIN_WORD.findall(sentence.lower())
+        if words:
+            out.append(tuple(words[-2:]))
+    return out
+
+
 class Lexicon:
     """The Latin-script words of a corpus as prefix tables: which letter may come next in a word.
 
@@ -1045,8 +1070,13 @@ class Lexicon:
         self.words: set[str] = set()
         self._follow: dict[tuple[str, ...], set[str]] = {}
         self._copy_next: dict[int, dict[int, set[str]]] = {COPY_RUN: {}, COPY_RUN_LATE: {}}
+        #: Hashes of the corpus's four-word runs and of its sentences' last two words (:meth:`seams`).
+        self._runs: set[int] = set()
+        self._ends: set[int] = {hash(end) for text in texts for end in _sentence_ends(text)}
         for text in texts:
-            for context, word in _contexts(text):
+            contexts = _contexts(text)
+            self._runs.update(map(hash, _runs(contexts)))
+            for context, word in contexts:
                 self.words.add(word)
                 if context:
                     self._follow.setdefault(context, set()).add(word)
@@ -1091,6 +1121,16 @@ class Lexicon:
                 known += 1
                 kept += word in followers
         return known, kept
+
+    def seams(self, text: str) -> int:
+        """Where ``text`` says what the corpus never does: words after three words that no post has
+        before them so, and sentences ending on two words no sentence of the corpus ends on.
+
+        The sampler joins posts where two words meet, so each seam is a place where one post's
+        sentence goes on as another's, and that is where a draft's sense drifts ("Small moves
+        every day is one of the month in the tray to wash.")."""
+        return (sum(hash(run) not in self._runs for run in _runs(_contexts(text)))
+                + sum(hash(end) not in self._ends for end in _sentence_ends(text)))
 
     def _table(self, context: tuple[str, ...] | None) -> dict[str, set[str]]:
         """The prefix table of the words the corpus has after ``context`` (None: all its words)."""
@@ -1794,7 +1834,8 @@ def draft_scores(lm: LanguageModel, texts: Sequence[str], *, segments: Sequence[
     of each (its own fluency, end of post included) plus :data:`FRAGMENT_PENALTY` per
     :func:`fragments` of the draft as posted (``link`` and the corpus's mentions put back), a
     sentence longer than the corpus's run-on (:attr:`LanguageModel.longest_sentence`) included,
-    plus :data:`JUNCTION_PENALTY` per word joined as the corpus never does (:meth:`Lexicon.joins`)."""
+    plus :data:`JUNCTION_PENALTY` per word joined as the corpus never does (:meth:`Lexicon.joins`),
+    plus :data:`SEAM_PENALTY` times the draft's seams per word (:meth:`Lexicon.seams`)."""
     texts = [normalise_post(t) for t in texts]
     bits = lm.post_bits(texts, segments=segments, topics=topics)
     per_char = bits / np.array([len(t) + 1 for t in texts])
@@ -1802,7 +1843,9 @@ def draft_scores(lm: LanguageModel, texts: Sequence[str], *, segments: Sequence[
     longest = lm.longest_sentence
     lexicon = lm.lexicon
     breaks = np.array([known - kept for known, kept in map(lexicon.joins, texts)])
-    return per_char + FRAGMENT_PENALTY * np.array([fragments(t, longest) for t in finals]) + JUNCTION_PENALTY * breaks
+    seams = np.array([lexicon.seams(t) / max(1, len(_LATIN_WORD.findall(t))) for t in texts])
+    return (per_char + FRAGMENT_PENALTY * np.array([fragments(t, longest) for t in finals])
+            + JUNCTION_PENALTY * breaks + SEAM_PENALTY * seams)
 
 
 def draft_check(lm: LanguageModel | None, text: str, *, banned_words: Sequence[str] = (),

@@ -135,8 +135,9 @@ def model_card(info: ModelInfo) -> None:
         curve.columns = ["training (bits/symbol)", "held-out (bits/char)"]
         st.line_chart(curve, height=200, x_label="epoch", y_label="bits")
     if info.samples:
-        st.markdown("**Sample drafts**", help="Written as the Drafts tab writes them: the best of several "
-                    "candidates that pass the checks.")
+        st.markdown("**Sample drafts**", help="Written as the Drafts tab writes them: of several candidates "
+                    "that pass the checks, the most fluent, with the fewest places where one post's sentence "
+                    "goes on as another's.")
         for text in info.samples:
             st.markdown(f"> {text}")
 

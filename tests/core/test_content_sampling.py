@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from core.checks import weighted_length
-from core.content import LanguageModel, ModelInfo, _cut_at_boundary
+from core.content import LanguageModel, ModelInfo, _cut_at_boundary, draft_scores
 from core.corpus import MENTION, URL, Corpus, SpanModel, Vocabulary, restore_placeholders
 
 POSTS = [
@@ -23,9 +23,10 @@ POSTS = [
 ]
 
 
-def hand_set_model(favourite: str | None = None, *, units: int = 4, seed: int = 0) -> LanguageModel:
+def hand_set_model(favourite: str | None = None, *, units: int = 4, seed: int = 0,
+                   posts: list[str] = POSTS) -> LanguageModel:
     """A 1-layer model with random small weights whose output leans hard towards ``favourite``."""
-    corpus = Corpus(POSTS, [""] * len(POSTS), [""] * len(POSTS), name="hand-set")
+    corpus = Corpus(posts, [""] * len(posts), [""] * len(posts), name="hand-set")
     vocab = Vocabulary.build(corpus, min_count=1)
     rng = np.random.default_rng(seed)
     weights = {
@@ -38,11 +39,11 @@ def hand_set_model(favourite: str | None = None, *, units: int = 4, seed: int = 
     }
     if favourite is not None:
         weights["out_bias"][vocab.char_ids[favourite]] = 8.0
-    info = ModelInfo(model_id="hand-set", created_at="", corpus="hand-set", n_posts=len(POSTS), n_train=len(POSTS),
+    info = ModelInfo(model_id="hand-set", created_at="", corpus="hand-set", n_posts=len(posts), n_train=len(posts),
                      n_val=0, val_bits_per_char=0.0, baseline_bits_per_char=0.0, baseline_order=0,
                      baseline_by_order={}, seconds=0.0, epochs_run=0, stopped="", history=[], config={},
                      segments=[], topics=[], urls=[], mentions=["@meadowpantryofficial"])
-    return LanguageModel(info, vocab, SpanModel.build(POSTS), weights, POSTS)
+    return LanguageModel(info, vocab, SpanModel.build(posts), weights, posts)
 
 
 def test_no_draft_runs_past_the_weighted_limit_and_none_stops_mid_word() -> None:
@@ -141,6 +142,21 @@ def test_words_meet_only_as_they_do_in_the_corpus() -> None:
     starters = {m.lower() for t in POSTS for m in re.findall(r"(?:^|[.!?]\s+)([A-Za-z]+)", t)}
     opened = [m.lower() for t in kept for m in re.findall(r"(?:^|[.!?]\s+)([A-Za-z]+)", t)]
     assert len(opened) >= 10 and set(opened) <= starters, set(opened) - starters
+
+
+def test_a_sentence_that_goes_on_as_another_posts_ranks_behind_one_as_the_corpus_has_it() -> None:
+    posts = ["Our green tea with honey is back.", "Try black tea with lemon today.", "Fresh mint tea for the evening."]
+    lm = hand_set_model(posts=posts)
+    lm.out_kernel[:], lm.out_bias[:] = 0.0, 0.0  # every symbol equally likely: only the text's shape counts
+    # Each word follows the two before as some post has it, yet "green tea with lemon" is in no
+    # post: the first post's sentence goes on as the second's. A sentence may also end where no
+    # sentence of the corpus ends ("with honey.").
+    assert [lm.lexicon.seams(t) for t in posts] == [0, 0, 0]
+    spliced, ends_early = "Our green tea with lemon today.", "Try black tea with honey."
+    assert (lm.lexicon.seams(spliced), lm.lexicon.seams(ends_early)) == (1, 2)
+    as_written = "Try black tea with lemon today."  # same length, same words joined as the corpus joins them
+    scores = draft_scores(lm, [as_written, spliced, ends_early])
+    assert scores[0] < scores[1] < scores[2]
 
 
 def test_no_capital_inside_a_word_begun_in_lower_case() -> None:
