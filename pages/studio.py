@@ -22,6 +22,14 @@ from ui.studio_views import (
     train_with_progress,
 )
 
+
+def _advance_seed() -> None:
+    """Before a write: keep the seed it uses, and move the box on so the next write gives new drafts."""
+    seed = int(state.get("studio_seed"))
+    state.put("studio_seed_used", seed)
+    state.put("studio_seed", (seed + 1) % 10_001)
+
+
 ws = workspace()
 st.title("Studio")
 st.caption("Step 3 of 6 · A writer that learns your voice from your own posts, drafts for each segment, "
@@ -62,12 +70,15 @@ with drafts_tab:
         n = c1.slider("Drafts", 1, 10, 5, key="studio_n")
         temperature = c2.slider("Temperature", 0.3, 1.5, DEFAULT_TEMPERATURE, 0.05, key="studio_temperature",
                                 help="Lower: safer, closer to your usual posts. Higher: more surprising.")
-        seed = c3.number_input("Seed", 0, 10_000, 0, key="studio_seed")
+        c3.number_input("Seed", 0, 10_000, key="studio_seed",
+                        help="Moves on after each write, so writing again gives new drafts. The same seed "
+                             "and settings give the same drafts again.")
         opening = st.text_input("Start with (optional)", key="studio_opening", placeholder="e.g. Sunday reset:")
-        if st.button("Write drafts", type="primary", key="studio_generate", icon=":material/edit_note:"):
+        if st.button("Write drafts", type="primary", key="studio_generate", icon=":material/edit_note:",
+                     on_click=_advance_seed):
             label, topics = lm.control_labels(profile.name, profile.interests)
             try:
-                result = generate_drafts(lm, n=n, segment=label, topics=topics, seed=int(seed),
+                result = generate_drafts(lm, n=n, segment=label, topics=topics, seed=state.get("studio_seed_used"),
                                          temperature=temperature, opening=opening, link=brand["link"] or None,
                                          banned_words=banned)
             except ContentError as exc:
@@ -80,7 +91,9 @@ with drafts_tab:
                 state.put("studio_draft_round", state.get("studio_draft_round") + 1)
     drafts = state.get("studio_drafts")
     if drafts:
-        st.caption("Edit a draft and press Ctrl+Enter (or click outside) to re-check it. Save puts it in the outbox.")
+        written = state.get("studio_seed_used")
+        st.caption(("" if written is None or source == "Template" else f"Written with seed {written}. ")
+                   + "Edit a draft and press Ctrl+Enter (or click outside) to re-check it. Save puts it in the outbox.")
     for draft_id, draft in list(drafts.items()):
         draft_editor(ws, draft_id, draft, lm, banned, profile.hashtags)
 

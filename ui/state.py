@@ -24,6 +24,8 @@ DEFAULTS: dict[str, Any] = {
     "studio_draft_round": 0,    # bumped on every generation so draft editors start from the new text
     "studio_notice": None,      # (kind, message) left by a Studio action, shown once
     "studio_model": None,       # widget: the model chosen on the Studio's Model tab
+    "studio_seed": 0,           # widget: the seed of the next "Write drafts"; moves on after each
+    "studio_seed_used": None,   # the seed the drafts shown were written with
     "targeting_notice": None,   # (kind, message, "top" or "queue") left by a Targeting action, shown once
     "targeting_errors": {},     # editor row -> validation messages of the last failed save
     "targeting_editor_round": 0,  # bumped after a save so the rules editor (targeting_rules_<round>) restarts

@@ -63,6 +63,22 @@ def test_write_drafts_for_a_segment_and_edit_one(studio: AppTest) -> None:
     assert "**61/280**] · passes the checks" in shown
 
 
+def test_writing_again_gives_new_drafts_and_the_seed_brings_old_ones_back(studio: AppTest) -> None:
+    def written() -> list[str]:
+        studio.button(key="studio_generate").click().run()
+        assert not studio.exception, studio.exception
+        return [t.value for t in studio.text_area if t.key and t.key.startswith("studio_draft_")]
+
+    studio.slider(key="studio_n").set_value(3).run()
+    first = written()
+    assert studio.number_input(key="studio_seed").value == 1  # the box moves on...
+    second = written()
+    assert len(first) == len(second) == 3 and set(first).isdisjoint(second)  # ...so writing again gives new drafts
+    assert any(c.value.startswith("Written with seed 1.") for c in studio.caption)
+    studio.number_input(key="studio_seed").set_value(0).run()
+    assert written() == first  # the seed they were written with brings them back
+
+
 def test_a_template_fills_in_the_segment(studio: AppTest) -> None:
     studio.selectbox(key="studio_segment").set_value("2").run()
     studio.segmented_control(key="studio_source").set_value("Template").run()
