@@ -172,6 +172,14 @@ def _junctions(lm: LanguageModel, drafts: list) -> float:
     return round(float(kept / max(known, 1)), 3)
 
 
+def _seams(lm: LanguageModel, drafts: list) -> float:
+    """The drafts' seams (:meth:`Lexicon.seams`: a sentence going on as another post's, or ending
+    where no sentence of the corpus ends) per Latin-script word: where their sense drifts."""
+    seams = sum(lm.lexicon.seams(d.text) for d in drafts)
+    words = sum(len(re.findall(r"[a-zA-Z\u00c0-\u024f]+", d.text)) for d in drafts)
+    return round(seams / max(words, 1), 3)
+
+
 def _judged(corpus: Corpus, drafts: list, kind: str) -> dict | None:
     """An independent judge of labels: TF-IDF words and characters into logistic regression, fitted
     on the training posts' labels. Its cross-validated accuracy on real posts gives the scale for
@@ -269,6 +277,7 @@ def run(name: str, n_posts: int, config: TrainConfig, keep: Path | None = None) 
         "draft_bits_per_char": {"written": _draft_bits(lm, drafts), "ranked": _draft_bits(lm, ranked)},
         "full_sentence_share": {"written": _full_sentences(drafts), "ranked": _full_sentences(ranked)},
         "junctions_as_in_corpus": {"written": _junctions(lm, drafts), "ranked": _junctions(lm, ranked)},
+        "seams_per_word": {"written": _seams(lm, drafts), "ranked": _seams(lm, ranked)},
         "mean_draft_chars": {"written": round(float(np.mean([len(d.text) for d in drafts])), 1),
                              "ranked": round(float(np.mean([len(d.text) for d in ranked])), 1)},
         "seconds_for_20_drafts": round(float(np.median(timings)), 2),
