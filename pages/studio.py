@@ -86,13 +86,14 @@ with drafts_tab:
             else:
                 if result.message:
                     st.warning(result.message)
-                state.put("studio_drafts", {f"d{i}": {"text": d.text, "segment": profile.name}
+                state.put("studio_drafts", {f"d{i}": {"text": d.text, "segment": profile.name,
+                                                      "seed": state.get("studio_seed_used")}
                                             for i, d in enumerate(result.drafts)})
                 state.put("studio_draft_round", state.get("studio_draft_round") + 1)
     drafts = state.get("studio_drafts")
     if drafts:
-        written = state.get("studio_seed_used")
-        st.caption(("" if written is None or source == "Template" else f"Written with seed {written}. ")
+        seed = next(iter(drafts.values())).get("seed")  # none for drafts filled in from a template
+        st.caption(("" if seed is None else f"Written with seed {seed}. ")
                    + "Edit a draft and press Ctrl+Enter (or click outside) to re-check it. Save puts it in the outbox.")
     for draft_id, draft in list(drafts.items()):
         draft_editor(ws, draft_id, draft, lm, banned, profile.hashtags)

@@ -20,12 +20,12 @@ DEFAULTS: dict[str, Any] = {
     "publish_selected": None,   # widget: the post whose actions the Publish page shows
     "publish_filter": [],       # widget: states shown in the outbox table (none chosen: all)
     "publish_compose_round": 0, # bumped after a post is added so the composer starts empty
-    "studio_drafts": {},        # draft id -> {"text", "segment", "source"}: the Studio's current drafts
+    "studio_drafts": {},        # draft id -> {"text", "segment", "template" or "seed"}: the Studio's current drafts
     "studio_draft_round": 0,    # bumped on every generation so draft editors start from the new text
     "studio_notice": None,      # (kind, message) left by a Studio action, shown once
     "studio_model": None,       # widget: the model chosen on the Studio's Model tab
     "studio_seed": 0,           # widget: the seed of the next "Write drafts"; moves on after each
-    "studio_seed_used": None,   # the seed the drafts shown were written with
+    "studio_seed_used": None,   # the seed of the write under way (set as its button is clicked)
     "targeting_notice": None,   # (kind, message, "top" or "queue") left by a Targeting action, shown once
     "targeting_errors": {},     # editor row -> validation messages of the last failed save
     "targeting_editor_round": 0,  # bumped after a save so the rules editor (targeting_rules_<round>) restarts
