@@ -8,7 +8,7 @@ from core.workspace import WorkspaceError
 from ui import auth, state
 from ui.resources import workspace
 
-st.set_page_config(page_title="Reach", page_icon=":material/eco:", layout="wide")
+st.set_page_config(page_title="Reach", page_icon="🌿", layout="wide")  # an emoji icon is drawn in the page; a :material: one is fetched from Google
 state.init()
 
 if auth.exposed_without_login():
