@@ -8,6 +8,8 @@ has such dates: the reading under which more values are valid wins, month first 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -25,6 +27,45 @@ OTHER = ["%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y.%m.%d %H:%M:%S",
          "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日 %H时%M分", "%Y年%m月%d日",
          "%Y%m%d%H%M%S", "%Y%m%d", "%d %b %Y %H:%M", "%d %b %Y", "%b %d %Y %H:%M", "%b %d, %Y",
          "%a %b %d %H:%M:%S %z %Y"]
+
+
+#: Words pandas reads as a time relative to the run; refused as unparseable.
+RELATIVE_WORDS = ["now", "today"]
+
+# What a value needs to look like for ``pd.to_datetime(format=...)`` to possibly read it: a loose
+# superset of pandas' own rules (any spaces around a field, one or two digits for the 2-digit fields,
+# any Unicode digit or space, anything for names and offsets, any tail after the ISO-like
+# formats), so a format whose pattern no remaining value matches can be skipped without changing
+# any result. RE2 syntax (Arrow's regex kernels), where \d and \s are ASCII only.
+_WS = r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+_NUMBER = f"{_WS}*\\p{{N}}{{1,2}}"
+_FIELDS = {"d": _NUMBER, "m": _NUMBER, "y": _NUMBER, "H": _NUMBER, "I": _NUMBER, "M": _NUMBER, "S": _NUMBER,
+           "Y": "[+-]?\\p{N}*", "b": ".*?", "a": ".*?", "p": ".*?", "z": ".*?"}
+_ISO_LIKE = ("%Y/%m/%d", "%Y.%m.%d", "%Y%m%d")  # parsed by pandas' ISO parser, not its regex
+
+
+def _may_match_pattern(fmt: str) -> str:
+    """An RE2 pattern that every value ``pd.to_datetime(..., format=fmt)`` can read matches."""
+    parts = []
+    for piece in re.split(r"(%.|\s+)", fmt):
+        if piece.startswith("%"):
+            parts.append(_FIELDS[piece[1]])
+        elif piece.isspace():
+            parts.append(f"(?:{_WS}+|T)")
+        elif piece:
+            parts.append(re.escape(piece))
+    tail = ".*" if fmt.startswith(_ISO_LIKE) else f"{_WS}*"
+    # ("now" and "today", which pandas reads with any format, never get this far)
+    return f"^{_WS}*{''.join(parts)}{tail}$"
+
+
+_MAY_MATCH = {fmt: _may_match_pattern(fmt) for fmt in (*DAY_FIRST, *MONTH_FIRST, *OTHER)}
+
+
+def _may_match(text: pd.Series, fmt: str) -> bool:
+    """Whether any value of ``text`` could be read with ``fmt`` (False: it certainly cannot)."""
+    arr = pa.array(text.array)
+    return bool(pc.any(pc.match_substring_regex(arr, _MAY_MATCH[fmt], ignore_case=True)).as_py())
 
 
 def latest_allowed() -> pd.Timestamp:
@@ -96,6 +137,9 @@ class TimestampParser:
             result[numeric] = pd.to_datetime(millis.round(), unit="ms", errors="coerce").astype("datetime64[ms]")
             todo &= ~numeric
         if todo.any():
+            # pandas reads these as the time of the import: not a time the export recorded
+            todo &= ~text.str.strip().str.casefold().isin(RELATIVE_WORDS).fillna(False)
+        if todo.any():
             iso = pd.to_datetime(text[todo], format="ISO8601", errors="coerce", utc=True)
             iso = iso.dt.tz_localize(None).astype("datetime64[ms]")
             result[todo] = iso
@@ -103,6 +147,8 @@ class TimestampParser:
         if todo.any():
             for fmt in self._formats(text[todo]):
                 chunk = text[todo]
+                if not _may_match(chunk, fmt):
+                    continue  # no value can match: to_datetime would read none of them
                 parsed = pd.to_datetime(chunk, format=fmt, errors="coerce", utc="%z" in fmt)
                 if "%z" in fmt:
                     parsed = parsed.dt.tz_localize(None)
