@@ -62,10 +62,9 @@ def _may_match_pattern(fmt: str) -> str:
 _MAY_MATCH = {fmt: _may_match_pattern(fmt) for fmt in (*DAY_FIRST, *MONTH_FIRST, *OTHER)}
 
 
-def _may_match(text: pd.Series, fmt: str) -> bool:
-    """Whether any value of ``text`` could be read with ``fmt`` (False: it certainly cannot)."""
-    arr = pa.array(text.array)
-    return bool(pc.any(pc.match_substring_regex(arr, _MAY_MATCH[fmt], ignore_case=True)).as_py())
+def _may_match(values: pa.Array, fmt: str) -> bool:
+    """Whether any of ``values`` could be read with ``fmt`` (False: it certainly cannot)."""
+    return bool(pc.any(pc.match_substring_regex(values, _MAY_MATCH[fmt], ignore_case=True)).as_py())
 
 
 def latest_allowed() -> pd.Timestamp:
@@ -145,9 +144,10 @@ class TimestampParser:
             result[todo] = iso
             todo &= result.isna()
         if todo.any():
-            for fmt in self._formats(text[todo]):
-                chunk = text[todo]
-                if not _may_match(chunk, fmt):
+            chunk = text[todo]
+            values = pa.array(chunk.array)  # what is left, for _may_match; renewed only when it shrinks
+            for fmt in self._formats(chunk):
+                if not _may_match(values, fmt):
                     continue  # no value can match: to_datetime would read none of them
                 parsed = pd.to_datetime(chunk, format=fmt, errors="coerce", utc="%z" in fmt)
                 if "%z" in fmt:
@@ -156,8 +156,10 @@ class TimestampParser:
                 if hit.any():
                     result[hit[hit].index] = parsed[hit].astype("datetime64[ms]")
                     todo &= result.isna()
-                if not todo.any():
-                    break
+                    if not todo.any():
+                        break
+                    chunk = text[todo]
+                    values = pa.array(chunk.array)
         out_of_range = result.notna() & ((result < EARLIEST) | (result > latest_allowed()))
         result = result.mask(out_of_range)
         return result, out_of_range
