@@ -41,7 +41,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from charset_normalizer import from_bytes
 
-from core.timestamps import EARLIEST, TimestampParser, latest_allowed, parse_iso
+from core.timestamps import EARLIEST, TimestampParser, out_of_range, parse_iso
 from core.workspace import Workspace
 
 __all__ = [
@@ -850,14 +850,13 @@ def _parse_timestamps(text: pa.Array, empty: np.ndarray,
     """
     timestamps = parse_iso(text)
     slow = np.flatnonzero(np.isnat(timestamps) & ~empty)
-    out_of_range = ~np.isnat(timestamps) & ((timestamps < EARLIEST.to_datetime64())
-                                            | (timestamps > latest_allowed().to_datetime64()))
-    timestamps[out_of_range] = np.datetime64("NaT")
+    outside = out_of_range(timestamps)
+    timestamps[outside] = np.datetime64("NaT")
     if len(slow):
         parsed, slow_out_of_range = parser.parse(text.take(slow).to_pandas())
         timestamps[slow] = parsed.to_numpy(dtype="datetime64[ms]")
-        out_of_range[slow] = slow_out_of_range.to_numpy(dtype=bool)
-    return timestamps, out_of_range
+        outside[slow] = slow_out_of_range.to_numpy(dtype=bool)
+    return timestamps, outside
 
 
 def _clean_events(block: pa.Table, mapping: dict[str, str],

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["EARLIEST", "TimestampParser", "latest_allowed", "parse_iso"]
+__all__ = ["EARLIEST", "TimestampParser", "latest_allowed", "out_of_range", "parse_iso"]
 
 EARLIEST = pd.Timestamp("1990-01-01")
 
@@ -70,6 +70,12 @@ def _may_match(values: pa.Array, fmt: str) -> bool:
 def latest_allowed() -> pd.Timestamp:
     """Timestamps after this (tomorrow) are impossible for an export of past behaviour."""
     return pd.Timestamp.now().normalize() + pd.Timedelta(days=2)
+
+
+def out_of_range(values: np.ndarray) -> np.ndarray:
+    """Which of ``values`` (``datetime64``, NaT for none) lie before :data:`EARLIEST` or after
+    :func:`latest_allowed`: impossible times for an export of past behaviour."""
+    return ~np.isnat(values) & ((values < EARLIEST.to_datetime64()) | (values > latest_allowed().to_datetime64()))
 
 
 FAST_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
@@ -160,9 +166,8 @@ class TimestampParser:
                         break
                     chunk = text[todo]
                     values = pa.array(chunk.array)
-        out_of_range = result.notna() & ((result < EARLIEST) | (result > latest_allowed()))
-        result = result.mask(out_of_range)
-        return result, out_of_range
+        outside = pd.Series(out_of_range(result.to_numpy(dtype="datetime64[ms]")), index=result.index)
+        return result.mask(outside), outside
 
     def _formats(self, sample: pd.Series) -> list[str]:
         if self.day_first is None and sample.str.contains(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}", regex=True).any():
