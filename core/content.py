@@ -30,10 +30,11 @@ URLs and @mentions are single placeholder symbols (:mod:`core.corpus`).
   :data:`DEFAULT_FOCUS` of the n-gram part is on the segment's and topic's own n-grams (split
   :data:`FOCUS_SPLIT`). Temperature sharpens the choice of words but not of the end
   of post, which keeps the model's own share (a low temperature would otherwise never end a draft).
-* **Reranking** (:func:`generate_drafts`): 3 to 6 drafts are written per draft returned (more
+* **Reranking** (:func:`generate_drafts`): 3 to 12 drafts are written per draft returned (more
   when fewer are asked for), in one batch, and the passing ones the model finds most fluent are
   kept: fewest bits per character under the model, plus a cost per sentence fragment or run-on,
-  for ending mid-phrase and per word joined as the corpus never does (:func:`draft_scores`).
+  for ending mid-phrase, per word joined as the corpus never does, and per seam, where one post's
+  sentence goes on as another's (:func:`draft_scores`).
 * **Inference** (:class:`LanguageModel`) runs the trained weights in numpy, so scoring and
   sampling need no TensorFlow; the n-gram is refitted from the saved training posts on load
   (seconds for 10,000 posts; its tables are far larger than the posts).
