@@ -175,9 +175,8 @@ def _junctions(lm: LanguageModel, drafts: list) -> float:
 def _seams(lm: LanguageModel, drafts: list) -> float:
     """The drafts' seams (:meth:`Lexicon.seams`: a sentence going on as another post's, or ending
     where no sentence of the corpus ends) per Latin-script word: where their sense drifts."""
-    seams = sum(lm.lexicon.seams(d.text) for d in drafts)
-    words = sum(len(re.findall(r"[a-zA-Z\u00c0-\u024f]+", d.text)) for d in drafts)
-    return round(seams / max(words, 1), 3)
+    seams, words = np.array([lm.lexicon.seams(d.text) for d in drafts]).sum(axis=0)
+    return round(float(seams / max(words, 1)), 3)
 
 
 def _judged(corpus: Corpus, drafts: list, kind: str) -> dict | None:

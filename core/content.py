@@ -1123,15 +1123,18 @@ class Lexicon:
                 kept += word in followers
         return known, kept
 
-    def seams(self, text: str) -> int:
-        """Where ``text`` says what the corpus never does: words after three words that no post has
-        before them so, and sentences ending on two words no sentence of the corpus ends on.
+    def seams(self, text: str) -> tuple[int, int]:
+        """(seams, Latin-script words) of ``text``. A seam is where it says what the corpus never
+        does: a word after three words that no post has before it so, or a sentence ending on two
+        words no sentence of the corpus ends on.
 
         The sampler joins posts where two words meet, so each seam is a place where one post's
         sentence goes on as another's, and that is where a draft's sense drifts ("Small moves
         every day is one of the month in the tray to wash.")."""
-        return (sum(hash(run) not in self._runs for run in _runs(_contexts(text)))
-                + sum(hash(end) not in self._ends for end in _sentence_ends(text)))
+        contexts = _contexts(text)
+        seams = (sum(hash(run) not in self._runs for run in _runs(contexts))
+                 + sum(hash(end) not in self._ends for end in _sentence_ends(text)))
+        return seams, len(contexts)
 
     def _table(self, context: tuple[str, ...] | None) -> dict[str, set[str]]:
         """The prefix table of the words the corpus has after ``context`` (None: all its words)."""
@@ -1844,7 +1847,7 @@ def draft_scores(lm: LanguageModel, texts: Sequence[str], *, segments: Sequence[
     longest = lm.longest_sentence
     lexicon = lm.lexicon
     breaks = np.array([known - kept for known, kept in map(lexicon.joins, texts)])
-    seams = np.array([lexicon.seams(t) / max(1, len(_LATIN_WORD.findall(t))) for t in texts])
+    seams = np.array([seams / max(1, words) for seams, words in map(lexicon.seams, texts)])
     return (per_char + FRAGMENT_PENALTY * np.array([fragments(t, longest) for t in finals])
             + JUNCTION_PENALTY * breaks + SEAM_PENALTY * seams)
 

@@ -151,9 +151,9 @@ def test_a_sentence_that_goes_on_as_another_posts_ranks_behind_one_as_the_corpus
     # Each word follows the two before as some post has it, yet "green tea with lemon" is in no
     # post: the first post's sentence goes on as the second's. A sentence may also end where no
     # sentence of the corpus ends ("with honey.").
-    assert [lm.lexicon.seams(t) for t in posts] == [0, 0, 0]
+    assert [lm.lexicon.seams(t)[0] for t in posts] == [0, 0, 0]
     spliced, ends_early = "Our green tea with lemon today.", "Try black tea with honey."
-    assert (lm.lexicon.seams(spliced), lm.lexicon.seams(ends_early)) == (1, 2)
+    assert (lm.lexicon.seams(spliced), lm.lexicon.seams(ends_early)) == ((1, 6), (2, 5))
     as_written = "Try black tea with lemon today."  # same length, same words joined as the corpus joins them
     scores = draft_scores(lm, [as_written, spliced, ends_early])
     assert scores[0] < scores[1] < scores[2]
