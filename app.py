@@ -8,7 +8,9 @@ from core.workspace import WorkspaceError
 from ui import auth, state
 from ui.resources import workspace
 
-st.set_page_config(page_title="Reach", page_icon="🌿", layout="wide")  # an emoji icon is drawn in the page; a :material: one is fetched from Google
+st.set_page_config(
+    page_title="Reach", page_icon="🌿", layout="wide"
+)  # an emoji icon is drawn in the page; a :material: one is fetched from Google
 state.init()
 
 if auth.exposed_without_login():
@@ -18,7 +20,6 @@ if not auth.gate():
     st.stop()
 
 ws = workspace()
-
 
 
 def _activate_chosen() -> None:
@@ -34,20 +35,25 @@ with st.sidebar:
         names = {d.id: f"{d.name} (#{d.id})" for d in datasets}
         # The workspace, not the widget, says which dataset is active (pages can change it).
         state.put("sidebar_dataset", ws.active_dataset_id())
-        st.selectbox("Active dataset", list(names), format_func=names.get, key="sidebar_dataset",
-                     on_change=_activate_chosen)
+        st.selectbox(
+            "Active dataset", list(names), format_func=names.get, key="sidebar_dataset", on_change=_activate_chosen
+        )
     else:
         st.caption("No dataset yet: import one on the Data page.")
 
 pages = {
     "Overview": [st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)],
     "1 · Data": [st.Page("pages/data.py", title="Data", icon=":material/upload_file:")],
-    "2 · Audience": [st.Page("pages/segments.py", title="Segments", icon=":material/groups:"),
-                     st.Page("pages/interests.py", title="Interests", icon=":material/hub:")],
+    "2 · Audience": [
+        st.Page("pages/segments.py", title="Segments", icon=":material/groups:"),
+        st.Page("pages/interests.py", title="Interests", icon=":material/hub:"),
+    ],
     "3 · Content": [st.Page("pages/studio.py", title="Studio", icon=":material/edit_note:")],
     "4 · Targeting": [st.Page("pages/targeting.py", title="Targeting", icon=":material/target:")],
-    "5 · Delivery": [st.Page("pages/publish.py", title="Publish", icon=":material/send:"),
-                     st.Page("pages/results.py", title="Results", icon=":material/monitoring:")],
+    "5 · Delivery": [
+        st.Page("pages/publish.py", title="Publish", icon=":material/send:"),
+        st.Page("pages/results.py", title="Results", icon=":material/monitoring:"),
+    ],
     "6 · Interaction": [st.Page("pages/inbox.py", title="Inbox", icon=":material/forum:")],
 }
 st.navigation(pages).run()

@@ -73,8 +73,14 @@ class Step:
         self.running = False
         self.thread.join()
         self.peak = max(self.peak, rss_mb())
-        self.results.append({"pipeline": self.pipeline, "step": self.name, "seconds": round(seconds, 2),
-                             "peak_rss_mb": round(self.peak)})
+        self.results.append(
+            {
+                "pipeline": self.pipeline,
+                "step": self.name,
+                "seconds": round(seconds, 2),
+                "peak_rss_mb": round(self.peak),
+            }
+        )
 
 
 def synthetic(n_events: int, seed: int = 0) -> tuple[pa.Table, pa.Table, np.ndarray]:
@@ -97,27 +103,41 @@ def synthetic(n_events: int, seed: int = 0) -> tuple[pa.Table, pa.Table, np.ndar
     topic = (rng.random(n)[:, None] > cum[g]).sum(axis=1).clip(0, len(TOPICS) - 1)
     hour = (np.array(GROUP_HOURS)[g] + np.round(rng.normal(0, 1.8, n))).astype(np.int64) % 24
     day = rng.integers(0, 90, n)
-    ms = (np.datetime64("2026-07-01", "ms").astype(np.int64) + day * 86_400_000 + hour * 3_600_000
-          + rng.integers(0, 3_600_000, n))
+    ms = (
+        np.datetime64("2026-07-01", "ms").astype(np.int64)
+        + day * 86_400_000
+        + hour * 3_600_000
+        + rng.integers(0, 3_600_000, n)
+    )
     actions = np.array(["view", "like", "click", "comment", "share", "purchase"], dtype=object)
     action = (rng.random(n)[:, None] > np.cumsum([0.6, 0.18, 0.1, 0.05, 0.04, 0.03])).sum(axis=1).clip(0, 5)
     width = len(str(n_users))
     user_ids = pa.array([f"u{i:0{width}d}" for i in range(n_users)], type=pa.string())
-    events = pa.table({
-        "user_id": pa.DictionaryArray.from_arrays(pa.array(user, type=pa.int32()), user_ids).cast(pa.string()),
-        "timestamp": pa.array(ms, type=pa.timestamp("ms")),
-        "action": pa.DictionaryArray.from_arrays(pa.array(action, type=pa.int8()), pa.array(actions)).cast(pa.string()),
-        "topic": pa.DictionaryArray.from_arrays(pa.array(topic, type=pa.int8()), pa.array(topics)).cast(pa.string()),
-        "platform": pa.nulls(n, type=pa.string()),
-    })
+    events = pa.table(
+        {
+            "user_id": pa.DictionaryArray.from_arrays(pa.array(user, type=pa.int32()), user_ids).cast(pa.string()),
+            "timestamp": pa.array(ms, type=pa.timestamp("ms")),
+            "action": pa.DictionaryArray.from_arrays(pa.array(action, type=pa.int8()), pa.array(actions)).cast(
+                pa.string()
+            ),
+            "topic": pa.DictionaryArray.from_arrays(pa.array(topic, type=pa.int8()), pa.array(topics)).cast(
+                pa.string()
+            ),
+            "platform": pa.nulls(n, type=pa.string()),
+        }
+    )
     lo = np.array([a for a, _ in GROUP_AGES])[group]
     hi = np.array([b for _, b in GROUP_AGES])[group]
-    users = pa.table({
-        "user_id": user_ids,
-        "age": pa.array(rng.integers(lo, hi + 1).astype(float)),
-        "gender": pa.array(np.where(rng.random(n_users) < np.array(GROUP_FEMALE)[group], "female", "male")),
-        "region": pa.array(np.array(["Shanghai", "Beijing", "Shenzhen"], dtype=object)[rng.integers(0, 3, n_users)]),
-    })
+    users = pa.table(
+        {
+            "user_id": user_ids,
+            "age": pa.array(rng.integers(lo, hi + 1).astype(float)),
+            "gender": pa.array(np.where(rng.random(n_users) < np.array(GROUP_FEMALE)[group], "female", "male")),
+            "region": pa.array(
+                np.array(["Shanghai", "Beijing", "Shenzhen"], dtype=object)[rng.integers(0, 3, n_users)]
+            ),
+        }
+    )
     return events, users, group
 
 
@@ -129,8 +149,15 @@ def make_workspace(n_events: int, folder: Path):
     staged = ws.new_tmp_dir("bench-")
     pq.write_table(events, staged / "events.parquet")
     pq.write_table(users, staged / "users.parquet")
-    dataset_id = ws.add_dataset(name=f"bench {n_events:,}", kind="events", staged=staged, uploads=[],
-                                n_events=events.num_rows, n_users=users.num_rows, report={})
+    dataset_id = ws.add_dataset(
+        name=f"bench {n_events:,}",
+        kind="events",
+        staged=staged,
+        uploads=[],
+        n_events=events.num_rows,
+        n_users=users.num_rows,
+        report={},
+    )
     truth = pd.Series(group, index=users.column("user_id").to_pylist())
     return ws, dataset_id, truth
 
@@ -138,9 +165,9 @@ def make_workspace(n_events: int, folder: Path):
 def run_reach(ws, dataset_id: int, truth: pd.Series, results: list) -> dict:
     from sklearn.metrics import adjusted_rand_score
 
-    from core.features import build_features, load_behaviour
-    from core.rules import mine_rules, transactions_from_behaviour
-    from core.segments import map_2d, profile_segments, segment_users
+    from core.audience.features import build_features, load_behaviour
+    from core.audience.rules import mine_rules, transactions_from_behaviour
+    from core.audience.segments import map_2d, profile_segments, segment_users
 
     with Step(results, "reach", "features"):
         behaviour = load_behaviour(ws, dataset_id)
@@ -150,11 +177,21 @@ def run_reach(ws, dataset_id: int, truth: pd.Series, results: list) -> dict:
         profile_segments(behaviour, seg)
         map_2d(features, seg.labels)
     with Step(results, "reach", "rules"):
-        rules, _ = mine_rules(transactions_from_behaviour(behaviour), min_support=MIN_SUPPORT,
-                              min_confidence=MIN_CONFIDENCE, max_len=MAX_LEN)
+        rules, _ = mine_rules(
+            transactions_from_behaviour(behaviour),
+            min_support=MIN_SUPPORT,
+            min_confidence=MIN_CONFIDENCE,
+            max_len=MAX_LEN,
+        )
     ari = adjusted_rand_score(truth.loc[behaviour.user_ids].to_numpy(), seg.labels)
-    return {"k": seg.k, "ari": round(ari, 3), "rules": len(rules), "users": behaviour.n_users,
-            "features": features.matrix.shape[1], "algorithm": seg.algorithm}
+    return {
+        "k": seg.k,
+        "ari": round(ari, 3),
+        "rules": len(rules),
+        "users": behaviour.n_users,
+        "features": features.matrix.shape[1],
+        "algorithm": seg.algorithm,
+    }
 
 
 def run_notebook(ws, dataset_id: int, truth: pd.Series, results: list) -> dict:
@@ -177,8 +214,7 @@ def run_notebook(ws, dataset_id: int, truth: pd.Series, results: list) -> dict:
     with Step(results, "notebook", "rules"):
         onehot = pd.crosstab(events["user_id"], events["topic"]) > 0
         itemsets = apriori(onehot, min_support=MIN_SUPPORT, use_colnames=True, max_len=MAX_LEN)
-        rules = association_rules(itemsets, num_itemsets=len(onehot), metric="confidence",
-                                  min_threshold=MIN_CONFIDENCE)
+        rules = association_rules(itemsets, num_itemsets=len(onehot), metric="confidence", min_threshold=MIN_CONFIDENCE)
     ari = adjusted_rand_score(truth.loc[shares.index].to_numpy(), best[2])
     return {"k": best[1], "ari": round(ari, 3), "rules": len(rules), "users": len(shares)}
 
@@ -200,8 +236,12 @@ def worker(n_events: int, notebook: bool) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=float, nargs="+", default=[1e6])
-    parser.add_argument("--notebook-max", type=float, default=2e6,
-                        help="run the notebook pipeline only up to this many events (it takes many minutes above)")
+    parser.add_argument(
+        "--notebook-max",
+        type=float,
+        default=2e6,
+        help="run the notebook pipeline only up to this many events (it takes many minutes above)",
+    )
     parser.add_argument("--worker", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--notebook", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -215,8 +255,10 @@ def main() -> None:
             print(done.stderr[-3000:])
             continue
         out = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"\n== {int(n):,} events, {out['reach']['users']:,} users (data setup {out['setup_seconds']} s, "
-              f"baseline RSS {out['baseline_rss_mb']} MB) ==")
+        print(
+            f"\n== {int(n):,} events, {out['reach']['users']:,} users (data setup {out['setup_seconds']} s, "
+            f"baseline RSS {out['baseline_rss_mb']} MB) =="
+        )
         print(f"{'pipeline':<10}{'step':<20}{'seconds':>9}{'peak RSS MB':>13}")
         totals: dict[str, float] = {}
         for row in out["steps"]:
@@ -225,8 +267,10 @@ def main() -> None:
         for name, total in totals.items():
             peak = max(r["peak_rss_mb"] for r in out["steps"] if r["pipeline"] == name)
             quality = out[name]
-            print(f"{name:<10}{'TOTAL':<20}{total:>9.2f}{peak:>13,}   k={quality['k']} ARI={quality['ari']} "
-                  f"rules={quality['rules']}")
+            print(
+                f"{name:<10}{'TOTAL':<20}{total:>9.2f}{peak:>13,}   k={quality['k']} ARI={quality['ari']} "
+                f"rules={quality['rules']}"
+            )
 
 
 if __name__ == "__main__":

@@ -32,7 +32,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.content import (
+from core.content.corpus import Corpus, SpanModel, Vocabulary, demo_corpus_path, read_corpus
+from core.content.writer import (
     LanguageModel,
     TrainConfig,
     _baseline,
@@ -42,8 +43,7 @@ from core.content import (
     newest_model_id,
     train_model,
 )
-from core.corpus import Corpus, SpanModel, Vocabulary, demo_corpus_path, read_corpus
-from core.workspace import open_workspace
+from core.demo import open_workspace
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -70,10 +70,16 @@ def load(name: str, n_posts: int) -> tuple[Corpus, Corpus]:
         corpus = replace(corpus, topics=[WEIBO_EMOTIONS.get(t, "") for t in corpus.topics])
     elif name == "538":
         # Both accounts, the account as the segment: two voices the control token has to tell apart.
-        parts = [read_corpus(DATA / "538_twitter_ratio" / f, text_column="text", segment_column="user")
-                 for f in ("BarackObama.csv", "realDonaldTrump.csv")]
-        corpus = Corpus([t for c in parts for t in c.texts], [x for c in parts for x in c.segments],
-                        [x for c in parts for x in c.topics], name="538")
+        parts = [
+            read_corpus(DATA / "538_twitter_ratio" / f, text_column="text", segment_column="user")
+            for f in ("BarackObama.csv", "realDonaldTrump.csv")
+        ]
+        corpus = Corpus(
+            [t for c in parts for t in c.texts],
+            [x for c in parts for x in c.segments],
+            [x for c in parts for x in c.topics],
+            name="538",
+        )
     else:
         raise SystemExit(f"unknown corpus {name!r}")
     # Held out: every 5th post (by position) never seen in training; train on the rest.
@@ -82,13 +88,25 @@ def load(name: str, n_posts: int) -> tuple[Corpus, Corpus]:
     return _subset(corpus, train, f"{name}-train"), _subset(corpus, held, f"{name}-held-out")
 
 
-WEIBO_EMOTIONS = {"0": "fear", "1": "disgust", "2": "optimism", "3": "surprise", "4": "gratitude", "5": "sadness",
-                  "6": "anger"}
+WEIBO_EMOTIONS = {
+    "0": "fear",
+    "1": "disgust",
+    "2": "optimism",
+    "3": "surprise",
+    "4": "gratitude",
+    "5": "sadness",
+    "6": "anger",
+}
 
 
 def _subset(corpus: Corpus, rows: list[int], name: str) -> Corpus:
-    return Corpus([corpus.texts[i] for i in rows], [corpus.segments[i] for i in rows],
-                  [corpus.topics[i] for i in rows], name=name, rows_read=len(rows))
+    return Corpus(
+        [corpus.texts[i] for i in rows],
+        [corpus.segments[i] for i in rows],
+        [corpus.topics[i] for i in rows],
+        name=name,
+        rows_read=len(rows),
+    )
 
 
 def _corpus(texts: list[str], name: str) -> Corpus:
@@ -125,8 +143,12 @@ def _control_effect(lm: LanguageModel, held: Corpus) -> dict:
         def bits(given, fixed=fixed, kind=kind, texts=texts):
             return round(lm.bits_per_char(texts, **(fixed | {f"{kind}s": given}))[0], 4)
 
-        out[kind] = {"posts": len(rows), "own_label": bits(own), "another_label": bits(other),
-                     "no_label": bits([""] * len(rows))}
+        out[kind] = {
+            "posts": len(rows),
+            "own_label": bits(own),
+            "another_label": bits(other),
+            "no_label": bits([""] * len(rows)),
+        }
     return out
 
 
@@ -157,10 +179,12 @@ _SENTENCE = re.compile(r"(?<=[.!?…])\s+")
 def _full_sentences(drafts: list) -> float:
     """Share of drafts whose every sentence with Latin-script words has at least 4 of them
     (hashtags, mentions and links aside): a readability proxy; the demo corpus's own posts score 0.77."""
+
     def full(text: str) -> bool:
         text = re.sub(r"[#@]\w+|https?://\S+", " ", text)
         parts = [p for p in _SENTENCE.split(text.strip()) if re.search(r"[A-Za-z]", p)]
         return all(len(re.findall(r"[A-Za-z']+", p)) >= 4 for p in parts)
+
     return round(sum(full(d.text) for d in drafts) / len(drafts), 3)
 
 
@@ -192,9 +216,13 @@ def _judged(corpus: Corpus, drafts: list, kind: str) -> dict | None:
     rows = [i for i, label in enumerate(labels) if label]
     if not kind or len({labels[i] for i in rows}) < 2:
         return None
-    judge = make_pipeline(make_union(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-                                     TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)),
-                          LogisticRegression(max_iter=2000, C=10))
+    judge = make_pipeline(
+        make_union(
+            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True),
+        ),
+        LogisticRegression(max_iter=2000, C=10),
+    )
     texts, y = [corpus.texts[i] for i in rows], [labels[i] for i in rows]
     real = float(cross_val_score(judge, texts, y, cv=5).mean())
     judge.fit(texts, y)
@@ -219,14 +247,24 @@ def run(name: str, n_posts: int, config: TrainConfig, keep: Path | None = None) 
             train_seconds = lm.info.seconds
         else:
             started = time.monotonic()
-            lm = train_model(train_corpus, ws, config=config, evaluate_drafts=0,
-                             progress=lambda f, m: print(f"\r  {f:4.0%} {m[:80]:<80}", end="", file=sys.stderr))
+            lm = train_model(
+                train_corpus,
+                ws,
+                config=config,
+                evaluate_drafts=0,
+                progress=lambda f, m: print(f"\r  {f:4.0%} {m[:80]:<80}", end="", file=sys.stderr),
+            )
             train_seconds = time.monotonic() - started
             print(file=sys.stderr)
         # The mixture, the model the Studio uses, given each post's own labels (none on tweeteval).
         lstm_bits, n_chars = lm.bits_per_char(held.texts, segments=held.segments, topics=held.topics)
-        alone = LanguageModel(replace(lm.info, mix_weight=1.0, mix_order=0, segment_weight=0.0, topic_weight=0.0),
-                              lm.vocab, lm.spans, _weights(lm), [])
+        alone = LanguageModel(
+            replace(lm.info, mix_weight=1.0, mix_order=0, segment_weight=0.0, topic_weight=0.0),
+            lm.vocab,
+            lm.spans,
+            _weights(lm),
+            [],
+        )
         lstm_alone, _ = alone.bits_per_char(held.texts, segments=held.segments, topics=held.topics)
         control = _control_effect(lm, held)
         # The baseline on the same split: fitted on the posts the LSTM trained on, scored on the held-out set.
@@ -246,29 +284,41 @@ def run(name: str, n_posts: int, config: TrainConfig, keep: Path | None = None) 
                 if share:
                     # As written (candidates=1: the sampler's own pass rate), and as the Studio
                     # returns them (the most fluent passing drafts of several candidates).
-                    drafts += generate_drafts(lm, n=share, seed=100 + seed, resample=False, candidates=1,
-                                              **_controls(lm, kind, label)).drafts
-                    ranked += generate_drafts(lm, n=share, seed=100 + seed, resample=False,
-                                              **_controls(lm, kind, label)).drafts
+                    drafts += generate_drafts(
+                        lm, n=share, seed=100 + seed, resample=False, candidates=1, **_controls(lm, kind, label)
+                    ).drafts
+                    ranked += generate_drafts(
+                        lm, n=share, seed=100 + seed, resample=False, **_controls(lm, kind, label)
+                    ).drafts
         # Why drafts fail, numbers folded so the same reason counts once.
         reasons = Counter(re.sub(r"\d+", "N", r).split(", e.g.")[0] for d in drafts for r in d.reasons)
         # Three checked drafts per label (the first five labels), as the Studio shows them.
         samples = {}
         for label in labels[:5]:
-            samples[label or "any"] = [d.text for d in generate_drafts(lm, n=3, seed=7,
-                                                                        **_controls(lm, kind, label)).drafts]
+            samples[label or "any"] = [
+                d.text for d in generate_drafts(lm, n=3, seed=7, **_controls(lm, kind, label)).drafts
+            ]
         timings = []
         for seed in range(3):
             t = time.monotonic()
             generate_drafts(lm, n=20, seed=200 + seed, **({"segment": labels[0]} if kind == "segment" else {}))
             timings.append(time.monotonic() - t)
     return {
-        "corpus": name, "train_posts": len(train_corpus), "held_out_posts": len(held), "held_out_chars": n_chars,
-        "train_seconds": round(train_seconds, 1), "epochs": lm.info.epochs_run, "stopped": lm.info.stopped,
-        "lstm_bits_per_char": round(lstm_bits, 4), "lstm_alone_bits_per_char": round(lstm_alone, 4),
-        "mix_weight": lm.info.mix_weight, "mix_order": lm.info.mix_order,
-        "val_bits_per_char": round(lm.info.val_bits_per_char, 4), "ngram_best_bits_per_char": round(by_order[best_order], 4),
-        "ngram_best_order": best_order, "ngram_by_order": {k: round(v, 4) for k, v in by_order.items()},
+        "corpus": name,
+        "train_posts": len(train_corpus),
+        "held_out_posts": len(held),
+        "held_out_chars": n_chars,
+        "train_seconds": round(train_seconds, 1),
+        "epochs": lm.info.epochs_run,
+        "stopped": lm.info.stopped,
+        "lstm_bits_per_char": round(lstm_bits, 4),
+        "lstm_alone_bits_per_char": round(lstm_alone, 4),
+        "mix_weight": lm.info.mix_weight,
+        "mix_order": lm.info.mix_order,
+        "val_bits_per_char": round(lm.info.val_bits_per_char, 4),
+        "ngram_best_bits_per_char": round(by_order[best_order], 4),
+        "ngram_best_order": best_order,
+        "ngram_by_order": {k: round(v, 4) for k, v in by_order.items()},
         "pass_rate": sum(d.passes for d in drafts) / len(drafts),
         "near_copy_rate": sum(d.near_copy for d in drafts) / len(drafts),
         "ranked_pass_rate": sum(d.passes for d in ranked) / len(ranked),
@@ -277,17 +327,23 @@ def run(name: str, n_posts: int, config: TrainConfig, keep: Path | None = None) 
         "full_sentence_share": {"written": _full_sentences(drafts), "ranked": _full_sentences(ranked)},
         "junctions_as_in_corpus": {"written": _junctions(lm, drafts), "ranked": _junctions(lm, ranked)},
         "seams_per_word": {"written": _seams(lm, drafts), "ranked": _seams(lm, ranked)},
-        "mean_draft_chars": {"written": round(float(np.mean([len(d.text) for d in drafts])), 1),
-                             "ranked": round(float(np.mean([len(d.text) for d in ranked])), 1)},
+        "mean_draft_chars": {
+            "written": round(float(np.mean([len(d.text) for d in drafts])), 1),
+            "ranked": round(float(np.mean([len(d.text) for d in ranked])), 1),
+        },
         "seconds_for_20_drafts": round(float(np.median(timings)), 2),
         "failure_reasons": dict(reasons.most_common()),
-        "segment_weight": lm.info.segment_weight, "topic_weight": lm.info.topic_weight,
-        "control_effect": control, "drafts_attributed_to_their_label": _attribution(lm, drafts, kind) if kind else None,
+        "segment_weight": lm.info.segment_weight,
+        "topic_weight": lm.info.topic_weight,
+        "control_effect": control,
+        "drafts_attributed_to_their_label": _attribution(lm, drafts, kind) if kind else None,
         "label_judged_by_a_classifier": _judged(train_corpus, ranked, kind),
         "sample": [d.text for d in drafts[:3]],
         "samples_by_label": samples,
-        "config": {k: lm.info.config[k] for k in ("units", "layers", "seq_len", "batch_size", "learning_rate",
-                                                   "lr_decay")} | {"max_seconds": config.time_budget(len(train_corpus))},
+        "config": {
+            k: lm.info.config[k] for k in ("units", "layers", "seq_len", "batch_size", "learning_rate", "lr_decay")
+        }
+        | {"max_seconds": config.time_budget(len(train_corpus))},
     }
 
 
@@ -298,8 +354,12 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=None, help="override the training time budget")
     parser.add_argument("--units", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=None)
-    parser.add_argument("--keep", type=Path, default=None,
-                        help="keep each trained model in KEEP/<corpus>; a later run reuses it instead of training")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="keep each trained model in KEEP/<corpus>; a later run reuses it instead of training",
+    )
     args = parser.parse_args()
     config = TrainConfig()
     if args.max_seconds is not None:
@@ -311,14 +371,16 @@ def main() -> None:
     for name in args.corpus:
         r = run(name, args.posts, config, args.keep)
         win = "below" if r["lstm_bits_per_char"] < r["ngram_best_bits_per_char"] else "NOT below"
-        print(f"{name}: {r['train_posts']:,} posts, trained in {r['train_seconds']:.0f} s ({r['epochs']} epochs, "
-              f"{r['stopped']}); held-out {r['lstm_bits_per_char']:.3f} bits/char (LSTM alone "
-              f"{r['lstm_alone_bits_per_char']:.3f}, LSTM weight {r['mix_weight']:.2f}), {win} the best n-gram "
-              f"(order {r['ngram_best_order']}: {r['ngram_best_bits_per_char']:.3f}); drafts passing "
-              f"{r['pass_rate']:.0%}, near-copies {r['near_copy_rate']:.0%}; ranked drafts "
-              f"{r['draft_bits_per_char']['ranked']:.3f} bits/char (as written "
-              f"{r['draft_bits_per_char']['written']:.3f}); 20 drafts in "
-              f"{r['seconds_for_20_drafts']:.2f} s")
+        print(
+            f"{name}: {r['train_posts']:,} posts, trained in {r['train_seconds']:.0f} s ({r['epochs']} epochs, "
+            f"{r['stopped']}); held-out {r['lstm_bits_per_char']:.3f} bits/char (LSTM alone "
+            f"{r['lstm_alone_bits_per_char']:.3f}, LSTM weight {r['mix_weight']:.2f}), {win} the best n-gram "
+            f"(order {r['ngram_best_order']}: {r['ngram_best_bits_per_char']:.3f}); drafts passing "
+            f"{r['pass_rate']:.0%}, near-copies {r['near_copy_rate']:.0%}; ranked drafts "
+            f"{r['draft_bits_per_char']['ranked']:.3f} bits/char (as written "
+            f"{r['draft_bits_per_char']['written']:.3f}); 20 drafts in "
+            f"{r['seconds_for_20_drafts']:.2f} s"
+        )
         print(json.dumps(r, ensure_ascii=False))
         sys.stdout.flush()
         if math.isnan(r["lstm_bits_per_char"]):

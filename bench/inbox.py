@@ -39,14 +39,17 @@ from sklearn.model_selection import StratifiedKFold
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.inbox import INTENTS, classify, held_out_split, load_training_data, train_intent_model
+from core.feedback.inbox import INTENTS, classify, held_out_split, load_training_data, train_intent_model
 
 AIRLINE = Path(__file__).resolve().parents[2] / "shared" / "data" / "airline_tweets" / "Tweets.csv"
 
 
 def _scores(truth, predicted) -> dict:
-    return {"n": len(truth), "accuracy": round(accuracy_score(truth, predicted), 3),
-            "macro_f1": round(f1_score(truth, predicted, average="macro", zero_division=0), 3)}
+    return {
+        "n": len(truth),
+        "accuracy": round(accuracy_score(truth, predicted), 3),
+        "macro_f1": round(f1_score(truth, predicted, average="macro", zero_division=0), 3),
+    }
 
 
 def _confusion(truth, predicted, labels) -> str:
@@ -65,19 +68,28 @@ def shipped() -> dict:
     model = train_intent_model(train["text"], train["intent"])
     seconds = time.perf_counter() - started
     predicted = np.array([g.intent for g in classify(test["text"], model=model)])
-    out = {"messages": len(data), "by_language": data["lang"].value_counts().to_dict(),
-           "train": len(train), "train_seconds": round(seconds, 2), "held_out": _scores(test["intent"], predicted)}
+    out = {
+        "messages": len(data),
+        "by_language": data["lang"].value_counts().to_dict(),
+        "train": len(train),
+        "train_seconds": round(seconds, 2),
+        "held_out": _scores(test["intent"], predicted),
+    }
     for lang in ("en", "zh"):
         mask = (test["lang"] == lang).to_numpy()
         out[f"held_out_{lang}"] = _scores(test["intent"][mask], predicted[mask])
     folds = []
-    for train_idx, test_idx in StratifiedKFold(5, shuffle=True, random_state=0).split(data, data["intent"] + data["lang"]):
+    for train_idx, test_idx in StratifiedKFold(5, shuffle=True, random_state=0).split(
+        data, data["intent"] + data["lang"]
+    ):
         fold = train_intent_model(data["text"].iloc[train_idx], data["intent"].iloc[train_idx])
         guess = [g.intent for g in classify(data["text"].iloc[test_idx], model=fold)]
         folds.append(accuracy_score(data["intent"].iloc[test_idx], guess))
     out["cv5_accuracy"] = round(float(np.mean(folds)), 3)
-    print(f"shipped set: {len(data)} messages {out['by_language']}; held-out {out['held_out']}; "
-          f"en {out['held_out_en']}; zh {out['held_out_zh']}; 5-fold accuracy {out['cv5_accuracy']}")
+    print(
+        f"shipped set: {len(data)} messages {out['by_language']}; held-out {out['held_out']}; "
+        f"en {out['held_out_en']}; zh {out['held_out_zh']}; 5-fold accuracy {out['cv5_accuracy']}"
+    )
     print(_confusion(test["intent"], predicted, set(INTENTS)))
     return out
 
@@ -97,8 +109,7 @@ def airline(path: Path) -> dict:
     out = {"tweets": len(frame), "mapped": frame["intent"].value_counts().to_dict()}
     started = time.perf_counter()
     predicted = [g.intent for g in classify(frame["text"])]
-    out["shipped_model"] = {**_scores(frame["intent"], predicted),
-                            "seconds": round(time.perf_counter() - started, 2)}
+    out["shipped_model"] = {**_scores(frame["intent"], predicted), "seconds": round(time.perf_counter() - started, 2)}
     print(f"airline tweets: {len(frame)} mapped {out['mapped']}")
     print(f"  shipped model on all of them: {out['shipped_model']}")
     print(_confusion(frame["intent"], predicted, set(frame["intent"])))
@@ -111,8 +122,10 @@ def airline(path: Path) -> dict:
     out["airline_trained"] = {**_scores(test["intent"], guess), "train": len(train), "train_seconds": round(seconds, 1)}
     majority = test["intent"].value_counts().idxmax()
     out["airline_majority_baseline"] = _scores(test["intent"], [majority] * len(test))
-    print(f"  trained on airline 75 %, scored on 25 %: {out['airline_trained']} "
-          f"(majority class '{majority}': {out['airline_majority_baseline']})")
+    print(
+        f"  trained on airline 75 %, scored on 25 %: {out['airline_trained']} "
+        f"(majority class '{majority}': {out['airline_majority_baseline']})"
+    )
     return out
 
 

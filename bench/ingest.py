@@ -25,8 +25,23 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 REPO = Path(__file__).resolve().parents[1]
-TOPICS = ["fitness", "protein", "yoga", "skincare & beauty", "herbal tea", "meal prep", "low sugar", "gut health",
-          "smoothies", "running", "collagen", "supplements", "heart health", "gardening", "family meals"]
+TOPICS = [
+    "fitness",
+    "protein",
+    "yoga",
+    "skincare & beauty",
+    "herbal tea",
+    "meal prep",
+    "low sugar",
+    "gut health",
+    "smoothies",
+    "running",
+    "collagen",
+    "supplements",
+    "heart health",
+    "gardening",
+    "family meals",
+]
 ACTIONS = ["view", "like", "comment", "share", "click", "purchase", "follow"]
 
 
@@ -44,18 +59,24 @@ def make_csv(path: Path, rows: int, seed: int = 0) -> None:
             ts = np.char.replace(ts, "T", " ")
             bad = rng.random(n) < 0.0005
             ts = np.where(bad, "2026-02-30 10:00:00", ts)
-            table = pa.table({
-                "user_id": pa.array(np.char.add("u", users.astype(str))),
-                "timestamp": pa.array(ts),
-                "action": pa.array(np.array(ACTIONS)[rng.choice(len(ACTIONS), n, p=[.6, .17, .05, .04, .08, .04, .02])]),
-                "topic": pa.array(np.array(TOPICS)[rng.integers(0, len(TOPICS), n)]),
-                "platform": pa.array(np.array(["weibo", "xiaohongshu", "x", "instagram"])[rng.integers(0, 4, n)]),
-            })
+            table = pa.table(
+                {
+                    "user_id": pa.array(np.char.add("u", users.astype(str))),
+                    "timestamp": pa.array(ts),
+                    "action": pa.array(
+                        np.array(ACTIONS)[rng.choice(len(ACTIONS), n, p=[0.6, 0.17, 0.05, 0.04, 0.08, 0.04, 0.02])]
+                    ),
+                    "topic": pa.array(np.array(TOPICS)[rng.integers(0, len(TOPICS), n)]),
+                    "platform": pa.array(np.array(["weibo", "xiaohongshu", "x", "instagram"])[rng.integers(0, 4, n)]),
+                }
+            )
             dup = rng.random(n) < 0.003
             if dup.any():
                 table = pa.concat_tables([table, table.filter(pa.array(dup))])
             sink = pa.BufferOutputStream()
-            pacsv.write_csv(table, sink, write_options=pacsv.WriteOptions(include_header=offset == 0, quoting_style="none"))
+            pacsv.write_csv(
+                table, sink, write_options=pacsv.WriteOptions(include_header=offset == 0, quoting_style="none")
+            )
             fh.write(sink.getvalue().to_pybytes())
 
 
@@ -63,7 +84,7 @@ def _child(kind: str, path: str, home: str) -> dict:
     start = time.perf_counter()
     if kind == "reach":
         sys.path.insert(0, str(REPO))
-        from core.ingest import ingest
+        from core.intake.ingest import ingest
         from core.workspace import open_workspace
 
         ws = open_workspace(home, with_demo=False)
@@ -80,15 +101,22 @@ def _child(kind: str, path: str, home: str) -> dict:
         extra = {}
     seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"reader": kind, "rows": rows, "seconds": round(seconds, 2), "rows_per_s": int(rows / seconds),
-            "peak_mb": int(peak_mb), **extra}
+    return {
+        "reader": kind,
+        "rows": rows,
+        "seconds": round(seconds, 2),
+        "rows_per_s": int(rows / seconds),
+        "peak_mb": int(peak_mb),
+        **extra,
+    }
 
 
 def measure(kind: str, path: Path) -> dict:
     """Run one reader in a fresh process; return its figures."""
     with tempfile.TemporaryDirectory() as home:
-        out = subprocess.run([sys.executable, __file__, "--child", kind, str(path), home],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", kind, str(path), home], capture_output=True, text=True, check=True
+        )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -107,15 +135,21 @@ def main() -> None:
             make_csv(path, rows)
             size_mb = path.stat().st_size / 1e6
             load = " / ".join(f"{v:.2f}" for v in os.getloadavg())
-            print(f"\n{rows:,} rows requested · {size_mb:,.0f} MB · made in {time.perf_counter() - t:.1f} s · "
-                  f"load average {load} (1/5/15 min)")
+            print(
+                f"\n{rows:,} rows requested · {size_mb:,.0f} MB · made in {time.perf_counter() - t:.1f} s · "
+                f"load average {load} (1/5/15 min)"
+            )
             print(f"{'reader':<10}{'rows':>12}{'seconds':>10}{'rows/s':>14}{'peak MB':>10}")
             for kind in ("pyarrow", "pandas", "reach"):
                 r = measure(kind, path)
-                print(f"{r['reader']:<10}{r['rows']:>12,}{r['seconds']:>10.2f}{r['rows_per_s']:>14,}{r['peak_mb']:>10,}")
+                print(
+                    f"{r['reader']:<10}{r['rows']:>12,}{r['seconds']:>10.2f}{r['rows_per_s']:>14,}{r['peak_mb']:>10,}"
+                )
                 if kind == "reach":
-                    print(f"          accepted {r['rows_accepted']:,} · rejected {r['rows_rejected']:,} · "
-                          f"duplicates {r['duplicates_removed']:,}")
+                    print(
+                        f"          accepted {r['rows_accepted']:,} · rejected {r['rows_rejected']:,} · "
+                        f"duplicates {r['duplicates_removed']:,}"
+                    )
 
 
 if __name__ == "__main__":

@@ -48,16 +48,20 @@ duplicate rows and rows whose timestamp cannot be parsed. The frames themselves 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from core.workspace import Workspace
+from core.audience.demo_groups import ACTIONS, GROUPS, PLATFORMS, REGIONS, SIGNATURE_TOPICS, TOPICS
+from core.clock import utc_now
+from core.feedback.inbox import seed_demo_mentions
+from core.intake.ingest import ingest
+from core.workspace import Workspace
+from core.workspace import open_workspace as open_folder
 
 __all__ = [
     "ACTIONS",
@@ -70,68 +74,12 @@ __all__ = [
     "demo_mess_counts",
     "generate_demo",
     "install_demo",
+    "open_workspace",
     "write_demo_csvs",
 ]
 
 logger = logging.getLogger(__name__)
 
-GROUPS: tuple[str, ...] = (
-    "young women",
-    "young men",
-    "middle-aged women",
-    "middle-aged men",
-    "seniors",
-)
-
-TOPICS: tuple[str, ...] = (
-    "skincare & beauty",
-    "collagen",
-    "yoga",
-    "smoothies",
-    "plant-based",
-    "fitness",
-    "protein",
-    "sports nutrition",
-    "meal prep",
-    "running",
-    "healthy eating",
-    "organic cooking",
-    "family meals",
-    "weight management",
-    "superfoods",
-    "heart health",
-    "low sugar",
-    "supplements",
-    "joint health",
-    "herbal tea",
-    "gut health",
-    "gardening",
-)
-
-ACTIONS: tuple[str, ...] = ("view", "like", "comment", "share", "click", "purchase", "follow")
-
-PLATFORMS: tuple[str, ...] = ("weibo", "xiaohongshu", "instagram", "x")
-
-REGIONS: tuple[str, ...] = (
-    "Shanghai",
-    "Beijing",
-    "Guangzhou",
-    "Shenzhen",
-    "Chengdu",
-    "Hangzhou",
-    "Hong Kong",
-    "Singapore",
-)
-
-#: Each group's planted signature topics: together they carry most of the group's events and
-#: they are the group's most frequent topics, in no particular order.
-SIGNATURE_TOPICS: dict[str, tuple[str, ...]] = {
-    "young women": ("skincare & beauty", "collagen", "yoga", "smoothies"),
-    "young men": ("fitness", "protein", "sports nutrition"),
-    "middle-aged women": ("healthy eating", "organic cooking", "family meals", "weight management"),
-    "middle-aged men": ("heart health", "low sugar", "supplements"),
-    "seniors": ("joint health", "herbal tea", "gardening", "gut health"),
-}
 
 _DUPLICATE_RATE = 0.003
 _BAD_TIMESTAMP_RATE = 0.0005
@@ -357,9 +305,7 @@ def generate_demo(
     group_of_user = _assign_groups(n_users, rng)
     users, truth = _make_users(group_of_user, rng)
 
-    counts = _MIN_EVENTS + rng.poisson(
-        rng.gamma(_ACTIVITY_SHAPE, _MEAN_EXTRA_EVENTS / _ACTIVITY_SHAPE, size=n_users)
-    )
+    counts = _MIN_EVENTS + rng.poisson(rng.gamma(_ACTIVITY_SHAPE, _MEAN_EXTRA_EVENTS / _ACTIVITY_SHAPE, size=n_users))
     event_user = np.repeat(np.arange(n_users), counts)
     event_group = group_of_user[event_user]
     n_events = event_user.size
@@ -373,9 +319,7 @@ def generate_demo(
     platform_probs = np.array([spec.platforms for spec in _SPECS])
     primary = _sample_rows(platform_probs.cumsum(axis=1), group_of_user, rng)
     any_platform = _sample_rows(platform_probs.cumsum(axis=1), event_group, rng)
-    event_platform = np.where(
-        rng.random(n_events) < _PRIMARY_PLATFORM_SHARE, primary[event_user], any_platform
-    )
+    event_platform = np.where(rng.random(n_events) < _PRIMARY_PLATFORM_SHARE, primary[event_user], any_platform)
 
     start_day = end_day - np.timedelta64(days - 1, "D")
     day_cum = _day_table(start_day, days).cumsum(axis=1)
@@ -395,9 +339,7 @@ def generate_demo(
             "timestamp": timestamp[order].astype("datetime64[us]"),
             "action": pd.array(np.array(ACTIONS, dtype=object)[event_action[order]], dtype="str"),
             "topic": pd.array(np.array(TOPICS, dtype=object)[event_topic[order]], dtype="str"),
-            "platform": pd.array(
-                np.array(PLATFORMS, dtype=object)[event_platform[order]], dtype="str"
-            ),
+            "platform": pd.array(np.array(PLATFORMS, dtype=object)[event_platform[order]], dtype="str"),
         }
     )
     logger.debug(
@@ -480,9 +422,7 @@ def _assign_groups(n_users: int, rng: np.random.Generator) -> np.ndarray:
     return rng.permutation(np.repeat(np.arange(len(_SPECS)), sizes))
 
 
-def _make_users(
-    group_of_user: np.ndarray, rng: np.random.Generator
-) -> tuple[pd.DataFrame, pd.Series]:
+def _make_users(group_of_user: np.ndarray, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.Series]:
     """The user table and the planted-group series for the given group assignment."""
     n_users = group_of_user.size
     low, mode, high = (np.array([spec.ages[i] for spec in _SPECS])[group_of_user] for i in range(3))
@@ -578,9 +518,7 @@ def _day_table(start_day: np.datetime64, days: int) -> np.ndarray:
     return table / table.sum(axis=1, keepdims=True)
 
 
-def _sample_rows(
-    cumulative: np.ndarray, rows: np.ndarray | None, rng: np.random.Generator
-) -> np.ndarray:
+def _sample_rows(cumulative: np.ndarray, rows: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
     """Draw one category per row of ``cumulative[rows]`` (cumulative probabilities)."""
     table = cumulative if rows is None else cumulative[rows]
     draws = rng.random(table.shape[0]) * table[:, -1]
@@ -588,9 +526,7 @@ def _sample_rows(
     return np.minimum(choice, table.shape[1] - 1)
 
 
-def _make_unique_per_user(
-    event_user: np.ndarray, event_day: np.ndarray, second_of_day: np.ndarray
-) -> np.ndarray:
+def _make_unique_per_user(event_user: np.ndarray, event_day: np.ndarray, second_of_day: np.ndarray) -> np.ndarray:
     """Nudge clashing seconds so no user has two events at the same moment."""
     second_of_day = second_of_day.copy()
     n_days = int(event_day.max()) + 1
@@ -617,9 +553,7 @@ def _messy_events(demo: DemoData) -> pd.DataFrame:
     duplicate_of = np.sort(rng.choice(n_events, size=counts["duplicates"], replace=False))
     bad_of = rng.choice(n_events, size=counts["bad_timestamps"], replace=False)
     bad_rows = text.iloc[bad_of].copy()
-    bad_rows["timestamp"] = [
-        _BAD_TIMESTAMPS[i % len(_BAD_TIMESTAMPS)] for i in range(len(bad_rows))
-    ]
+    bad_rows["timestamp"] = [_BAD_TIMESTAMPS[i % len(_BAD_TIMESTAMPS)] for i in range(len(bad_rows))]
 
     # Sort keys place each duplicate right after its original, bad rows anywhere.
     position = np.concatenate(
@@ -640,8 +574,6 @@ def install_demo(workspace: Workspace, *, random_state: int = 7) -> int:
     validation report shows the planted mess being caught. The Inbox gets a few demo mentions
     (authors ``demo_…``; replies to them go to the dry run).
     """
-    from core.ingest import ingest
-
     demo = generate_demo(random_state=random_state)
     folder = workspace.new_tmp_dir("demo-")
     try:
@@ -649,9 +581,27 @@ def install_demo(workspace: Workspace, *, random_state: int = 7) -> int:
         report = ingest(workspace, paths, name="Demo · health-food shop", is_demo=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    from core.inbox import seed_demo_mentions
-
     # a new user has no X keys, so nobody can mention them yet: a few demo mentions fill the Inbox
     seed_demo_mentions(workspace)
     logger.info("demo installed as dataset %d", report.dataset_id)
     return report.dataset_id
+
+
+def open_workspace(home: Path | str | None = None, *, with_demo: bool | None = None) -> Workspace:
+    """Open the workspace at ``home`` as the app and the CLI do, importing the demo on first start.
+
+    ``with_demo`` defaults to true unless ``REACH_DEMO=0`` is set. The demo is installed once, and
+    only into a workspace that has never held a dataset: deleting it later does not bring it back,
+    and a workspace started without it never gets it imported over the operator's own data.
+    """
+    ws = open_folder(home)
+    if with_demo is None:
+        with_demo = os.environ.get("REACH_DEMO", "1") != "0"
+    if ws.get_setting("demo_installed") is None:
+        never_used = ws.get_setting("last_dataset_id") is None and not ws.datasets()
+        if with_demo and never_used:
+            install_demo(ws)
+            ws.set_setting("demo_installed", utc_now())
+        elif not never_used:
+            ws.set_setting("demo_installed", "skipped")
+    return ws

@@ -19,13 +19,15 @@ import logging
 import os
 import shutil
 import sqlite3
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+
+from core.clock import utc_now
 
 __all__ = [
     "DatasetInfo",
@@ -126,7 +128,7 @@ MIGRATIONS: list[list[str]] = [
             created_at TEXT NOT NULL
         )""",
     ],
-    # Content (issue 4): the operator's own post templates (starters live in core.templates).
+    # Content (issue 4): the operator's own post templates (starters live in core.content.templates).
     [
         """CREATE TABLE templates (
             name TEXT PRIMARY KEY,
@@ -212,7 +214,7 @@ MIGRATIONS: list[list[str]] = [
     # (or seeded by the demo), with their intent and whether they were handled; ``reply_claim`` is
     # the short-lived token of the call that is creating the reply, so two calls cannot both create
     # one (``reply_post_id`` has no foreign key: the outbox may delete a failed reply, and the mention
-    # is then unanswered again); the operator's FAQ and reply templates (starters live in core.inbox).
+    # is then unanswered again); the operator's FAQ and reply templates (starters live in core.feedback.inbox).
     [
         "ALTER TABLE outbox ADD COLUMN in_reply_to TEXT",
         """CREATE TABLE mentions (
@@ -261,11 +263,6 @@ class WorkspaceError(Exception):
 def default_home() -> Path:
     """The workspace folder: ``$REACH_HOME`` or ``./workspace``."""
     return Path(os.environ.get("REACH_HOME", "workspace"))
-
-
-def utc_now() -> str:
-    """Current UTC time as ISO text, seconds resolution."""
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 @dataclass(frozen=True)
@@ -354,10 +351,7 @@ class Workspace:
 
     def set_setting(self, key: str, value: str, *, con: sqlite3.Connection | None = None) -> None:
         """Store a setting (inside ``con``'s transaction when given)."""
-        sql = (
-            "INSERT INTO settings (key, value) VALUES (?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
-        )
+        sql = "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
         if con is not None:
             con.execute(sql, (key, value))
             return
@@ -374,9 +368,7 @@ class Workspace:
     def audit_entries(self, limit: int = 50) -> list[dict]:
         """Newest audit entries first."""
         with self.connect() as con:
-            rows = con.execute(
-                "SELECT at, action, detail FROM audit_log ORDER BY id DESC LIMIT ?", (limit,)
-            ).fetchall()
+            rows = con.execute("SELECT at, action, detail FROM audit_log ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [{"at": r["at"], "action": r["action"], **json.loads(r["detail"])} for r in rows]
 
     # -- dataset catalogue ----------------------------------------------------------------
@@ -422,7 +414,6 @@ class Workspace:
 
     def new_tmp_dir(self, prefix: str) -> Path:
         """A fresh folder under ``tmp/`` for work that may still fail."""
-        import tempfile
 
         (self.home / "tmp").mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(prefix=prefix, dir=self.home / "tmp"))
@@ -465,8 +456,16 @@ class Workspace:
             con.execute(
                 "INSERT INTO datasets (id, name, kind, created_at, n_events, n_users, report, is_demo)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (dataset_id, name, kind, utc_now(), n_events, n_users,
-                 json.dumps(report, ensure_ascii=False), int(is_demo)),
+                (
+                    dataset_id,
+                    name,
+                    kind,
+                    utc_now(),
+                    n_events,
+                    n_users,
+                    json.dumps(report, ensure_ascii=False),
+                    int(is_demo),
+                ),
             )
             self.set_setting("active_dataset", str(dataset_id), con=con)
             self.set_setting("last_dataset_id", str(dataset_id), con=con)
@@ -538,29 +537,15 @@ class Workspace:
         )
 
 
-def open_workspace(home: Path | str | None = None, *, with_demo: bool | None = None) -> Workspace:
+def open_workspace(home: Path | str | None = None) -> Workspace:
     """Open (creating and migrating as needed) the workspace at ``home``.
 
-    On the very first start the bundled demo is imported, so the app shows a working pipeline
-    before any upload. ``with_demo`` defaults to true unless ``REACH_DEMO=0`` is set. The demo is
-    installed once, and only into a workspace that has never held a dataset: deleting it later
-    does not bring it back, and a workspace started without it never gets it imported over the
-    operator's own data.
+    This opens the folder only; the app and the CLI open it through :func:`core.demo.open_workspace`,
+    which also imports the bundled demo on the very first start.
     """
     ws = Workspace(Path(home) if home is not None else default_home())
     try:
         ws.migrate()
     except sqlite3.DatabaseError as exc:
         raise WorkspaceError(f"the workspace database {ws.db_path.name} cannot be read ({exc})") from None
-    if with_demo is None:
-        with_demo = os.environ.get("REACH_DEMO", "1") != "0"
-    if ws.get_setting("demo_installed") is None:
-        never_used = ws.get_setting("last_dataset_id") is None and not ws.datasets()
-        if with_demo and never_used:
-            from core.demo import install_demo
-
-            install_demo(ws)
-            ws.set_setting("demo_installed", utc_now())
-        elif not never_used:
-            ws.set_setting("demo_installed", "skipped")
     return ws

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.pipeline import pipeline_status
+from core.status import pipeline_status
 from ui.resources import workspace
 
 ws = workspace()
@@ -19,8 +19,10 @@ for i, step in enumerate(steps):
     lines.append(f'    s{i}["`**{i + 1} · {step.title}**\n{status}`"]:::{step.state}')
     if i:
         lines.append(f"    s{i - 1} --> s{i}")
-lines += ["    classDef done fill:#d8eeda,stroke:#2e7d4f,color:#1f2a24",
-          "    classDef todo fill:#fff6dc,stroke:#c9a227,color:#1f2a24"]
+lines += [
+    "    classDef done fill:#d8eeda,stroke:#2e7d4f,color:#1f2a24",
+    "    classDef todo fill:#fff6dc,stroke:#c9a227,color:#1f2a24",
+]
 st.mermaid_chart("\n".join(lines), alt="The six steps of the Reach pipeline and their status")
 
 next_step = next((s for s in steps if s.state == "todo"), None)

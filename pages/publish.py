@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.publish import PublishSettings
+from core.delivery.outbox import PublishSettings
 from ui import publish_views as views
 from ui import state
 from ui.resources import workspace
@@ -12,8 +12,10 @@ from ui.resources import workspace
 ws = workspace()
 settings = PublishSettings.load(ws)
 st.title("Publish")
-st.caption("Step 5 of 6 · Approve posts, give them a time, publish with one click. A post goes out once, "
-           "even after a double click, a crash or a rate limit; anything that fails says why.")
+st.caption(
+    "Step 5 of 6 · Approve posts, give them a time, publish with one click. A post goes out once, "
+    "even after a double click, a crash or a rate limit; anything that fails says why."
+)
 
 views.render_notice()
 channel = views.render_connection(ws)
@@ -33,5 +35,7 @@ views.render_history(ws, settings)
 
 with st.expander("Publishing settings", icon=":material/settings:"):
     views.render_settings(ws, settings)
-    st.caption("Scheduled posts go out when `python -m core publish-due` runs (cron, see the README) or when "
-               "you press *Publish due now*.")
+    st.caption(
+        "Scheduled posts go out when `python -m core publish-due` runs (cron, see the README) or when "
+        "you press *Publish due now*."
+    )

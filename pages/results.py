@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.publish import PublishSettings
-from core.results import results
+from core.delivery.outbox import PublishSettings
+from core.feedback.results import results
 from ui import results_views as views
 from ui.resources import workspace
 
 ws = workspace()
 settings = PublishSettings.load(ws)
 st.title("Results")
-st.caption("Step 5 of 6 · Measure what was published, see which template works for which segment and hour, "
-           "and get the template to use next — with how sure Reach is.")
+st.caption(
+    "Step 5 of 6 · Measure what was published, see which template works for which segment and hour, "
+    "and get the template to use next — with how sure Reach is."
+)
 
 views.render_notice()
 views.render_refresh(ws, settings)
@@ -23,8 +25,10 @@ if not views.render_empty(found):
     views.render_notes(found)
 
     st.subheader("Which template next")
-    st.caption("Thompson sampling on each segment's engagement: the bars are the chance each template is the best "
-               "one. The pick becomes the default on the Targeting page; you can always choose another.")
+    st.caption(
+        "Thompson sampling on each segment's engagement: the bars are the chance each template is the best "
+        "one. The pick becomes the default on the Targeting page; you can always choose another."
+    )
     views.render_recommendations(found.recommendations)
 
     st.subheader("Performance")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.exports import safe_csv
-from core.segments import SegmentError, rename_segment
+from core.audience.segments import SegmentError, rename_segment
+from core.safe_csv import safe_csv
 from ui.audience_views import (
     actions_figure,
     colour,
@@ -22,21 +22,26 @@ from ui.resources import active_dataset_or_stop, workspace
 
 ws = workspace()
 st.title("Segments")
-st.caption("Step 2 of 6 · Reach groups your audience by what they engage with, when they are online and who "
-           "they are. Name each group, then write for it.")
+st.caption(
+    "Step 2 of 6 · Reach groups your audience by what they engage with, when they are online and who "
+    "they are. Name each group, then write for it."
+)
 
 info = active_dataset_or_stop(ws)
 
 left, right = st.columns([1, 2], vertical_alignment="bottom")
 previous = stored_k(ws, info.id)
-mode = left.segmented_control("Number of segments", ["Automatic", "Fixed"], key="segments_k_mode",
-                              default="Fixed" if previous else "Automatic")
+mode = left.segmented_control(
+    "Number of segments", ["Automatic", "Fixed"], key="segments_k_mode", default="Fixed" if previous else "Automatic"
+)
 k = None
 if mode == "Fixed":
     k = right.slider("k", min_value=2, max_value=12, value=previous or 5, key="segments_k")
 else:
-    right.caption("Reach tries k = 2 … 12 and keeps the one with the best silhouette (how well each person "
-                  "fits their segment compared with the next best one).")
+    right.caption(
+        "Reach tries k = 2 … 12 and keeps the one with the best silhouette (how well each person "
+        "fits their segment compared with the next best one)."
+    )
 
 try:
     report = segment_report(ws, info.id, k)
@@ -46,8 +51,11 @@ except (SegmentError, ValueError) as exc:
 
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Segments", report.k, help="chosen by silhouette" if report.segmentation.auto else "fixed by you")
-m2.metric("Silhouette", f"{report.segmentation.silhouette:.2f}", help="-1 … 1; above 0.2 is a usable structure "
-          "for behaviour data")
+m2.metric(
+    "Silhouette",
+    f"{report.segmentation.silhouette:.2f}",
+    help="-1 … 1; above 0.2 is a usable structure for behaviour data",
+)
 m3.metric("Users", f"{len(report.user_ids):,}")
 m4.metric("Features", report.n_features, help=", ".join(f"{name}: {len(cols)}" for name, cols in report.blocks.items()))
 
@@ -62,8 +70,7 @@ for profile in report.profiles:
     with st.container(border=True, key=f"segment_card_{profile.id}"):
         st.markdown(f"### :material/groups: {profile.id} · {profile.name}")
         demo = profile.demographics
-        facts = [f"**{profile.size:,} users** ({profile.share:.0%})",
-                 f"{profile.events_per_user:.0f} events per user"]
+        facts = [f"**{profile.size:,} users** ({profile.share:.0%})", f"{profile.events_per_user:.0f} events per user"]
         if "age_median" in demo:
             facts.append(f"median age {demo['age_median']:.0f}")
         if demo.get("gender"):
@@ -73,8 +80,10 @@ for profile in report.profiles:
         st.markdown(" · ".join(facts))
         if profile.best_hours:
             slots = ", ".join(f"{day} {hour:02d}:00" for day, hour in profile.best_slots)
-            st.markdown(f"**Best posting hours:** {', '.join(f'{h:02d}:00' for h in profile.best_hours)} "
-                        f"(busiest slots: {slots})")
+            st.markdown(
+                f"**Best posting hours:** {', '.join(f'{h:02d}:00' for h in profile.best_hours)} "
+                f"(busiest slots: {slots})"
+            )
         else:
             st.caption("No timestamps in this dataset: no best hours.")
         a, b = st.columns(2)
@@ -87,8 +96,12 @@ for profile in report.profiles:
                 b.plotly_chart(actions_figure(profile, tint), key=f"actions_{profile.id}")
         with st.form(key=f"rename_{report.k}_{profile.id}", border=False):
             c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
-            new_name = c1.text_input("Name", value=profile.name, max_chars=80,
-                                     help=f"Generated: {profile.generated_name}. Empty restores it.")
+            new_name = c1.text_input(
+                "Name",
+                value=profile.name,
+                max_chars=80,
+                help=f"Generated: {profile.generated_name}. Empty restores it.",
+            )
             if c2.form_submit_button("Rename"):
                 rename_segment(ws, info.id, report.k, profile.id, new_name)
                 st.rerun()
@@ -96,8 +109,14 @@ for profile in report.profiles:
 st.subheader("Export")
 members = report.assignments()
 members["segment_name"] = members["segment"].map({p.id: p.name for p in report.profiles})
-st.download_button("Download segment membership (CSV)", safe_csv(members), key="export_segments",
-                   file_name=f"segments_dataset{info.id}_k{report.k}.csv", mime="text/csv",
-                   icon=":material/download:")
-st.caption(f"{len(members):,} rows: user_id, segment, segment_name. Open the Interests page for the rules "
-           "inside each segment.")
+st.download_button(
+    "Download segment membership (CSV)",
+    safe_csv(members),
+    key="export_segments",
+    file_name=f"segments_dataset{info.id}_k{report.k}.csv",
+    mime="text/csv",
+    icon=":material/download:",
+)
+st.caption(
+    f"{len(members):,} rows: user_id, segment, segment_name. Open the Interests page for the rules inside each segment."
+)

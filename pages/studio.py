@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.checks import load_banned_words
-from core.content import DEFAULT_TEMPERATURE, ContentError, TrainConfig, generate_drafts, list_models
-from core.templates import TemplateError, list_templates, load_brand, render_template, template_context
+from core.content.checks import load_banned_words
+from core.content.templates import TemplateError, list_templates, load_brand, render_template, template_context
+from core.content.writer import DEFAULT_TEMPERATURE, ContentError, TrainConfig, generate_drafts, list_models
 from ui import state
 from ui.resources import workspace
 from ui.studio_views import (
@@ -32,8 +32,10 @@ def _advance_seed() -> None:
 
 ws = workspace()
 st.title("Studio")
-st.caption("Step 3 of 6 · A writer that learns your voice from your own posts, drafts for each segment, "
-           "and checks every draft against X's rules before you save it.")
+st.caption(
+    "Step 3 of 6 · A writer that learns your voice from your own posts, drafts for each segment, "
+    "and checks every draft against X's rules before you save it."
+)
 state.show_notice("studio_notice")
 
 info = newest_info(ws)
@@ -55,46 +57,80 @@ with drafts_tab:
         go = st.button("Fill in", type="primary", key="studio_fill")
         if go:
             try:
-                texts = [render_template(templates[name].body, template_context(profile, angle_index=i, **brand))
-                         for i in range(max(1, min(3, len(profile.angles))))]
+                texts = [
+                    render_template(templates[name].body, template_context(profile, angle_index=i, **brand))
+                    for i in range(max(1, min(3, len(profile.angles))))
+                ]
             except TemplateError as exc:
                 st.error(str(exc))
                 texts = []
-            state.put("studio_drafts", {f"t{i}": {"text": t, "segment": profile.name, "template": name}
-                                        for i, t in enumerate(dict.fromkeys(texts))})
+            state.put(
+                "studio_drafts",
+                {
+                    f"t{i}": {"text": t, "segment": profile.name, "template": name}
+                    for i, t in enumerate(dict.fromkeys(texts))
+                },
+            )
             state.put("studio_draft_round", state.get("studio_draft_round") + 1)
     elif lm is None:
         st.info("No writer yet: train one on the **Model** tab (the demo posts take about a minute).")
     else:
         c1, c2, c3 = st.columns(3)
         n = c1.slider("Drafts", 1, 10, 5, key="studio_n")
-        temperature = c2.slider("Temperature", 0.3, 1.5, DEFAULT_TEMPERATURE, 0.05, key="studio_temperature",
-                                help="Lower: safer, closer to your usual posts. Higher: more surprising.")
-        c3.number_input("Seed", 0, 10_000, key="studio_seed",
-                        help="Moves on after each write, so writing again gives new drafts. The same seed "
-                             "and settings give the same drafts again.")
+        temperature = c2.slider(
+            "Temperature",
+            0.3,
+            1.5,
+            DEFAULT_TEMPERATURE,
+            0.05,
+            key="studio_temperature",
+            help="Lower: safer, closer to your usual posts. Higher: more surprising.",
+        )
+        c3.number_input(
+            "Seed",
+            0,
+            10_000,
+            key="studio_seed",
+            help="Moves on after each write, so writing again gives new drafts. The same seed "
+            "and settings give the same drafts again.",
+        )
         opening = st.text_input("Start with (optional)", key="studio_opening", placeholder="e.g. Sunday reset:")
-        if st.button("Write drafts", type="primary", key="studio_generate", icon=":material/edit_note:",
-                     on_click=_advance_seed):
+        if st.button(
+            "Write drafts", type="primary", key="studio_generate", icon=":material/edit_note:", on_click=_advance_seed
+        ):
             label, topics = lm.control_labels(profile.name, profile.interests)
             try:
-                result = generate_drafts(lm, n=n, segment=label, topics=topics, seed=state.get("studio_seed_used"),
-                                         temperature=temperature, opening=opening, link=brand["link"] or None,
-                                         banned_words=banned)
+                result = generate_drafts(
+                    lm,
+                    n=n,
+                    segment=label,
+                    topics=topics,
+                    seed=state.get("studio_seed_used"),
+                    temperature=temperature,
+                    opening=opening,
+                    link=brand["link"] or None,
+                    banned_words=banned,
+                )
             except ContentError as exc:
                 st.error(str(exc))
             else:
                 if result.message:
                     st.warning(result.message)
-                state.put("studio_drafts", {f"d{i}": {"text": d.text, "segment": profile.name,
-                                                      "seed": state.get("studio_seed_used")}
-                                            for i, d in enumerate(result.drafts)})
+                state.put(
+                    "studio_drafts",
+                    {
+                        f"d{i}": {"text": d.text, "segment": profile.name, "seed": state.get("studio_seed_used")}
+                        for i, d in enumerate(result.drafts)
+                    },
+                )
                 state.put("studio_draft_round", state.get("studio_draft_round") + 1)
     drafts = state.get("studio_drafts")
     if drafts:
         seed = next(iter(drafts.values())).get("seed")  # none for drafts filled in from a template
-        st.caption(("" if seed is None else f"Written with seed {seed}. ")
-                   + "Edit a draft and press Ctrl+Enter (or click outside) to re-check it. Save puts it in the outbox.")
+        st.caption(
+            ("" if seed is None else f"Written with seed {seed}. ")
+            + "Edit a draft and press Ctrl+Enter (or click outside) to re-check it. Save puts it in the outbox."
+        )
     for draft_id, draft in list(drafts.items()):
         draft_editor(ws, draft_id, draft, lm, banned, profile.hashtags)
 
@@ -105,15 +141,27 @@ with model_tab:
         # The default follows the corpus: a small one trains a smaller LSTM in more, smaller batches.
         default_units = TrainConfig().for_corpus(len(corpus) if corpus is not None else 0).units
         units = c1.select_slider("LSTM units", [16, 64, 128, 256, 384, 512], value=default_units, key="studio_units")
-        epochs = c2.number_input("Most epochs", 1, 100, TrainConfig.epochs, key="studio_epochs",
-                                 help="Training stops earlier when the held-out posts stop improving.")
+        epochs = c2.number_input(
+            "Most epochs",
+            1,
+            100,
+            TrainConfig.epochs,
+            key="studio_epochs",
+            help="Training stops earlier when the held-out posts stop improving.",
+        )
         train_seed = c3.number_input("Seed", 0, 10_000, TrainConfig.seed, key="studio_train_seed")
-    if st.button("Train", type="primary", key="studio_train", disabled=corpus is None, icon=":material/model_training:"):
+    if st.button(
+        "Train", type="primary", key="studio_train", disabled=corpus is None, icon=":material/model_training:"
+    ):
         card = train_with_progress(ws, corpus, TrainConfig(units=units, epochs=int(epochs), seed=int(train_seed)))
         if card is not None:
             state.put("studio_model", card.model_id)
-            state.notify("studio_notice", "success", f"Model {card.model_id} trained: {card.val_bits_per_char:.3f} "
-                         f"bits/char (n-gram {card.baseline_bits_per_char:.3f}).")
+            state.notify(
+                "studio_notice",
+                "success",
+                f"Model {card.model_id} trained: {card.val_bits_per_char:.3f} "
+                f"bits/char (n-gram {card.baseline_bits_per_char:.3f}).",
+            )
             st.rerun()
     models = list_models(ws)
     if models:

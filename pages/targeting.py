@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.publish import PublishSettings
-from core.targeting import load_rules, propose_rules, weekly_plan
-from core.templates import list_templates
+from core.content.templates import list_templates
+from core.delivery.outbox import PublishSettings
+from core.delivery.targeting import load_rules, propose_rules, weekly_plan
 from ui import targeting_views as views
 from ui.resources import active_dataset_or_stop, workspace
 
 ws = workspace()
 st.title("Targeting")
-st.caption("Step 4 of 6 · Match each segment with a template, a channel and an hour, check every segment's post, "
-           "then queue the week into the outbox.")
+st.caption(
+    "Step 4 of 6 · Match each segment with a template, a channel and an hour, check every segment's post, "
+    "then queue the week into the outbox."
+)
 views.render_notice()
 
 info = active_dataset_or_stop(ws)
 
 aud = views.load_audience(ws)
 if aud is None:
-    st.info("No segments for this dataset yet: targeting needs them. Find them on the Segments page first.",
-            icon=":material/groups:")
+    st.info(
+        "No segments for this dataset yet: targeting needs them. Find them on the Segments page first.",
+        icon=":material/groups:",
+    )
     st.page_link("pages/segments.py", label="Find segments", icon=":material/arrow_forward:")
     st.stop()
 
@@ -40,7 +44,13 @@ with st.expander("Rule history", icon=":material/history:"):
     views.render_history(ws)
 
 # Without saved rules the plan is made from the proposals and says so (it cannot be queued).
-plan = weekly_plan(ws, aud=aud, rules=None if proposed else rules, profiles=views.profiles(ws, aud))
+plan = weekly_plan(
+    ws,
+    aud=aud,
+    rules=None if proposed else rules,
+    profiles=views.profiles(ws, aud),
+    recommended={s: r.template for s, r in recommendations.items()},
+)
 
 st.subheader("Coverage of the coming week")
 m1, m2, m3 = st.columns(3)
@@ -48,8 +58,12 @@ m1.metric("Segments reached", f"{len(plan.items)} of {len(aud.segments)}")
 m2.metric("Posts passing checks", f"{sum(i.passes for i in plan.items)} of {len(plan.items)}")
 m3.metric("Time zone", plan.timezone, help="Set it under Publishing settings on the Publish page")
 if plan.unreached:
-    st.warning("No active rule reaches: " + ", ".join(s.label for s in plan.unreached)
-               + ". Add a rule for them or they get no post this week.", icon=":material/warning:")
+    st.warning(
+        "No active rule reaches: "
+        + ", ".join(s.label for s in plan.unreached)
+        + ". Add a rule for them or they get no post this week.",
+        icon=":material/warning:",
+    )
 st.plotly_chart(views.coverage_figure(plan, aud), key="targeting_coverage")
 
 st.subheader("Preview")

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.workspace import Workspace, open_workspace
+from core.demo import open_workspace
+from core.workspace import Workspace
 
 
 @pytest.fixture

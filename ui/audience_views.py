@@ -14,17 +14,29 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from core.features import WEEKDAYS, Behaviour, load_behaviour
-from core.rules import RuleReport, run_rules
-from core.segments import SegmentReport, last_run, run_segments, save_run, segment_names
+from core.audience.features import WEEKDAYS, Behaviour, load_behaviour
+from core.audience.rules import RuleReport, run_rules
+from core.audience.segments import SegmentReport, last_run, run_segments, save_run, segment_names
 from core.workspace import Workspace, open_workspace
 
-PALETTE = ["#2e7d4f", "#d1495b", "#edae49", "#00798c", "#6a4c93", "#8d6a9f", "#f08a4b", "#3d5a80",
-           "#98c1d9", "#bc4749", "#6b705c", "#457b9d"]
+PALETTE = [
+    "#2e7d4f",
+    "#d1495b",
+    "#edae49",
+    "#00798c",
+    "#6a4c93",
+    "#8d6a9f",
+    "#f08a4b",
+    "#3d5a80",
+    "#98c1d9",
+    "#bc4749",
+    "#6b705c",
+    "#457b9d",
+]
 
 
 def _ws(home: str) -> Workspace:
-    return open_workspace(home, with_demo=False)
+    return open_workspace(home)
 
 
 @st.cache_data(show_spinner=False, max_entries=3)
@@ -38,12 +50,28 @@ def _segments(home: str, dataset_id: int, k: int | None) -> SegmentReport:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _rules(home: str, dataset_id: int, min_support: float, min_confidence: float, max_len: int | None,
-           algorithm: str, segment: int | None, k: int | None) -> RuleReport:
+def _rules(
+    home: str,
+    dataset_id: int,
+    min_support: float,
+    min_confidence: float,
+    max_len: int | None,
+    algorithm: str,
+    segment: int | None,
+    k: int | None,
+) -> RuleReport:
     labels = _segments(home, dataset_id, k).segmentation.labels if segment is not None else None
-    return run_rules(_ws(home), dataset_id, min_support=min_support, min_confidence=min_confidence,
-                     max_len=max_len, algorithm=algorithm, segment=segment,
-                     behaviour=_behaviour(home, dataset_id), labels=labels)
+    return run_rules(
+        _ws(home),
+        dataset_id,
+        min_support=min_support,
+        min_confidence=min_confidence,
+        max_len=max_len,
+        algorithm=algorithm,
+        segment=segment,
+        behaviour=_behaviour(home, dataset_id),
+        labels=labels,
+    )
 
 
 def segment_report(ws: Workspace, dataset_id: int, k: int | None) -> SegmentReport:
@@ -51,8 +79,10 @@ def segment_report(ws: Workspace, dataset_id: int, k: int | None) -> SegmentRepo
     home = str(ws.home)
     bar = st.progress(0.0, text="Reading the events…")
     _behaviour(home, dataset_id)
-    bar.progress(0.3, text="Finding segments: building features and trying k = 2 … 12…" if k is None
-                 else f"Finding {k} segments…")
+    bar.progress(
+        0.3,
+        text="Finding segments: building features and trying k = 2 … 12…" if k is None else f"Finding {k} segments…",
+    )
     report = _segments(home, dataset_id, k)
     bar.empty()
     stored = last_run(ws, dataset_id)
@@ -69,8 +99,16 @@ def stored_k(ws: Workspace, dataset_id: int) -> int | None:
     return run["k"]
 
 
-def rule_report(ws: Workspace, dataset_id: int, *, min_support: float, min_confidence: float,
-                max_len: int | None, algorithm: str, segment: int | None) -> RuleReport:
+def rule_report(
+    ws: Workspace,
+    dataset_id: int,
+    *,
+    min_support: float,
+    min_confidence: float,
+    max_len: int | None,
+    algorithm: str,
+    segment: int | None,
+) -> RuleReport:
     """Rules (cached) with a spinner; per-segment rules use the latest segmentation's k."""
     k = stored_k(ws, dataset_id)
     with st.spinner("Mining interest rules…"):
@@ -87,13 +125,33 @@ def k_curve_figure(report: SegmentReport) -> go.Figure:
     """Silhouette (left axis) and inertia / elbow (right axis) per k, the chosen k marked."""
     curve = report.segmentation.curve
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Scatter(x=curve["k"], y=curve["silhouette"], name="silhouette (higher is better)",
-                             mode="lines+markers", line={"color": "#2e7d4f"}), secondary_y=False)
-    fig.add_trace(go.Scatter(x=curve["k"], y=curve["inertia"], name="inertia (look for the elbow)",
-                             mode="lines+markers", line={"color": "#999999", "dash": "dot"}), secondary_y=True)
+    fig.add_trace(
+        go.Scatter(
+            x=curve["k"],
+            y=curve["silhouette"],
+            name="silhouette (higher is better)",
+            mode="lines+markers",
+            line={"color": "#2e7d4f"},
+        ),
+        secondary_y=False,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=curve["k"],
+            y=curve["inertia"],
+            name="inertia (look for the elbow)",
+            mode="lines+markers",
+            line={"color": "#999999", "dash": "dot"},
+        ),
+        secondary_y=True,
+    )
     fig.add_vline(x=report.k, line={"color": "#d1495b", "dash": "dash"}, annotation_text=f"k = {report.k}")
-    fig.update_layout(title="How many segments? Silhouette and elbow", height=340,
-                      legend={"orientation": "h", "y": -0.25}, margin={"t": 50, "b": 10, "l": 10, "r": 10})
+    fig.update_layout(
+        title="How many segments? Silhouette and elbow",
+        height=340,
+        legend={"orientation": "h", "y": -0.25},
+        margin={"t": 50, "b": 10, "l": 10, "r": 10},
+    )
     fig.update_xaxes(title_text="k (number of segments)", dtick=1)
     fig.update_yaxes(title_text="silhouette", secondary_y=False)
     fig.update_yaxes(title_text="inertia", secondary_y=True, showgrid=False)
@@ -107,14 +165,29 @@ def map_figure(report: SegmentReport) -> go.Figure:
     fig = go.Figure()
     for s in sorted(frame["segment"].unique()):
         part = frame[frame["segment"] == s]
-        fig.add_trace(go.Scattergl(x=part["x"], y=part["y"], mode="markers", name=f"{s} · {names.get(s, s)}",
-                                   text=part["user_id"], hovertemplate="%{text}<extra>%{fullData.name}</extra>",
-                                   marker={"size": 4, "opacity": 0.6, "color": colour(int(s))}))
+        fig.add_trace(
+            go.Scattergl(
+                x=part["x"],
+                y=part["y"],
+                mode="markers",
+                name=f"{s} · {names.get(s, s)}",
+                text=part["user_id"],
+                hovertemplate="%{text}<extra>%{fullData.name}</extra>",
+                marker={"size": 4, "opacity": 0.6, "color": colour(int(s))},
+            )
+        )
     explained = frame.attrs.get("explained", [0.0, 0.0])
-    shown = f"{len(frame):,} of {len(report.user_ids):,} users" if len(frame) < len(report.user_ids) \
+    shown = (
+        f"{len(frame):,} of {len(report.user_ids):,} users"
+        if len(frame) < len(report.user_ids)
         else f"all {len(frame):,} users"
-    fig.update_layout(title=f"Segment map ({shown}, PCA)", height=460, legend={"orientation": "h", "y": -0.15},
-                      margin={"t": 50, "b": 10, "l": 10, "r": 10})
+    )
+    fig.update_layout(
+        title=f"Segment map ({shown}, PCA)",
+        height=460,
+        legend={"orientation": "h", "y": -0.15},
+        margin={"t": 50, "b": 10, "l": 10, "r": 10},
+    )
     fig.update_xaxes(title_text=f"PC 1 ({explained[0]:.0%} of variance)", zeroline=False)
     fig.update_yaxes(title_text=f"PC 2 ({explained[1]:.0%} of variance)", zeroline=False)
     return fig
@@ -123,21 +196,38 @@ def map_figure(report: SegmentReport) -> go.Figure:
 def sizes_figure(report: SegmentReport) -> go.Figure:
     """Users per segment as horizontal bars."""
     profiles = report.profiles[::-1]
-    fig = go.Figure(go.Bar(x=[p.size for p in profiles], y=[f"{p.id} · {p.name}" for p in profiles],
-                           orientation="h", marker_color=[colour(p.id) for p in profiles],
-                           text=[f"{p.share:.0%}" for p in profiles], textposition="auto"))
-    fig.update_layout(title="Segment sizes", height=60 + 36 * len(profiles), margin={"t": 40, "b": 10, "l": 10, "r": 10})
+    fig = go.Figure(
+        go.Bar(
+            x=[p.size for p in profiles],
+            y=[f"{p.id} · {p.name}" for p in profiles],
+            orientation="h",
+            marker_color=[colour(p.id) for p in profiles],
+            text=[f"{p.share:.0%}" for p in profiles],
+            textposition="auto",
+        )
+    )
+    fig.update_layout(
+        title="Segment sizes", height=60 + 36 * len(profiles), margin={"t": 40, "b": 10, "l": 10, "r": 10}
+    )
     return fig
 
 
 def topics_figure(profile, colour_hex: str) -> go.Figure:
     """Distinguishing topics: lift vs. everyone, bars of the top eight."""
     top = profile.topics[profile.topics["lift"] > 1].head(8).iloc[::-1]
-    fig = go.Figure(go.Bar(x=top["lift"], y=top["topic"], orientation="h", marker_color=colour_hex,
-                           text=[f"{v:.1f}×" for v in top["lift"]], textposition="auto",
-                           customdata=np.column_stack([top["share"], top["overall"]]),
-                           hovertemplate="%{y}: %{customdata[0]:.1%} of the segment's events vs "
-                                         "%{customdata[1]:.1%} overall<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=top["lift"],
+            y=top["topic"],
+            orientation="h",
+            marker_color=colour_hex,
+            text=[f"{v:.1f}×" for v in top["lift"]],
+            textposition="auto",
+            customdata=np.column_stack([top["share"], top["overall"]]),
+            hovertemplate="%{y}: %{customdata[0]:.1%} of the segment's events vs "
+            "%{customdata[1]:.1%} overall<extra></extra>",
+        )
+    )
     fig.add_vline(x=1.0, line={"color": "#999999", "dash": "dot"})
     fig.update_layout(title="Topics vs. everyone (lift)", height=280, margin={"t": 40, "b": 10, "l": 10, "r": 10})
     return fig
@@ -148,22 +238,45 @@ def radar_figure(profile, colour_hex: str) -> go.Figure:
     top = profile.topics.sort_values("share", ascending=False).head(8)
     theta = [*top["topic"], top["topic"].iloc[0]]
     fig = go.Figure()
-    fig.add_trace(go.Scatterpolar(r=[*top["overall"], top["overall"].iloc[0]], theta=theta, name="everyone",
-                                  line={"color": "#aaaaaa"}))
-    fig.add_trace(go.Scatterpolar(r=[*top["share"], top["share"].iloc[0]], theta=theta, name="this segment",
-                                  fill="toself", line={"color": colour_hex}))
-    fig.update_layout(title="Share of events by topic", height=280, showlegend=False,
-                      polar={"radialaxis": {"tickformat": ".0%"}}, margin={"t": 40, "b": 20, "l": 40, "r": 40})
+    fig.add_trace(
+        go.Scatterpolar(
+            r=[*top["overall"], top["overall"].iloc[0]], theta=theta, name="everyone", line={"color": "#aaaaaa"}
+        )
+    )
+    fig.add_trace(
+        go.Scatterpolar(
+            r=[*top["share"], top["share"].iloc[0]],
+            theta=theta,
+            name="this segment",
+            fill="toself",
+            line={"color": colour_hex},
+        )
+    )
+    fig.update_layout(
+        title="Share of events by topic",
+        height=280,
+        showlegend=False,
+        polar={"radialaxis": {"tickformat": ".0%"}},
+        margin={"t": 40, "b": 20, "l": 40, "r": 40},
+    )
     return fig
 
 
 def heatmap_figure(profile, colour_hex: str) -> go.Figure:
     """Events by weekday × hour: when this segment is online."""
-    fig = go.Figure(go.Heatmap(z=profile.hour_weekday, x=[f"{h:02d}" for h in range(24)], y=list(WEEKDAYS),
-                               colorscale=[[0, "#fbfaf6"], [1, colour_hex]], showscale=False,
-                               hovertemplate="%{y} %{x}h: %{z:,.0f} events<extra></extra>"))
-    fig.update_layout(title="When they are active (weekday × hour)", height=250,
-                      margin={"t": 40, "b": 10, "l": 10, "r": 10})
+    fig = go.Figure(
+        go.Heatmap(
+            z=profile.hour_weekday,
+            x=[f"{h:02d}" for h in range(24)],
+            y=list(WEEKDAYS),
+            colorscale=[[0, "#fbfaf6"], [1, colour_hex]],
+            showscale=False,
+            hovertemplate="%{y} %{x}h: %{z:,.0f} events<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title="When they are active (weekday × hour)", height=250, margin={"t": 40, "b": 10, "l": 10, "r": 10}
+    )
     fig.update_yaxes(autorange="reversed")
     return fig
 
@@ -171,23 +284,37 @@ def heatmap_figure(profile, colour_hex: str) -> go.Figure:
 def actions_figure(profile, colour_hex: str) -> go.Figure:
     """Action mix of the segment."""
     mix = profile.action_mix
-    fig = go.Figure(go.Bar(x=mix.index, y=mix.to_numpy(), marker_color=colour_hex,
-                           hovertemplate="%{x}: %{y:.1%}<extra></extra>"))
-    fig.update_layout(title="Action mix", height=250, margin={"t": 40, "b": 10, "l": 10, "r": 10},
-                      yaxis={"tickformat": ".0%"})
+    fig = go.Figure(
+        go.Bar(x=mix.index, y=mix.to_numpy(), marker_color=colour_hex, hovertemplate="%{x}: %{y:.1%}<extra></extra>")
+    )
+    fig.update_layout(
+        title="Action mix", height=250, margin={"t": 40, "b": 10, "l": 10, "r": 10}, yaxis={"tickformat": ".0%"}
+    )
     return fig
 
 
 def rules_scatter(rules: pd.DataFrame) -> go.Figure:
     """Support × confidence, coloured by lift (WebGL for many rules)."""
     text = rules["antecedents"].map(" + ".join) + " → " + rules["consequents"].map(" + ".join)
-    fig = go.Figure(go.Scattergl(
-        x=rules["support"], y=rules["confidence"], mode="markers", text=text,
-        marker={"color": rules["lift"], "colorscale": "Viridis", "size": 8, "showscale": True,
-                "colorbar": {"title": {"text": "lift"}}},
-        hovertemplate="%{text}<br>support %{x:.3f} · confidence %{y:.2f} · lift %{marker.color:.2f}<extra></extra>"))
-    fig.update_layout(title="Rules: support × confidence, coloured by lift", height=460,
-                      margin={"t": 50, "b": 10, "l": 10, "r": 10})
+    fig = go.Figure(
+        go.Scattergl(
+            x=rules["support"],
+            y=rules["confidence"],
+            mode="markers",
+            text=text,
+            marker={
+                "color": rules["lift"],
+                "colorscale": "Viridis",
+                "size": 8,
+                "showscale": True,
+                "colorbar": {"title": {"text": "lift"}},
+            },
+            hovertemplate="%{text}<br>support %{x:.3f} · confidence %{y:.2f} · lift %{marker.color:.2f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title="Rules: support × confidence, coloured by lift", height=460, margin={"t": 50, "b": 10, "l": 10, "r": 10}
+    )
     fig.update_xaxes(title_text="support (share of people)")
     fig.update_yaxes(title_text="confidence")
     return fig
@@ -211,17 +338,39 @@ def network_figure(rules: pd.DataFrame, *, max_rules: int = 60) -> go.Figure:
     pos = _spring_layout(nodes, edges)
     fig = go.Figure()
     for (a, c), lift in edges.items():
-        fig.add_trace(go.Scatter(x=[pos[a][0], pos[c][0]], y=[pos[a][1], pos[c][1]], mode="lines",
-                                 line={"width": 0.5 + 1.2 * min(lift, 6.0), "color": "rgba(46,125,79,0.35)"},
-                                 hoverinfo="skip", showlegend=False))
-    fig.add_trace(go.Scatter(x=[pos[n][0] for n in nodes], y=[pos[n][1] for n in nodes], mode="markers+text",
-                             text=nodes, textposition="top center", showlegend=False,
-                             marker={"size": [12 + 40 * support[n] for n in nodes], "color": "#edae49",
-                                     "line": {"color": "#1f2a24", "width": 1}},
-                             hovertemplate="%{text}<extra></extra>"))
-    fig.update_layout(title=f"Interest network (strongest {len(top)} one-to-one rules)", height=520,
-                      xaxis={"visible": False}, yaxis={"visible": False},
-                      margin={"t": 50, "b": 10, "l": 10, "r": 10})
+        fig.add_trace(
+            go.Scatter(
+                x=[pos[a][0], pos[c][0]],
+                y=[pos[a][1], pos[c][1]],
+                mode="lines",
+                line={"width": 0.5 + 1.2 * min(lift, 6.0), "color": "rgba(46,125,79,0.35)"},
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=[pos[n][0] for n in nodes],
+            y=[pos[n][1] for n in nodes],
+            mode="markers+text",
+            text=nodes,
+            textposition="top center",
+            showlegend=False,
+            marker={
+                "size": [12 + 40 * support[n] for n in nodes],
+                "color": "#edae49",
+                "line": {"color": "#1f2a24", "width": 1},
+            },
+            hovertemplate="%{text}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=f"Interest network (strongest {len(top)} one-to-one rules)",
+        height=520,
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        margin={"t": 50, "b": 10, "l": 10, "r": 10},
+    )
     return fig
 
 

@@ -50,15 +50,18 @@ def exposed_without_login() -> bool:
 def explain_login_setup() -> None:
     """The only page served while the app is exposed without a login."""
     st.title("Reach needs a login first")
-    st.error("This server listens on a network address other than 127.0.0.1, and no login is set. "
-             "Reach can publish and shows your audience data, so it serves nothing until one is set.")
+    st.error(
+        "This server listens on a network address other than 127.0.0.1, and no login is set. "
+        "Reach can publish and shows your audience data, so it serves nothing until one is set."
+    )
     st.markdown(
         "1. Make a password hash: `python -m core hash-password`\n"
         "2. Put it in `.streamlit/secrets.toml`:\n\n"
-        "   ```toml\n   [auth]\n   password_hash = \"scrypt$…\"\n   ```\n\n"
+        '   ```toml\n   [auth]\n   password_hash = "scrypt$…"\n   ```\n\n'
         "   or set the environment variable `REACH_PASSWORD_HASH`.\n"
-        "3. Restart Reach. Or keep it private: set `server.address = \"127.0.0.1\"` in "
-        "`.streamlit/config.toml` (the default).")
+        '3. Restart Reach. Or keep it private: set `server.address = "127.0.0.1"` in '
+        "`.streamlit/config.toml` (the default)."
+    )
 
 
 def page_allowed() -> bool:

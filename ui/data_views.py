@@ -8,8 +8,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from core.exports import safe_csv
-from core.ingest import (
+from core.intake.ingest import (
     CANONICAL_COLUMNS,
     DELIMITER_NAMES,
     FileInspection,
@@ -17,18 +16,24 @@ from core.ingest import (
     inspect_file,
     mapping_problem,
 )
+from core.safe_csv import safe_csv
 from core.workspace import Workspace
 
-KIND_LABELS = {"events": "Events (one row per interaction)", "users": "User table (one row per user)",
-               "baskets": "Baskets (purchases)"}
+KIND_LABELS = {
+    "events": "Events (one row per interaction)",
+    "users": "User table (one row per user)",
+    "baskets": "Baskets (purchases)",
+}
 KIND_COLUMNS = {
     "events": ["user_id", "timestamp", "action", "topic", "platform"],
     "users": ["user_id", "age", "gender", "region"],
     "baskets": ["transaction_id", "item", "user_id", "timestamp"],
 }
 NONE = "— none —"
-COUNT_COLUMNS = {c: st.column_config.NumberColumn(format="localized")
-           for c in ("read", "accepted", "rejected", "duplicates", "events", "users")}
+COUNT_COLUMNS = {
+    c: st.column_config.NumberColumn(format="localized")
+    for c in ("read", "accepted", "rejected", "duplicates", "events", "users")
+}
 
 
 def stage_upload(ws: Workspace, upload, area: str = "uploads") -> Path:
@@ -52,13 +57,16 @@ def file_plan(path: Path, display_name: str, key: str) -> tuple[str, dict[str, s
         st.error(str(exc))
         return None
     kinds = list(KIND_LABELS)
-    kind = st.selectbox("This file holds", kinds, index=kinds.index(detected.kind),
-                        format_func=KIND_LABELS.get, key=f"kind_{key}")
+    kind = st.selectbox(
+        "This file holds", kinds, index=kinds.index(detected.kind), format_func=KIND_LABELS.get, key=f"kind_{key}"
+    )
     info = detected if kind == detected.kind else _reinspect(path, display_name, kind)
     if info is None:
         return None
-    st.caption(f"Encoding **{info.encoding}** · delimiter **{info.delimiter_name}** · "
-               f"{len(info.columns)} columns" + (" · one basket per line" if info.per_line_baskets else ""))
+    st.caption(
+        f"Encoding **{info.encoding}** · delimiter **{info.delimiter_name}** · "
+        f"{len(info.columns)} columns" + (" · one basket per line" if info.per_line_baskets else "")
+    )
     st.dataframe(info.preview, hide_index=True, height=min(38 + 35 * len(info.preview), 260))
     mapping = {} if info.per_line_baskets else _mapping_editor(info, kind, key)
     problem = mapping_problem(kind, mapping, info.per_line_baskets, info.columns, display_name)
@@ -83,8 +91,13 @@ def _mapping_editor(info: FileInspection, kind: str, key: str) -> dict[str, str]
     canonicals = KIND_COLUMNS[kind]
     for column, canonical in zip(st.columns(len(canonicals)), canonicals, strict=True):
         current = info.mapping.get(canonical)
-        choice = column.selectbox(canonical, options, index=options.index(current) if current in options else 0,
-                                  help=CANONICAL_COLUMNS[canonical], key=f"map_{key}_{kind}_{canonical}")
+        choice = column.selectbox(
+            canonical,
+            options,
+            index=options.index(current) if current in options else 0,
+            help=CANONICAL_COLUMNS[canonical],
+            key=f"map_{key}_{kind}_{canonical}",
+        )
         if choice != NONE:
             mapping[canonical] = choice
     return mapping
@@ -99,24 +112,46 @@ def render_report(report: dict, rejected: pd.DataFrame) -> None:
     cols[3].metric("Duplicates removed", f"{report['duplicates_removed']:,}")
     files = report.get("files", [])
     if files:
-        st.dataframe(pd.DataFrame([{
-            "file": f["file"], "kind": f["kind"], "encoding": f["encoding"],
-            "delimiter": DELIMITER_NAMES.get(f["delimiter"], f["delimiter"]), "read": f["rows_read"],
-            "accepted": f["rows_accepted"], "rejected": f["rows_rejected"], "duplicates": f["duplicates_removed"],
-            "mapping": ", ".join(f"{k} ← {v}" for k, v in f["mapping"].items()) or "one basket per line",
-            "notes": "; ".join(f.get("notes", [])),
-        } for f in files]), hide_index=True, column_config=COUNT_COLUMNS)
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "file": f["file"],
+                        "kind": f["kind"],
+                        "encoding": f["encoding"],
+                        "delimiter": DELIMITER_NAMES.get(f["delimiter"], f["delimiter"]),
+                        "read": f["rows_read"],
+                        "accepted": f["rows_accepted"],
+                        "rejected": f["rows_rejected"],
+                        "duplicates": f["duplicates_removed"],
+                        "mapping": ", ".join(f"{k} ← {v}" for k, v in f["mapping"].items()) or "one basket per line",
+                        "notes": "; ".join(f.get("notes", [])),
+                    }
+                    for f in files
+                ]
+            ),
+            hide_index=True,
+            column_config=COUNT_COLUMNS,
+        )
     if not report["reasons"]:
         st.success("Every row was accepted or was an exact duplicate.")
         return
     reasons = pd.DataFrame(sorted(report["reasons"].items(), key=lambda kv: -kv[1]), columns=["reason", "rows"])
-    fig = px.bar(reasons, x="rows", y="reason", orientation="h", text="rows", height=80 + 40 * len(reasons),
-                 color_discrete_sequence=["#c0504d"])
+    fig = px.bar(
+        reasons,
+        x="rows",
+        y="reason",
+        orientation="h",
+        text="rows",
+        height=80 + 40 * len(reasons),
+        color_discrete_sequence=["#c0504d"],
+    )
     fig.update_layout(margin=dict(l=0, r=0, t=10, b=0), yaxis_title=None, xaxis_title="rejected rows")
     st.plotly_chart(fig)
     if not rejected.empty:
         samples = rejected.groupby("reason", sort=False).head(5)
         st.markdown("**Sample rejected rows**")
         st.dataframe(samples[["reason", "file", "row"]], hide_index=True)
-        st.download_button("Download all rejected rows (CSV)", safe_csv(rejected), file_name="rejected_rows.csv",
-                           mime="text/csv")
+        st.download_button(
+            "Download all rejected rows (CSV)", safe_csv(rejected), file_name="rejected_rows.csv", mime="text/csv"
+        )

@@ -1,6 +1,6 @@
 """Pieces of the Inbox page: where mentions come from, filters, one card per mention, FAQ and template editors.
 
-Every action calls one ``core.inbox`` function and hands its result to the next run through
+Every action calls one ``core.feedback.inbox`` function and hands its result to the next run through
 ``ui.state`` ("inbox_notice"), so a message survives the ``st.rerun`` that redraws the cards.
 """
 
@@ -9,17 +9,24 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import inbox, publish
-from core.inbox import INTENT_LABELS, INTENTS, LANGS, FaqEntry, InboxError, InboxItem, InboxValidationError
-from core.publish import OutboxError, PublishSettings
-from core.publishers import PublishError
-from core.templates import TemplateError
+from core import clock
+from core.content.templates import TemplateError
+from core.delivery import outbox as publish
+from core.delivery.channels.base import PublishError
+from core.delivery.outbox import OutboxError, PublishSettings
+from core.feedback import inbox
+from core.feedback.inbox import INTENT_LABELS, INTENTS, LANGS, FaqEntry, InboxError, InboxItem, InboxValidationError
 from core.workspace import Workspace
 from ui import state
 from ui.publish_views import channel_summary, length_caption
 
-INTENT_COLOURS = {"question": "blue", "complaint": "red", "praise": "green", "purchase_intent": "orange",
-                  "other": "gray"}
+INTENT_COLOURS = {
+    "question": "blue",
+    "complaint": "red",
+    "praise": "green",
+    "purchase_intent": "orange",
+    "other": "gray",
+}
 SHOW = {"waiting": "Waiting", "handled": "Handled", "all": "All"}
 PAGE_SIZE = 50  # mentions drawn per run: each card has an editor, and the newest matter most
 
@@ -52,12 +59,16 @@ def render_source(ws: Workspace) -> None:
     if line.startswith("warning:"):
         left.warning(line.split(":", 1)[1])
     elif channel == "x":
-        left.info("Mentions come from X: **Refresh** fetches the ones that arrived since the last refresh; "
-                  "replies are posted to X.")
+        left.info(
+            "Mentions come from X: **Refresh** fetches the ones that arrived since the last refresh; "
+            "replies are posted to X."
+        )
     else:
-        left.info("**Dry run**: no X keys are set, so there are no real mentions to fetch, and replies are "
-                  "recorded here, not sent. To answer real mentions, put your X keys in `.streamlit/secrets.toml` "
-                  "under `[x]` (see the README).")
+        left.info(
+            "**Dry run**: no X keys are set, so there are no real mentions to fetch, and replies are "
+            "recorded here, not sent. To answer real mentions, put your X keys in `.streamlit/secrets.toml` "
+            "under `[x]` (see the README)."
+        )
     if right.button("Refresh", icon=":material/refresh:", key="inbox_refresh", width="stretch"):
         with st.spinner("Fetching mentions…"):
             report = _act(inbox.refresh_mentions, ws)
@@ -70,8 +81,13 @@ def render_filters() -> tuple[bool | None, list[str]]:
     """(handled filter, intents) chosen by the operator."""
     left, right = st.columns([2, 5])
     left.segmented_control("Show", list(SHOW), format_func=SHOW.get, key="inbox_show")
-    right.pills("Intent (none selected: all)", list(INTENTS), selection_mode="multi",
-                format_func=INTENT_LABELS.get, key="inbox_intents")
+    right.pills(
+        "Intent (none selected: all)",
+        list(INTENTS),
+        selection_mode="multi",
+        format_func=INTENT_LABELS.get,
+        key="inbox_intents",
+    )
     show = state.get("inbox_show") or "waiting"
     return {"waiting": False, "handled": True}.get(show), list(state.get("inbox_intents") or [])
 
@@ -86,7 +102,7 @@ def render_mention(ws: Workspace, item: InboxItem, settings: PublishSettings) ->
     tz = settings.timezone
     with st.container(border=True, key=f"inbox_card_{item.id}"):
         who = f"@{item.author_username}" if item.author_username else (item.author_id or "someone")
-        tags = [f"**{who}**", publish.format_local(item.created_at, tz), badge(item.intent, item.confidence)]
+        tags = [f"**{who}**", clock.format_local(item.created_at, tz), badge(item.intent, item.confidence)]
         if item.is_demo:
             tags.append(":gray-badge[demo]")
         if item.handled:
@@ -112,34 +128,50 @@ def _render_sent(ws: Workspace, item: InboxItem) -> None:
                 _notify_result(result)
             st.rerun()
     else:
-        st.info(f"Reply queued as post {post.id} ({item.reply_state}): {post.last_error or 'due now'}. "
-                "It goes out from the outbox (Publish page).")
+        st.info(
+            f"Reply queued as post {post.id} ({item.reply_state}): {post.last_error or 'due now'}. "
+            "It goes out from the outbox (Publish page)."
+        )
     _handled_toggle(ws, item)
 
 
 def _render_draft(ws: Workspace, item: InboxItem, settings: PublishSettings) -> None:
     # the editor round and the intent are in the key: after an FAQ or template edit, or a corrected
     # intent, the box starts from the new suggestion
-    text = st.text_area("Reply", value=item.suggested_reply, height=90,
-                        key=f"inbox_text_{item.id}_{item.intent}_{state.get('inbox_editor_round')}",
-                        help="Suggested from the reply template for this intent"
-                             + (f" and the FAQ entry “{item.faq_question}”" if item.faq_question else "")
-                             + ". Edit it freely before sending.")
+    text = st.text_area(
+        "Reply",
+        value=item.suggested_reply,
+        height=90,
+        key=f"inbox_text_{item.id}_{item.intent}_{state.get('inbox_editor_round')}",
+        help="Suggested from the reply template for this intent"
+        + (f" and the FAQ entry “{item.faq_question}”" if item.faq_question else "")
+        + ". Edit it freely before sending.",
+    )
     length_caption(text, settings)
     problems = inbox.check_reply(ws, text)
     for problem in problems:
         st.caption(f":red[{problem}]")
     where = "X" if item.channel == "x" else "the dry run (nothing is sent)"
     left, right, _, last = st.columns([1, 1.3, 1.5, 1.5], vertical_alignment="bottom")
-    chosen = last.selectbox("Intent", list(INTENTS), index=INTENTS.index(item.intent), format_func=INTENT_LABELS.get,
-                            key=f"inbox_intent_{item.id}_{item.intent}",
-                            help="Wrong? Pick the right one: the suggested reply follows it.")
+    chosen = last.selectbox(
+        "Intent",
+        list(INTENTS),
+        index=INTENTS.index(item.intent),
+        format_func=INTENT_LABELS.get,
+        key=f"inbox_intent_{item.id}_{item.intent}",
+        help="Wrong? Pick the right one: the suggested reply follows it.",
+    )
     if chosen != item.intent:
         if _act(inbox.set_intent, ws, item.id, chosen) is not None:
             notify("success", f"Intent set to {INTENT_LABELS[chosen]}; the suggested reply follows it.")
         st.rerun()
-    if left.button("Reply", type="primary", key=f"inbox_send_{item.id}", disabled=bool(problems),
-                   help=f"Posts this reply to {where} through the outbox, once."):
+    if left.button(
+        "Reply",
+        type="primary",
+        key=f"inbox_send_{item.id}",
+        disabled=bool(problems),
+        help=f"Posts this reply to {where} through the outbox, once.",
+    ):
         with st.spinner("Replying…"):
             result = _act(inbox.reply, ws, item.id, text=text)
         if result is not None:
@@ -168,8 +200,11 @@ def _handled_toggle(ws: Workspace, item: InboxItem, where=st) -> None:
     label = "Mark as waiting" if item.handled else "Mark handled"
     if where.button(label, key=f"inbox_handled_{item.id}"):
         if _act(inbox.mark_handled, ws, item.id, handled=not item.handled) is not None:
-            notify("success", f"Mention from @{item.author_username or item.author_id} "
-                              + ("is waiting again." if item.handled else "marked handled."))
+            notify(
+                "success",
+                f"Mention from @{item.author_username or item.author_id} "
+                + ("is waiting again." if item.handled else "marked handled."),
+            )
         st.rerun()
 
 
@@ -178,16 +213,23 @@ def render_faq_editor(ws: Workspace) -> None:
     """The FAQ as an editable table; saved only when every row is valid (edits stay on error)."""
     round_ = state.get("inbox_editor_round")
     frame = pd.DataFrame([e.__dict__ for e in inbox.list_faq(ws)], columns=["question", "answer", "lang"])
-    edited = st.data_editor(frame, key=f"inbox_faq_{round_}", num_rows="dynamic", hide_index=True, width="stretch",
-                            column_config={
-                                "question": st.column_config.TextColumn("Question (and words customers use)",
-                                                                        width="medium"),
-                                "answer": st.column_config.TextColumn("Answer", width="large"),
-                                "lang": st.column_config.SelectboxColumn("Language", options=list(LANGS),
-                                                                         default="en", width="small")})
+    edited = st.data_editor(
+        frame,
+        key=f"inbox_faq_{round_}",
+        num_rows="dynamic",
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "question": st.column_config.TextColumn("Question (and words customers use)", width="medium"),
+            "answer": st.column_config.TextColumn("Answer", width="large"),
+            "lang": st.column_config.SelectboxColumn("Language", options=list(LANGS), default="en", width="small"),
+        },
+    )
     if st.button("Save FAQ", key="inbox_save_faq"):
-        rows = [FaqEntry(str(r.question or "").strip(), str(r.answer or "").strip(), str(r.lang or "en"))
-                for r in edited.fillna("").itertuples()]
+        rows = [
+            FaqEntry(str(r.question or "").strip(), str(r.answer or "").strip(), str(r.lang or "en"))
+            for r in edited.fillna("").itertuples()
+        ]
         try:
             saved = inbox.save_faq(ws, rows)
         except InboxValidationError as exc:
@@ -201,15 +243,25 @@ def render_faq_editor(ws: Workspace) -> None:
 def render_template_editor(ws: Workspace) -> None:
     """The reply templates (one per intent and language) as an editable table."""
     round_ = state.get("inbox_editor_round")
-    frame = pd.DataFrame([{"intent": i, "lang": lang, "body": body}
-                          for (i, lang), body in inbox.list_reply_templates(ws).items()])
-    edited = st.data_editor(frame, key=f"inbox_templates_{round_}", hide_index=True, width="stretch",
-                            disabled=["intent", "lang"],
-                            column_config={"intent": st.column_config.TextColumn("Intent", width="small"),
-                                           "lang": st.column_config.TextColumn("Language", width="small"),
-                                           "body": st.column_config.TextColumn("Template", width="large")})
-    st.caption("Variables: `{{ handle }}`, `{{ name }}`, `{{ faq_answer }}`, `{{ faq_question }}`, "
-               "`{{ product }}`, `{{ offer }}`, `{{ link }}`. A reply always starts with the customer's @handle.")
+    frame = pd.DataFrame(
+        [{"intent": i, "lang": lang, "body": body} for (i, lang), body in inbox.list_reply_templates(ws).items()]
+    )
+    edited = st.data_editor(
+        frame,
+        key=f"inbox_templates_{round_}",
+        hide_index=True,
+        width="stretch",
+        disabled=["intent", "lang"],
+        column_config={
+            "intent": st.column_config.TextColumn("Intent", width="small"),
+            "lang": st.column_config.TextColumn("Language", width="small"),
+            "body": st.column_config.TextColumn("Template", width="large"),
+        },
+    )
+    st.caption(
+        "Variables: `{{ handle }}`, `{{ name }}`, `{{ faq_answer }}`, `{{ faq_question }}`, "
+        "`{{ product }}`, `{{ offer }}`, `{{ link }}`. A reply always starts with the customer's @handle."
+    )
     if st.button("Save templates", key="inbox_save_templates"):
         templates = {(r.intent, r.lang): str(r.body or "") for r in edited.fillna("").itertuples()}
         try:

@@ -1,6 +1,6 @@
 """Pieces of the Publish page: connection, budget meter, composer, outbox, actions, history, settings.
 
-Every action calls one ``core.publish`` function and hands its result to the next run through
+Every action calls one ``core.delivery.outbox`` function and hands its result to the next run through
 ``ui.state`` ("publish_notice"), so a message survives the ``st.rerun`` that refreshes the tables.
 """
 
@@ -11,14 +11,21 @@ from datetime import UTC, date, datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-from core import publish
-from core.publish import OutboxError, OutboxState, Post, PublishSettings
-from core.publishers import PublishError, load_x_credentials
+from core import clock
+from core.delivery import outbox as publish
+from core.delivery.channels.base import PublishError, load_x_credentials
+from core.delivery.outbox import OutboxError, OutboxState, Post, PublishSettings
 from core.workspace import Workspace
 from ui import state
 
-STATE_ICONS = {"draft": "✎ draft", "approved": "✓ approved", "scheduled": "→ scheduled",
-               "publishing": "↻ publishing", "published": "● published", "failed": "✕ failed"}
+STATE_ICONS = {
+    "draft": "✎ draft",
+    "approved": "✓ approved",
+    "scheduled": "→ scheduled",
+    "publishing": "↻ publishing",
+    "published": "● published",
+    "failed": "✕ failed",
+}
 CHANNEL_LABELS = {"x": "X", "dry-run": "Dry run"}
 
 
@@ -55,8 +62,10 @@ def channel_summary(ws: Workspace) -> tuple[str, str]:
     except PublishError as exc:
         return "x", f"warning:{exc}"
     if keys is None:
-        return "dry-run", ("info:**Dry run** — no X keys are set, so posts are recorded here and nothing is sent. "
-                           "To publish to X, put your keys in `.streamlit/secrets.toml` under `[x]` (see the README).")
+        return "dry-run", (
+            "info:**Dry run** — no X keys are set, so posts are recorded here and nothing is sent. "
+            "To publish to X, put your keys in `.streamlit/secrets.toml` under `[x]` (see the README)."
+        )
     handle = publish.connected_account(ws)
     if handle:
         return "x", f"success:Publishing to X, connected as **{handle}**."
@@ -91,11 +100,15 @@ def render_budget(ws: Workspace, channel: str, settings: PublishSettings) -> Non
     label = f"Daily budget ({CHANNEL_LABELS[channel]}): {meter.used} of {meter.limit} posts in the last 24 h"
     st.progress(min(1.0, meter.used / meter.limit), text=label)
     if meter.remaining == 0:
-        st.caption(f"Budget used up. The next post can go out in {_countdown(meter.resets_at)} "
-                   f"({publish.format_local(meter.resets_at, settings.timezone)}); queued posts wait until then.")
+        st.caption(
+            f"Budget used up. The next post can go out in {_countdown(meter.resets_at)} "
+            f"({clock.format_local(meter.resets_at, settings.timezone)}); queued posts wait until then."
+        )
     elif meter.used:
-        st.caption(f"{meter.remaining} left. The oldest post leaves the 24-hour window in "
-                   f"{_countdown(meter.resets_at)} ({publish.format_local(meter.resets_at, settings.timezone)}).")
+        st.caption(
+            f"{meter.remaining} left. The oldest post leaves the 24-hour window in "
+            f"{_countdown(meter.resets_at)} ({clock.format_local(meter.resets_at, settings.timezone)})."
+        )
     else:
         st.caption(f"{meter.remaining} posts left in the next 24 hours.")
 
@@ -104,16 +117,21 @@ def render_budget(ws: Workspace, channel: str, settings: PublishSettings) -> Non
 def time_picker(key: str, settings: PublishSettings, initial: str | None = None) -> datetime | None:
     """A date and time in the operator's time zone, returned as UTC (None if the time does not exist)."""
     tz = settings.timezone
-    start = publish.to_local(initial, tz) if initial else (
-        publish.to_local(datetime.now(UTC), tz) + timedelta(hours=1)).replace(minute=0, second=0)
+    start = (
+        clock.to_local(initial, tz)
+        if initial
+        else (clock.to_local(datetime.now(UTC), tz) + timedelta(hours=1)).replace(minute=0, second=0)
+    )
     left, right = st.columns(2)
-    day = left.date_input(f"Date ({tz})", value=start.date(), min_value=date.today() - timedelta(days=1),
-                          key=f"{key}_date")
-    clock = right.time_input(f"Time ({tz})", value=time(start.hour, start.minute), step=timedelta(minutes=15),
-                             key=f"{key}_time")
+    day = left.date_input(
+        f"Date ({tz})", value=start.date(), min_value=date.today() - timedelta(days=1), key=f"{key}_date"
+    )
+    wall = right.time_input(
+        f"Time ({tz})", value=time(start.hour, start.minute), step=timedelta(minutes=15), key=f"{key}_time"
+    )
     try:
-        return publish.to_utc(datetime.combine(day, clock), tz)
-    except OutboxError as exc:
+        return clock.to_utc(datetime.combine(day, wall), tz)
+    except clock.TimeError as exc:
         st.error(str(exc))
         return None
 
@@ -122,23 +140,31 @@ def length_caption(text: str, settings: PublishSettings) -> None:
     """``123 / 280`` by X's weighted count, red when over."""
     used = publish.weighted_length(text)
     colour = "red" if used > settings.char_limit else "gray"
-    st.caption(f":{colour}[{used:,} / {settings.char_limit:,} characters by X's count] "
-               "(links count 23, Chinese/Japanese/Korean characters 2)")
+    st.caption(
+        f":{colour}[{used:,} / {settings.char_limit:,} characters by X's count] "
+        "(links count 23, Chinese/Japanese/Korean characters 2)"
+    )
 
 
 # -- composer ----------------------------------------------------------------------------------
 def render_composer(ws: Workspace, settings: PublishSettings, channel: str) -> None:
     """A new post: save as draft, or approve (pre-flight first)."""
     round_ = state.get("publish_compose_round")
-    text = st.text_area("Text", key=f"compose_text_{round_}", height=110,
-                        placeholder="What do you want to tell your audience?")
+    text = st.text_area(
+        "Text", key=f"compose_text_{round_}", height=110, placeholder="What do you want to tell your audience?"
+    )
     length_caption(text, settings)
     a, b, c = st.columns(3)
     segment = a.text_input("Segment (optional)", key=f"compose_segment_{round_}")
     template = b.text_input("Template (optional)", key=f"compose_template_{round_}")
     options = list(publish.CHANNELS)
-    chosen = c.selectbox("Channel", options, index=options.index(channel), format_func=CHANNEL_LABELS.get,
-                         key=f"compose_channel_{round_}")
+    chosen = c.selectbox(
+        "Channel",
+        options,
+        index=options.index(channel),
+        format_func=CHANNEL_LABELS.get,
+        key=f"compose_channel_{round_}",
+    )
     at = None
     if st.toggle("Schedule for later", key=f"compose_later_{round_}"):
         at = time_picker(f"compose_at_{round_}", settings)
@@ -147,11 +173,27 @@ def render_composer(ws: Workspace, settings: PublishSettings, channel: str) -> N
     save = st.columns([1, 1, 4], gap="small")
     approve_ = save[1].button("Approve", type="primary", key="compose_approve")
     if save[0].button("Save draft", key="compose_save") or approve_:
-        post = _act(publish.add_post, ws, text, channel=chosen, segment=segment, template=template, at=at,
-                    approve=bool(approve_))
+        post = _act(
+            publish.add_post,
+            ws,
+            text,
+            channel=chosen,
+            segment=segment,
+            template=template,
+            at=at,
+            approve=bool(approve_),
+        )
         if post is not None:
-            what = "approved and " + (f"scheduled for {publish.format_local(post.scheduled_at, settings.timezone)}"
-                                      if post.state == OutboxState.SCHEDULED else "due now") if approve_ else "saved"
+            what = (
+                "approved and "
+                + (
+                    f"scheduled for {clock.format_local(post.scheduled_at, settings.timezone)}"
+                    if post.state == OutboxState.SCHEDULED
+                    else "due now"
+                )
+                if approve_
+                else "saved"
+            )
             notify("success", f"Post {post.id} {what}.")
             state.put("publish_compose_round", round_ + 1)  # empties the composer
             state.put("publish_selected", post.id)
@@ -161,50 +203,79 @@ def render_composer(ws: Workspace, settings: PublishSettings, channel: str) -> N
 # -- outbox ------------------------------------------------------------------------------------
 def _when(post: Post, tz: str) -> str:
     if post.published_at:
-        return publish.format_local(post.published_at, tz)
+        return clock.format_local(post.published_at, tz)
     if post.state in (OutboxState.APPROVED, OutboxState.SCHEDULED):
-        return publish.format_local(post.due_at, tz)
-    return publish.format_local(post.scheduled_at, tz) if post.scheduled_at else ""
+        return clock.format_local(post.due_at, tz)
+    return clock.format_local(post.scheduled_at, tz) if post.scheduled_at else ""
 
 
 def outbox_table(posts: list[Post], tz: str) -> pd.DataFrame:
     """The outbox as a table, times in the operator's zone."""
-    return pd.DataFrame([{"#": p.id, "state": STATE_ICONS[p.state], "text": p.text,
-                          "channel": CHANNEL_LABELS.get(p.channel, p.channel), "segment": p.segment or "",
-                          "when": _when(p, tz), "tries": p.attempts,
-                          "note": (p.last_error or "") if p.state != OutboxState.PUBLISHED else ""} for p in posts],
-                        columns=["#", "state", "text", "channel", "segment", "when", "tries", "note"])
+    return pd.DataFrame(
+        [
+            {
+                "#": p.id,
+                "state": STATE_ICONS[p.state],
+                "text": p.text,
+                "channel": CHANNEL_LABELS.get(p.channel, p.channel),
+                "segment": p.segment or "",
+                "when": _when(p, tz),
+                "tries": p.attempts,
+                "note": (p.last_error or "") if p.state != OutboxState.PUBLISHED else "",
+            }
+            for p in posts
+        ],
+        columns=["#", "state", "text", "channel", "segment", "when", "tries", "note"],
+    )
 
 
 def render_outbox(ws: Workspace, settings: PublishSettings) -> None:
     """Filter, table, "publish due now", and the selected post's actions."""
     all_posts = publish.list_posts(ws)
-    due = [p for p in all_posts if p.state in (OutboxState.APPROVED, OutboxState.SCHEDULED)
-           and (p.due_at or "") <= publish._iso(datetime.now(UTC))]
+    due = [
+        p
+        for p in all_posts
+        if p.state in (OutboxState.APPROVED, OutboxState.SCHEDULED)
+        and (p.due_at or "") <= clock.utc_now()
+    ]
     left, right = st.columns([4, 1], vertical_alignment="bottom")
-    shown = left.segmented_control("Filter by state (none selected: all)", [str(s) for s in OutboxState], selection_mode="multi",
-                                   format_func=lambda s: STATE_ICONS[s], key="publish_filter")
+    shown = left.segmented_control(
+        "Filter by state (none selected: all)",
+        [str(s) for s in OutboxState],
+        selection_mode="multi",
+        format_func=lambda s: STATE_ICONS[s],
+        key="publish_filter",
+    )
     if right.button(f"Publish due now ({len(due)})", key="publish_due_now", disabled=not due):
         with st.spinner("Publishing due posts…"):
             report = _act(publish.publish_due, ws)
         if report is not None:
-            notify("warning" if report.failed or report.deferred else "success",
-                   f"Published {len(report.published)}, deferred {len(report.deferred)}, "
-                   f"failed {len(report.failed)}." + "".join(f"\n\n- post {o.post_id}: {o.message}"
-                                                           for o in report.outcomes if o.result != "published"))
+            notify(
+                "warning" if report.failed or report.deferred else "success",
+                f"Published {len(report.published)}, deferred {len(report.deferred)}, "
+                f"failed {len(report.failed)}."
+                + "".join(f"\n\n- post {o.post_id}: {o.message}" for o in report.outcomes if o.result != "published"),
+            )
         st.rerun()
     posts = [p for p in all_posts if not shown or p.state in shown]
     if not all_posts:
         st.info("The outbox is empty. Write a post above, or send drafts here from the Studio.")
         return
-    st.dataframe(outbox_table(posts, settings.timezone), hide_index=True, width="stretch",
-                 column_config={"text": st.column_config.TextColumn(width="large"),
-                                "note": st.column_config.TextColumn(width="medium")})
+    st.dataframe(
+        outbox_table(posts, settings.timezone),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "text": st.column_config.TextColumn(width="large"),
+            "note": st.column_config.TextColumn(width="medium"),
+        },
+    )
     by_id = {p.id: p for p in all_posts}
     if state.get("publish_selected") not in by_id:
         state.put("publish_selected", all_posts[0].id)
-    st.selectbox("Post", list(by_id), key="publish_selected",
-                 format_func=lambda i: f"#{i} · {by_id[i].text[:80]}")  # no state: labels must stay stable
+    st.selectbox(
+        "Post", list(by_id), key="publish_selected", format_func=lambda i: f"#{i} · {by_id[i].text[:80]}"
+    )  # no state: labels must stay stable
     render_actions(ws, by_id[state.get("publish_selected")], settings)
 
 
@@ -212,18 +283,24 @@ def render_actions(ws: Workspace, post: Post, settings: PublishSettings) -> None
     """What can be done with ``post`` in its state."""
     tz = settings.timezone
     with st.container(border=True):
-        st.markdown(f"**#{post.id} · {STATE_ICONS[post.state]}** · {CHANNEL_LABELS.get(post.channel, post.channel)}"
-                    + (f" · segment *{post.segment}*" if post.segment else "")
-                    + (f" · template *{post.template}*" if post.template else ""))
+        st.markdown(
+            f"**#{post.id} · {STATE_ICONS[post.state]}** · {CHANNEL_LABELS.get(post.channel, post.channel)}"
+            + (f" · segment *{post.segment}*" if post.segment else "")
+            + (f" · template *{post.template}*" if post.template else "")
+        )
         if post.state == OutboxState.PUBLISHED:
             st.write(post.text)
-            st.success(f"Published {publish.format_local(post.published_at, tz)}"
-                       + (f" · [View on X]({post.url})" if post.url else " · dry run, nothing was sent"))
+            st.success(
+                f"Published {clock.format_local(post.published_at, tz)}"
+                + (f" · [View on X]({post.url})" if post.url else " · dry run, nothing was sent")
+            )
             return
         if post.state == OutboxState.PUBLISHING:
             st.write(post.text)
-            st.info("Being published right now. If the process that sends it stops, the next run checks X "
-                    "for it before sending it again.")
+            st.info(
+                "Being published right now. If the process that sends it stops, the next run checks X "
+                "for it before sending it again."
+            )
             return
         if post.state == OutboxState.FAILED:
             st.error(f"Failed: {post.last_error}")
@@ -235,20 +312,33 @@ def render_actions(ws: Workspace, post: Post, settings: PublishSettings) -> None
 def _edit_and_act(ws: Workspace, post: Post, settings: PublishSettings) -> None:
     tz = settings.timezone
     editable = post.state == OutboxState.DRAFT
-    text = st.text_area("Text", value=post.text, key=f"edit_text_{post.id}_{post.updated_at}", height=110,
-                        help=None if editable else "Saving a change takes the post back to draft.")
+    text = st.text_area(
+        "Text",
+        value=post.text,
+        key=f"edit_text_{post.id}_{post.updated_at}",
+        height=110,
+        help=None if editable else "Saving a change takes the post back to draft.",
+    )
     length_caption(text, settings)
     options = list(publish.CHANNELS)
-    channel = st.selectbox("Channel", options, index=options.index(post.channel), format_func=CHANNEL_LABELS.get,
-                           key=f"edit_channel_{post.id}_{post.updated_at}",
-                           help=None if editable else "Saving a change takes the post back to draft.")
+    channel = st.selectbox(
+        "Channel",
+        options,
+        index=options.index(post.channel),
+        format_func=CHANNEL_LABELS.get,
+        key=f"edit_channel_{post.id}_{post.updated_at}",
+        help=None if editable else "Saving a change takes the post back to draft.",
+    )
     changed = text != post.text or channel != post.channel
     if post.state in (OutboxState.APPROVED, OutboxState.SCHEDULED):
-        st.caption(f"Due {publish.format_local(post.due_at, tz)}.")
+        st.caption(f"Due {clock.format_local(post.due_at, tz)}.")
     at = None
     if st.toggle("Set a time", key=f"edit_later_{post.id}", value=post.state == OutboxState.SCHEDULED):
-        at = time_picker(f"edit_at_{post.id}", settings, post.scheduled_at if post.scheduled_at
-                         and post.scheduled_at > publish._iso(datetime.now(UTC)) else None)
+        at = time_picker(
+            f"edit_at_{post.id}",
+            settings,
+            post.scheduled_at if post.scheduled_at and post.scheduled_at > clock.utc_now() else None,
+        )
     buttons = st.columns([1, 1, 1, 1, 2], gap="small")
     if changed and buttons[0].button("Save changes", key=f"save_{post.id}"):
         _act(publish.edit_post, ws, post.id, text=text, channel=channel, success=f"Post {post.id} saved as a draft.")
@@ -261,13 +351,14 @@ def _edit_and_act(ws: Workspace, post: Post, settings: PublishSettings) -> None:
             else:
                 done = _act(publish.retry, ws, post.id)
             if done is not None:
-                notify("success", f"Post {post.id} {done.state}, due {publish.format_local(done.due_at, tz)}.")
+                notify("success", f"Post {post.id} {done.state}, due {clock.format_local(done.due_at, tz)}.")
             st.rerun()
     if post.state in (OutboxState.APPROVED, OutboxState.SCHEDULED) and not changed:
         if buttons[0].button("Publish now…", type="primary", key=f"publish_{post.id}"):
             state.put("publish_confirm", post.id)
         if (at or post.state == OutboxState.SCHEDULED) and buttons[1].button(
-                "Save time" if at else "Make due now", key=f"schedule_{post.id}"):
+            "Save time" if at else "Make due now", key=f"schedule_{post.id}"
+        ):
             _act(publish.schedule, ws, post.id, at, success=f"Post {post.id} rescheduled.")
             st.rerun()
         if buttons[2].button("Back to draft", key=f"unapprove_{post.id}"):
@@ -296,8 +387,12 @@ def confirm_publish(ws: Workspace, post_id: int) -> None:
         st.write("**Dry run**: the post is recorded as published; nothing is sent.")
     st.markdown("> " + post.text.replace("\n", "\n> "))
     left, right = st.columns(2)
-    if left.button("Publish", type="primary", key="confirm_publish_yes",
-                   disabled=post.state not in (OutboxState.APPROVED, OutboxState.SCHEDULED)):
+    if left.button(
+        "Publish",
+        type="primary",
+        key="confirm_publish_yes",
+        disabled=post.state not in (OutboxState.APPROVED, OutboxState.SCHEDULED),
+    ):
         with st.spinner("Publishing…"):
             outcome = _act(publish.publish_now, ws, post_id)
         if outcome is not None:
@@ -314,13 +409,14 @@ def confirm_publish(ws: Workspace, post_id: int) -> None:
 # -- history and settings --------------------------------------------------------------------------
 def render_history(ws: Workspace, settings: PublishSettings, *, limit: int = 20) -> None:
     """Published posts, newest first, each with its link."""
-    posts = sorted(publish.list_posts(ws, states=[OutboxState.PUBLISHED]), key=lambda p: p.published_at or "",
-                   reverse=True)[:limit]
+    posts = sorted(
+        publish.list_posts(ws, states=[OutboxState.PUBLISHED]), key=lambda p: p.published_at or "", reverse=True
+    )[:limit]
     if not posts:
         st.caption("Nothing published yet.")
         return
     for post in posts:
-        when = publish.format_local(post.published_at, settings.timezone)
+        when = clock.format_local(post.published_at, settings.timezone)
         where = f"[View on X]({post.url})" if post.url else "dry run · not sent"
         tags = " · ".join(t for t in (post.segment, post.template) if t)
         st.markdown(f"**{when}** · #{post.id}{f' · {tags}' if tags else ''} · {where}  \n{post.text}")
@@ -330,14 +426,32 @@ def render_settings(ws: Workspace, settings: PublishSettings) -> None:
     """Time zone, length limit and daily budget."""
     zones = publish.known_timezones()
     with st.form("publish_settings"):
-        tz = st.selectbox("Your time zone (times are shown and entered in it)", zones,
-                          index=zones.index(settings.timezone) if settings.timezone in zones else zones.index("UTC"))
-        limit = st.radio("Post length limit", [280, 25_000], index=0 if settings.char_limit == 280 else 1,
-                         format_func=lambda n: "280 (standard)" if n == 280 else "25,000 (X Premium)",
-                         horizontal=True)
-        daily = st.number_input("Daily budget (posts per 24 hours; X's free tier allows 17)", min_value=1,
-                                max_value=10_000, value=settings.daily_budget, step=1)
+        tz = st.selectbox(
+            "Your time zone (times are shown and entered in it)",
+            zones,
+            index=zones.index(settings.timezone) if settings.timezone in zones else zones.index("UTC"),
+        )
+        limit = st.radio(
+            "Post length limit",
+            [280, 25_000],
+            index=0 if settings.char_limit == 280 else 1,
+            format_func=lambda n: "280 (standard)" if n == 280 else "25,000 (X Premium)",
+            horizontal=True,
+        )
+        daily = st.number_input(
+            "Daily budget (posts per 24 hours; X's free tier allows 17)",
+            min_value=1,
+            max_value=10_000,
+            value=settings.daily_budget,
+            step=1,
+        )
         if st.form_submit_button("Save settings"):
-            _act(settings.save, ws, timezone=tz, char_limit=int(limit), daily_budget=int(daily),
-                 success="Settings saved.")
+            _act(
+                settings.save,
+                ws,
+                timezone=tz,
+                char_limit=int(limit),
+                daily_budget=int(daily),
+                success="Settings saved.",
+            )
             st.rerun()

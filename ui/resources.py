@@ -6,7 +6,8 @@ import os
 
 import streamlit as st
 
-from core.workspace import DatasetInfo, Workspace, WorkspaceError, default_home, open_workspace
+from core.demo import open_workspace
+from core.workspace import DatasetInfo, Workspace, WorkspaceError, default_home
 
 
 @st.cache_resource(show_spinner="Preparing the workspace (the first start imports the demo)…")

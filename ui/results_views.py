@@ -1,6 +1,6 @@
 """Pieces of the Results page: refresh button, recommendation cards, charts, top posts, CSV import.
 
-Every action calls one ``core.results`` function and leaves its message in ``ui.state``
+Every action calls one ``core.feedback.results`` function and leaves its message in ``ui.state``
 ("results_notice"), so it survives the rerun that redraws the page with the new numbers.
 """
 
@@ -13,20 +13,28 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import results
-from core.publish import PublishSettings, format_local
-from core.publishers import PublishError
-from core.results import CSV_COLUMNS, REQUIRED_COLUMNS, Recommendation, Results, ResultsError
+from core import clock
+from core.delivery.channels.base import PublishError
+from core.delivery.outbox import PublishSettings
+from core.feedback import results
+from core.feedback.results import CSV_COLUMNS, REQUIRED_COLUMNS, Recommendation, Results, ResultsError
 from core.workspace import Workspace
 from ui import state
 from ui.data_views import stage_upload
 
 NONE = "— none —"
-SIMULATED_NOTE = ("Metrics of **dry-run** posts are **simulated**: nothing was posted, so Reach makes up plausible, "
-                  "repeatable numbers (growing with the hours since publishing) to let you try the whole loop. "
-                  "Connect X on the Publish page for real metrics.")
-METRIC_LABELS = {"impressions": "Impressions", "engagements": "Engagements", "likes": "Likes",
-                 "reposts": "Reposts", "replies": "Replies"}
+SIMULATED_NOTE = (
+    "Metrics of **dry-run** posts are **simulated**: nothing was posted, so Reach makes up plausible, "
+    "repeatable numbers (growing with the hours since publishing) to let you try the whole loop. "
+    "Connect X on the Publish page for real metrics."
+)
+METRIC_LABELS = {
+    "impressions": "Impressions",
+    "engagements": "Engagements",
+    "likes": "Likes",
+    "reposts": "Reposts",
+    "replies": "Replies",
+}
 
 
 def notify(kind: str, message: str) -> None:
@@ -49,14 +57,24 @@ def render_refresh(ws: Workspace, settings: PublishSettings) -> None:
     left, right = st.columns([4, 1], vertical_alignment="center")
     until = results.metrics_not_before(ws)
     if until:
-        left.warning(f"X's rate limit for reading metrics was reached; X is asked again after "
-                     f"{format_local(until, settings.timezone)}. Simulated metrics still refresh.",
-                     icon=":material/hourglass_top:")
+        left.warning(
+            f"X's rate limit for reading metrics was reached; X is asked again after "
+            f"{clock.format_local(until, settings.timezone)}. Simulated metrics still refresh.",
+            icon=":material/hourglass_top:",
+        )
     else:
-        left.caption("Metrics are read from X for X posts and simulated for dry-run posts. Cron can run "
-                     "`python -m core metrics-refresh` after `publish-due`.")
-    right.button("Refresh metrics", type="primary", icon=":material/refresh:", key="results_refresh",
-                 on_click=_refresh, args=(ws, settings.timezone))
+        left.caption(
+            "Metrics are read from X for X posts and simulated for dry-run posts. Cron can run "
+            "`python -m core metrics-refresh` after `publish-due`."
+        )
+    right.button(
+        "Refresh metrics",
+        type="primary",
+        icon=":material/refresh:",
+        key="results_refresh",
+        on_click=_refresh,
+        args=(ws, settings.timezone),
+    )
 
 
 def _refresh(ws: Workspace, tz: str) -> None:
@@ -65,7 +83,8 @@ def _refresh(ws: Workspace, tz: str) -> None:
     with st.spinner("Reading metrics…"):
         try:
             report = results.refresh_metrics(
-                ws, progress=lambda done, total: bar.progress(done / total, text=f"{done} of {total} X posts read"))
+                ws, progress=lambda done, total: bar.progress(done / total, text=f"{done} of {total} X posts read")
+            )
         except PublishError as exc:  # refresh_metrics reports X's errors; never show a traceback regardless
             notify("error", str(exc))
             return
@@ -80,12 +99,17 @@ def render_empty(found: Results) -> bool:
     if not found.posts.empty:
         return False
     if found.unmeasured:
-        st.info(f"{found.unmeasured} published post(s) have no metrics yet: press **Refresh metrics**.",
-                icon=":material/refresh:")
+        st.info(
+            f"{found.unmeasured} published post(s) have no metrics yet: press **Refresh metrics**.",
+            icon=":material/refresh:",
+        )
     else:
-        st.info("Nothing to measure yet. Publish posts (queue the week on Targeting, then publish on the Publish "
-                "page — without X keys they go to the dry run and get simulated metrics), or import an engagement "
-                "CSV of posts you made elsewhere below.", icon=":material/monitoring:")
+        st.info(
+            "Nothing to measure yet. Publish posts (queue the week on Targeting, then publish on the Publish "
+            "page — without X keys they go to the dry run and get simulated metrics), or import an engagement "
+            "CSV of posts you made elsewhere below.",
+            icon=":material/monitoring:",
+        )
         st.page_link("pages/publish.py", label="Open Publish", icon=":material/send:")
     return True
 
@@ -97,9 +121,11 @@ def render_notes(found: Results) -> None:
     if found.unmeasured:
         st.caption(f"{found.unmeasured} published post(s) have no metrics yet — press Refresh metrics.")
     if found.without_impressions:
-        st.caption(f"{found.without_impressions:,} post(s) have no impressions (exports without them): their "
-                   "likes, reposts and replies are kept and shown, but they are left out of engagement rates, "
-                   "which need impressions.")
+        st.caption(
+            f"{found.without_impressions:,} post(s) have no impressions (exports without them): their "
+            "likes, reposts and replies are kept and shown, but they are left out of engagement rates, "
+            "which need impressions."
+        )
 
 
 # -- recommendation cards ---------------------------------------------------------------------------
@@ -109,14 +135,21 @@ def card_text(rec: Recommendation) -> str:
     if rec.settled and leader.template == rec.template:
         text = f"Use **{rec.template}** next — {rec.probability_best:.0%} chance it is the best template."
     elif rec.settled:
-        text = (f"**{leader.template}** is very likely the best ({leader.probability_best:.0%}). This time Thompson "
-                f"sampling tries **{rec.template}** ({rec.probability_best:.0%}) to keep checking; choose "
-                f"{leader.template} on Targeting if you prefer.")
+        text = (
+            f"**{leader.template}** is very likely the best ({leader.probability_best:.0%}). This time Thompson "
+            f"sampling tries **{rec.template}** ({rec.probability_best:.0%}) to keep checking; choose "
+            f"{leader.template} on Targeting if you prefer."
+        )
     else:
-        text = (f"Not enough data yet to be sure. Thompson sampling suggests **{rec.template}** next "
-                f"({rec.probability_best:.0%} chance it is the best)")
-        text += "." if leader.template == rec.template else \
-            f"; so far **{leader.template}** leads with {leader.probability_best:.0%}."
+        text = (
+            f"Not enough data yet to be sure. Thompson sampling suggests **{rec.template}** next "
+            f"({rec.probability_best:.0%} chance it is the best)"
+        )
+        text += (
+            "."
+            if leader.template == rec.template
+            else f"; so far **{leader.template}** leads with {leader.probability_best:.0%}."
+        )
     if rec.untried:
         text += f" Untried here, so still possible: {', '.join(rec.untried)}."
     return text
@@ -125,8 +158,10 @@ def card_text(rec: Recommendation) -> str:
 def render_recommendations(recs: list[Recommendation]) -> None:
     """One card per segment: the next template, the probability each template is best, and the evidence."""
     if not recs:
-        st.caption("Recommendations need posts with impressions and a segment and template (posts queued from "
-                   "Targeting have both).")
+        st.caption(
+            "Recommendations need posts with impressions and a segment and template (posts queued from "
+            "Targeting have both)."
+        )
         return
     columns = st.columns(2)
     for i, rec in enumerate(recs):
@@ -134,25 +169,45 @@ def render_recommendations(recs: list[Recommendation]) -> None:
             st.markdown(f"**{rec.segment}**" + (" · simulated metrics" if rec.simulated else ""))
             st.markdown(card_text(rec))
             for odds in sorted(rec.candidates, key=lambda c: -c.probability_best):
-                evidence = (f"{odds.posts} post{'s' if odds.posts != 1 else ''}, {odds.impressions:,} impressions, "
-                            f"{_rate(odds.observed_rate)} observed" if odds.posts else "untried")
-                st.progress(min(1.0, odds.probability_best),
-                            text=f"{odds.template} — {odds.probability_best:.0%} best · {evidence}")
-            st.caption(f"Evidence: {rec.posts} measured posts in this segment. Each post counts as a limited "
-                       "number of trials, so a single viral post does not settle it.")
+                evidence = (
+                    f"{odds.posts} post{'s' if odds.posts != 1 else ''}, {odds.impressions:,} impressions, "
+                    f"{_rate(odds.observed_rate)} observed"
+                    if odds.posts
+                    else "untried"
+                )
+                st.progress(
+                    min(1.0, odds.probability_best),
+                    text=f"{odds.template} — {odds.probability_best:.0%} best · {evidence}",
+                )
+            st.caption(
+                f"Evidence: {rec.posts} measured posts in this segment. Each post counts as a limited "
+                "number of trials, so a single viral post does not settle it."
+            )
 
 
 # -- charts -----------------------------------------------------------------------------------------
 def metrics_figure(history: pd.DataFrame, metric: str, tz: str, simulated: bool) -> go.Figure:
     """One line per post: ``metric`` at each refresh (local time), coloured by template."""
-    frame = history.assign(when=history["fetched_at"].dt.tz_convert(tz),
-                           post=history["post_id"].map(lambda i: f"post {i}"),
-                           template=history["template"].fillna("no template"))
-    fig = px.line(frame, x="when", y=metric, color="template", line_group="post", markers=True,
-                  hover_data={"post": True, "segment": True, "source": True},
-                  labels={"when": f"refreshed ({tz})", metric: METRIC_LABELS[metric]})
-    fig.update_layout(title=f"{METRIC_LABELS[metric]} over time" + (" (simulated)" if simulated else ""),
-                      height=360, margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    frame = history.assign(
+        when=history["fetched_at"].dt.tz_convert(tz),
+        post=history["post_id"].map(lambda i: f"post {i}"),
+        template=history["template"].fillna("no template"),
+    )
+    fig = px.line(
+        frame,
+        x="when",
+        y=metric,
+        color="template",
+        line_group="post",
+        markers=True,
+        hover_data={"post": True, "segment": True, "source": True},
+        labels={"when": f"refreshed ({tz})", metric: METRIC_LABELS[metric]},
+    )
+    fig.update_layout(
+        title=f"{METRIC_LABELS[metric]} over time" + (" (simulated)" if simulated else ""),
+        height=360,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+    )
     first, last = frame["when"].min(), frame["when"].max()
     if last - first < pd.Timedelta(hours=1):  # one refresh so far: an hour either side, not a millisecond axis
         fig.update_xaxes(range=[first - pd.Timedelta(hours=1), last + pd.Timedelta(hours=1)])
@@ -163,25 +218,53 @@ def heatmap_figure(by_pair: pd.DataFrame, simulated: bool) -> go.Figure:
     """Segments × templates, coloured by engagement rate, each cell with its rate and number of posts."""
     rates = by_pair.pivot(index="segment", columns="template", values="engagement_rate")
     posts = by_pair.pivot(index="segment", columns="template", values="rated_posts").reindex_like(rates)
-    text = [[("" if pd.isna(r) else f"{r:.2%}<br>{int(n)} post{'s' if n != 1 else ''}") for r, n in zip(rr, nn, strict=True)]
-            for rr, nn in zip(rates.to_numpy(), posts.fillna(0).to_numpy(), strict=True)]
-    fig = go.Figure(go.Heatmap(z=rates.to_numpy() * 100, x=list(rates.columns), y=list(rates.index), text=text,
-                               texttemplate="%{text}", colorscale="Greens", colorbar={"title": "rate %"},
-                               hovertemplate="%{y} × %{x}: %{z:.2f}%<extra></extra>"))
-    fig.update_layout(title="Engagement rate by segment × template" + (" (simulated)" if simulated else ""),
-                      height=140 + 60 * len(rates.index), margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    text = [
+        [
+            ("" if pd.isna(r) else f"{r:.2%}<br>{int(n)} post{'s' if n != 1 else ''}")
+            for r, n in zip(rr, nn, strict=True)
+        ]
+        for rr, nn in zip(rates.to_numpy(), posts.fillna(0).to_numpy(), strict=True)
+    ]
+    fig = go.Figure(
+        go.Heatmap(
+            z=rates.to_numpy() * 100,
+            x=list(rates.columns),
+            y=list(rates.index),
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Greens",
+            colorbar={"title": "rate %"},
+            hovertemplate="%{y} × %{x}: %{z:.2f}%<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title="Engagement rate by segment × template" + (" (simulated)" if simulated else ""),
+        height=140 + 60 * len(rates.index),
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+    )
     return fig
 
 
 def hour_figure(by_hour: pd.DataFrame, tz: str, simulated: bool) -> go.Figure:
     """Engagement rate by local posting hour, with the number of posts on each bar."""
     frame = by_hour.dropna(subset=["engagement_rate"])
-    fig = go.Figure(go.Bar(x=frame["hour"].astype(int), y=frame["engagement_rate"] * 100,
-                           text=[f"{int(n)} post{'s' if n != 1 else ''}" for n in frame["rated_posts"]],
-                           textposition="outside", textangle=0, marker_color="#2e7d4f",
-                           hovertemplate="%{x}:00 · %{y:.2f}%<extra></extra>"))
-    fig.update_layout(title=f"Engagement rate by posting hour ({tz})" + (" (simulated)" if simulated else ""),
-                      height=320, margin={"l": 10, "r": 10, "t": 50, "b": 10}, yaxis_title="rate %")
+    fig = go.Figure(
+        go.Bar(
+            x=frame["hour"].astype(int),
+            y=frame["engagement_rate"] * 100,
+            text=[f"{int(n)} post{'s' if n != 1 else ''}" for n in frame["rated_posts"]],
+            textposition="outside",
+            textangle=0,
+            marker_color="#2e7d4f",
+            hovertemplate="%{x}:00 · %{y:.2f}%<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=f"Engagement rate by posting hour ({tz})" + (" (simulated)" if simulated else ""),
+        height=320,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        yaxis_title="rate %",
+    )
     fig.update_xaxes(range=[-0.5, 23.5], dtick=2, title="hour")
     return fig
 
@@ -190,11 +273,14 @@ def render_charts(ws: Workspace, found: Results, tz: str) -> None:
     """Metrics over time, the segment × template heatmap and performance by hour."""
     history = results.metrics_history(ws)
     if not history.empty:
-        metric = st.segmented_control("Metric", list(METRIC_LABELS), format_func=METRIC_LABELS.get,
-                                      required=True, key="results_metric")
+        metric = st.segmented_control(
+            "Metric", list(METRIC_LABELS), format_func=METRIC_LABELS.get, required=True, key="results_metric"
+        )
         st.plotly_chart(metrics_figure(history, metric or "impressions", tz, found.simulated), key="results_over_time")
         if history["fetched_at"].nunique() < 2:
-            st.caption("One refresh so far: each later refresh adds a point per post, so the lines show how posts grow.")
+            st.caption(
+                "One refresh so far: each later refresh adds a point per post, so the lines show how posts grow."
+            )
     by_pair = results.performance(found.posts, ["segment", "template"])
     by_pair = by_pair[by_pair["rated_posts"] > 0]
     if not by_pair.empty:
@@ -203,34 +289,51 @@ def render_charts(ws: Workspace, found: Results, tz: str) -> None:
     if by_hour["rated_posts"].sum() > 0:
         st.plotly_chart(hour_figure(by_hour, tz, found.simulated), key="results_by_hour")
     with st.expander("Every segment × template × hour", icon=":material/table:"):
-        st.dataframe(found.by_cell, hide_index=True, key="results_cells", column_config={
-            "engagement_rate": st.column_config.NumberColumn("engagement rate", format="percent")})
+        st.dataframe(
+            found.by_cell,
+            hide_index=True,
+            key="results_cells",
+            column_config={"engagement_rate": st.column_config.NumberColumn("engagement rate", format="percent")},
+        )
 
 
 # -- top posts --------------------------------------------------------------------------------------
 def top_posts(found: Results, tz: str, *, limit: int = 20) -> pd.DataFrame:
     """The best posts: by engagement rate where there are impressions, else by engagements."""
     posts = found.posts.sort_values(["engagement_rate", "engagements"], ascending=False, na_position="last")
-    return pd.DataFrame({
-        "Post": posts["text"].str.slice(0, 120), "Segment": posts["segment"], "Template": posts["template"],
-        "Engagement rate": posts["engagement_rate"], "Impressions": posts["impressions"],
-        "Engagements": posts["engagements"], "Likes": posts["likes"],
-        "Source": posts["source"].map({"x": "X", "simulated": "simulated", "csv": "imported CSV"}),
-        "Published": [format_local(p, tz) if isinstance(p, str) else "" for p in posts["published_at"]],
-        "Link": posts["url"]}).head(limit)
+    return pd.DataFrame(
+        {
+            "Post": posts["text"].str.slice(0, 120),
+            "Segment": posts["segment"],
+            "Template": posts["template"],
+            "Engagement rate": posts["engagement_rate"],
+            "Impressions": posts["impressions"],
+            "Engagements": posts["engagements"],
+            "Likes": posts["likes"],
+            "Source": posts["source"].map({"x": "X", "simulated": "simulated", "csv": "imported CSV"}),
+            "Published": [clock.format_local(p, tz) if isinstance(p, str) else "" for p in posts["published_at"]],
+            "Link": posts["url"],
+        }
+    ).head(limit)
 
 
 def render_top_posts(found: Results, tz: str) -> None:
     """Top posts with links; imported ones say where they came from."""
-    st.dataframe(top_posts(found, tz), hide_index=True, key="results_top_posts", column_config={
-        "Post": st.column_config.TextColumn(width="large"),
-        "Likes": st.column_config.NumberColumn(format="localized"),
-        "Engagement rate": st.column_config.NumberColumn(format="percent",
-                                                         help="(likes + reposts + replies + quotes) / impressions"),
-        "Impressions": st.column_config.NumberColumn(format="localized"),
-        "Engagements": st.column_config.NumberColumn(format="localized"),
-        "Link": st.column_config.LinkColumn(display_text="open"),
-    })
+    st.dataframe(
+        top_posts(found, tz),
+        hide_index=True,
+        key="results_top_posts",
+        column_config={
+            "Post": st.column_config.TextColumn(width="large"),
+            "Likes": st.column_config.NumberColumn(format="localized"),
+            "Engagement rate": st.column_config.NumberColumn(
+                format="percent", help="(likes + reposts + replies + quotes) / impressions"
+            ),
+            "Impressions": st.column_config.NumberColumn(format="localized"),
+            "Engagements": st.column_config.NumberColumn(format="localized"),
+            "Link": st.column_config.LinkColumn(display_text="open"),
+        },
+    )
 
 
 # -- engagement CSV import --------------------------------------------------------------------------
@@ -242,43 +345,67 @@ def render_import_expander(ws: Workspace, *, open_it: bool) -> None:
     """The import in an expander that stays open across the reruns of an upload (opened when ``open_it``)."""
     if open_it:
         state.put("results_import_open", True)
-    with st.expander("Import an engagement CSV", icon=":material/upload_file:", key="results_import_open",
-                     on_change="rerun"):
+    with st.expander(
+        "Import an engagement CSV", icon=":material/upload_file:", key="results_import_open", on_change="rerun"
+    ):
         render_import(ws)
 
 
 def render_import(ws: Workspace) -> None:
     """Upload an engagement export, see how its columns are read, change the mapping, import."""
-    upload = st.file_uploader("Engagement export of posts made elsewhere (CSV, any encoding)", type=["csv", "tsv", "txt"],
-                              key=f"results_upload_{state.get('results_upload_round')}")
+    upload = st.file_uploader(
+        "Engagement export of posts made elsewhere (CSV, any encoding)",
+        type=["csv", "tsv", "txt"],
+        key=f"results_upload_{state.get('results_upload_round')}",
+    )
     if upload is None:
-        st.caption("Columns are found by name — text, date/created_at, likes/favorites, retweets/reposts, replies, "
-                   "quotes, impressions, id or url — and you can change the mapping before importing.")
+        st.caption(
+            "Columns are found by name — text, date/created_at, likes/favorites, retweets/reposts, replies, "
+            "quotes, impressions, id or url — and you can change the mapping before importing."
+        )
         return
     path = stage_upload(ws, upload, "engagement")
-    overrides = {c: ("" if st.session_state[_mapping_key(c)] == NONE else st.session_state[_mapping_key(c)])
-                 for c in CSV_COLUMNS if _mapping_key(c) in st.session_state}
+    overrides = {
+        c: ("" if st.session_state[_mapping_key(c)] == NONE else st.session_state[_mapping_key(c)])
+        for c in CSV_COLUMNS
+        if _mapping_key(c) in st.session_state
+    }
     try:
         preview = results.inspect_engagement_csv(path, mapping=overrides, name=upload.name)
     except ResultsError as exc:
         st.error(str(exc), icon=":material/error:")
         return
-    st.caption(f"{preview.rows:,} rows · {preview.encoding} · delimiter {preview.delimiter!r} · "
-               f"columns found: {', '.join(preview.columns)}")
+    st.caption(
+        f"{preview.rows:,} rows · {preview.encoding} · delimiter {preview.delimiter!r} · "
+        f"columns found: {', '.join(preview.columns)}"
+    )
     cols = st.columns(4)
     for i, column in enumerate(CSV_COLUMNS):
         options = [NONE, *preview.columns]
         current = preview.mapping.get(column, NONE)
-        cols[i % 4].selectbox(column + (" *" if column in REQUIRED_COLUMNS else ""), options,
-                              index=options.index(current), key=_mapping_key(column))
+        cols[i % 4].selectbox(
+            column + (" *" if column in REQUIRED_COLUMNS else ""),
+            options,
+            index=options.index(current),
+            key=_mapping_key(column),
+        )
     st.dataframe(preview.sample, hide_index=True, key="results_import_preview")
     for note in preview.notes:
         st.caption(f"Note: {note}.")
     if preview.missing:
-        st.error(f"Choose the {' and '.join(preview.missing)} column (columns found: {', '.join(preview.columns)}).",
-                 icon=":material/error:")
-    st.button("Import", type="primary", icon=":material/upload:", disabled=bool(preview.missing),
-              key="results_import", on_click=_import, args=(ws, path, preview.mapping, upload.name))
+        st.error(
+            f"Choose the {' and '.join(preview.missing)} column (columns found: {', '.join(preview.columns)}).",
+            icon=":material/error:",
+        )
+    st.button(
+        "Import",
+        type="primary",
+        icon=":material/upload:",
+        disabled=bool(preview.missing),
+        key="results_import",
+        on_click=_import,
+        args=(ws, path, preview.mapping, upload.name),
+    )
     render_import_error()
 
 

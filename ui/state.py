@@ -9,41 +9,41 @@ import streamlit as st
 # key -> default
 DEFAULTS: dict[str, Any] = {
     "authenticated": False,
-    "last_import": None,        # message about the import just made, shown once
-    "uploader_round": 0,        # bumped after an import so the uploader starts empty
-    "upload_mappings": {},      # file id -> {canonical: source}, edits in the mapping editor
-    "upload_kinds": {},         # file id -> kind chosen in the import form
-    "confirm_delete": None,     # dataset id waiting for confirmation
-    "sidebar_dataset": None,    # widget: the active-dataset selector in the sidebar
-    "publish_notice": None,     # (kind, message) left by a Publish-page action, shown once
-    "publish_confirm": None,    # post id waiting in the "Publish now?" dialog
-    "publish_selected": None,   # widget: the post whose actions the Publish page shows
-    "publish_filter": [],       # widget: states shown in the outbox table (none chosen: all)
-    "publish_compose_round": 0, # bumped after a post is added so the composer starts empty
-    "studio_drafts": {},        # draft id -> {"text", "segment", "template" or "seed"}: the Studio's current drafts
-    "studio_draft_round": 0,    # bumped on every generation so draft editors start from the new text
-    "studio_notice": None,      # (kind, message) left by a Studio action, shown once
-    "studio_model": None,       # widget: the model chosen on the Studio's Model tab
-    "studio_seed": 0,           # widget: the seed of the next "Write drafts"; moves on after each
-    "studio_seed_used": None,   # the seed of the write under way (set as its button is clicked)
-    "targeting_notice": None,   # (kind, message, "top" or "queue") left by a Targeting action, shown once
-    "targeting_errors": {},     # editor row -> validation messages of the last failed save
+    "last_import": None,  # message about the import just made, shown once
+    "uploader_round": 0,  # bumped after an import so the uploader starts empty
+    "upload_mappings": {},  # file id -> {canonical: source}, edits in the mapping editor
+    "upload_kinds": {},  # file id -> kind chosen in the import form
+    "confirm_delete": None,  # dataset id waiting for confirmation
+    "sidebar_dataset": None,  # widget: the active-dataset selector in the sidebar
+    "publish_notice": None,  # (kind, message) left by a Publish-page action, shown once
+    "publish_confirm": None,  # post id waiting in the "Publish now?" dialog
+    "publish_selected": None,  # widget: the post whose actions the Publish page shows
+    "publish_filter": [],  # widget: states shown in the outbox table (none chosen: all)
+    "publish_compose_round": 0,  # bumped after a post is added so the composer starts empty
+    "studio_drafts": {},  # draft id -> {"text", "segment", "template" or "seed"}: the Studio's current drafts
+    "studio_draft_round": 0,  # bumped on every generation so draft editors start from the new text
+    "studio_notice": None,  # (kind, message) left by a Studio action, shown once
+    "studio_model": None,  # widget: the model chosen on the Studio's Model tab
+    "studio_seed": 0,  # widget: the seed of the next "Write drafts"; moves on after each
+    "studio_seed_used": None,  # the seed of the write under way (set as its button is clicked)
+    "targeting_notice": None,  # (kind, message, "top" or "queue") left by a Targeting action, shown once
+    "targeting_errors": {},  # editor row -> validation messages of the last failed save
     "targeting_editor_round": 0,  # bumped after a save so the rules editor (targeting_rules_<round>) restarts
-    "targeting_approve": False, # widget: queue the week approved and scheduled instead of as drafts
+    "targeting_approve": False,  # widget: queue the week approved and scheduled instead of as drafts
     # Results page (issue 6)
-    "results_notice": None,     # (kind, message) left by a Results action, shown once
+    "results_notice": None,  # (kind, message) left by a Results action, shown once
     "results_metric": "impressions",  # widget: the metric the "over time" chart shows
     "results_import_open": False,  # widget: the "Import an engagement CSV" expander is open
     "results_import_error": None,  # why the last engagement CSV import stored nothing, shown once
     "results_upload_round": 0,  # bumped after an import so the uploader (results_upload_<round>) and the
-                                # mapping selectboxes (results_map_<column>_<round>) start empty
+    # mapping selectboxes (results_map_<column>_<round>) start empty
     # Inbox page (issue 6)
-    "inbox_notice": None,       # (kind, message) left by an Inbox action, shown once
-    "inbox_show": "waiting",    # widget: waiting (unhandled), handled or all mentions
-    "inbox_intents": [],        # widget: intents shown (none chosen: all)
-    "inbox_editor_round": 0,    # bumped after a save so the FAQ/template editors (inbox_faq_<round>,
-                                # inbox_templates_<round>) restart from what was stored
-    "inbox_replied": {},        # mention id -> the notice of its reply, repeated for a double click's 2nd click
+    "inbox_notice": None,  # (kind, message) left by an Inbox action, shown once
+    "inbox_show": "waiting",  # widget: waiting (unhandled), handled or all mentions
+    "inbox_intents": [],  # widget: intents shown (none chosen: all)
+    "inbox_editor_round": 0,  # bumped after a save so the FAQ/template editors (inbox_faq_<round>,
+    # inbox_templates_<round>) restart from what was stored
+    "inbox_replied": {},  # mention id -> the notice of its reply, repeated for a double click's 2nd click
 }
 
 

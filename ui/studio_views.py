@@ -7,8 +7,19 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.checks import check_draft, save_banned_words
-from core.content import (
+from core.audience.profiles import SegmentProfile, segment_profiles
+from core.content.checks import check_draft, save_banned_words
+from core.content.corpus import Corpus, CorpusError, corpus_columns, demo_corpus_path, read_corpus
+from core.content.templates import (
+    TemplateError,
+    delete_template,
+    list_templates,
+    render_template,
+    save_brand,
+    save_template,
+    template_context,
+)
+from core.content.writer import (
     DEFAULT_FOCUS,
     ContentError,
     LanguageModel,
@@ -17,21 +28,9 @@ from core.content import (
     TrainingCancelledError,
     list_models,
     load_model,
-    save_draft,
     train_model,
 )
-from core.corpus import Corpus, CorpusError, corpus_columns, demo_corpus_path, read_corpus
-from core.templates import (
-    SegmentProfile,
-    TemplateError,
-    delete_template,
-    list_templates,
-    render_template,
-    save_brand,
-    save_template,
-    segment_profiles,
-    template_context,
-)
+from core.delivery.outbox import OutboxError, add_post
 from core.workspace import Workspace
 from ui import state
 from ui.data_views import stage_upload
@@ -59,13 +58,17 @@ def cached_profiles(home: str, dataset_id: int | None, with_angles: bool) -> lis
 
 def corpus_picker(ws: Workspace) -> Corpus | None:
     """Demo posts or an upload with a chosen text column; the corpus, or None (message shown)."""
-    source = st.radio("Posts to learn from", ["Demo posts", "Upload my posts"], horizontal=True,
-                      key="studio_corpus_source")
+    source = st.radio(
+        "Posts to learn from", ["Demo posts", "Upload my posts"], horizontal=True, key="studio_corpus_source"
+    )
     if source == "Demo posts":
         path, name, text_column = demo_corpus_path(), "demo posts", None
     else:
-        upload = st.file_uploader("Your past posts: a CSV (any encoding) or a text file with one post per line",
-                                  type=["csv", "tsv", "txt"], key="studio_corpus_upload")
+        upload = st.file_uploader(
+            "Your past posts: a CSV (any encoding) or a text file with one post per line",
+            type=["csv", "tsv", "txt"],
+            key="studio_corpus_upload",
+        )
         if upload is None:
             return None
         path, name = stage_upload(ws, upload, "corpus"), upload.name
@@ -82,8 +85,10 @@ def corpus_picker(ws: Workspace) -> Corpus | None:
         return None
     s = corpus.summary()
     labels = ", ".join(f"{k}: {v}" for k, v in s["columns"].items()) or "one post per line"
-    st.caption(f"**{s['posts']:,} posts** ({s['blank']:,} blank and {s['duplicates']:,} duplicate rows left out) · "
-               f"columns {labels} · {len(s['segments'])} segment and {len(s['topics'])} topic labels")
+    st.caption(
+        f"**{s['posts']:,} posts** ({s['blank']:,} blank and {s['duplicates']:,} duplicate rows left out) · "
+        f"columns {labels} · {len(s['segments'])} segment and {len(s['topics'])} topic labels"
+    )
     return corpus
 
 
@@ -110,43 +115,75 @@ def model_card(info: ModelInfo) -> None:
     """Quality next to the baseline, how the drafts fare, the learning curve and sample drafts."""
     m1, m2, m3, m4 = st.columns(4)
     delta = info.val_bits_per_char - info.baseline_bits_per_char
-    m1.metric("Held-out bits per character", f"{info.val_bits_per_char:.3f}",
-              delta=f"{delta:+.3f} vs n-gram", delta_color="inverse",
-              help="Mean −log₂ p of every character of every held-out post, plus one end-of-post symbol. Lower is better.")
-    m2.metric(f"Best n-gram (order {info.baseline_order})", f"{info.baseline_bits_per_char:.3f}",
-              help="Kneser-Ney character n-gram of orders 3–9 on the same split; the best order is shown.")
-    m3.metric("Drafts passing checks", "—" if info.pass_rate is None else f"{info.pass_rate:.0%}",
-              help="Of 20 drafts written right after training, before any resampling.")
-    m4.metric("Near-copies", "—" if info.near_copy_rate is None else f"{info.near_copy_rate:.0%}",
-              help="Drafts sharing 40 or more characters with a post of the corpus.")
-    st.caption(f"Model **{info.model_id}** · corpus {info.corpus} · {info.n_train:,} training and {info.n_val:,} "
-               f"held-out posts · {info.epochs_run} epochs ({info.stopped}) in {info.seconds:.0f} s · "
-               f"{info.config.get('units')} LSTM units")
+    m1.metric(
+        "Held-out bits per character",
+        f"{info.val_bits_per_char:.3f}",
+        delta=f"{delta:+.3f} vs n-gram",
+        delta_color="inverse",
+        help="Mean −log₂ p of every character of every held-out post, plus one end-of-post symbol. Lower is better.",
+    )
+    m2.metric(
+        f"Best n-gram (order {info.baseline_order})",
+        f"{info.baseline_bits_per_char:.3f}",
+        help="Kneser-Ney character n-gram of orders 3–9 on the same split; the best order is shown.",
+    )
+    m3.metric(
+        "Drafts passing checks",
+        "—" if info.pass_rate is None else f"{info.pass_rate:.0%}",
+        help="Of 20 drafts written right after training, before any resampling.",
+    )
+    m4.metric(
+        "Near-copies",
+        "—" if info.near_copy_rate is None else f"{info.near_copy_rate:.0%}",
+        help="Drafts sharing 40 or more characters with a post of the corpus.",
+    )
+    st.caption(
+        f"Model **{info.model_id}** · corpus {info.corpus} · {info.n_train:,} training and {info.n_val:,} "
+        f"held-out posts · {info.epochs_run} epochs ({info.stopped}) in {info.seconds:.0f} s · "
+        f"{info.config.get('units')} LSTM units"
+    )
     if info.mix_order and info.lstm_bits_per_char is not None:
-        st.caption(f"The writer mixes the LSTM ({info.lstm_bits_per_char:.3f} bits/char alone) with the order-"
-                   f"{info.mix_order} n-gram, LSTM weight {info.mix_weight:.2f}, chosen on the held-out posts.")
+        st.caption(
+            f"The writer mixes the LSTM ({info.lstm_bits_per_char:.3f} bits/char alone) with the order-"
+            f"{info.mix_order} n-gram, LSTM weight {info.mix_weight:.2f}, chosen on the held-out posts."
+        )
     if info.mix_order and (info.segments or info.topics):
-        st.caption(f"Scoring takes part of the n-gram side from the post's own segment's posts (weight "
-                   f"{info.segment_weight:.2f}) and own topic's (weight {info.topic_weight:.2f}), as the held-out "
-                   f"posts chose; drafts for a segment lean on them for {DEFAULT_FOCUS:.0%} of it, so they sound "
-                   "like that segment's posts.")
+        st.caption(
+            f"Scoring takes part of the n-gram side from the post's own segment's posts (weight "
+            f"{info.segment_weight:.2f}) and own topic's (weight {info.topic_weight:.2f}), as the held-out "
+            f"posts chose; drafts for a segment lean on them for {DEFAULT_FOCUS:.0%} of it, so they sound "
+            "like that segment's posts."
+        )
     if info.history:
         curve = pd.DataFrame(info.history).set_index("epoch")[["train_bits", "val_bits"]]
         curve.columns = ["training (bits/symbol)", "held-out (bits/char)"]
         st.line_chart(curve, height=200, x_label="epoch", y_label="bits")
     if info.samples:
-        st.markdown("**Sample drafts**", help="Written as the Drafts tab writes them: of several candidates "
-                    "that pass the checks, the most fluent, with the fewest places where one post's sentence "
-                    "goes on as another's.")
+        st.markdown(
+            "**Sample drafts**",
+            help="Written as the Drafts tab writes them: of several candidates "
+            "that pass the checks, the most fluent, with the fewest places where one post's sentence "
+            "goes on as another's.",
+        )
         for text in info.samples:
             st.markdown(f"> {text}")
 
 
 def models_table(models: list[ModelInfo]) -> pd.DataFrame:
     """One row per saved model for the model list."""
-    return pd.DataFrame([{"model": m.model_id, "corpus": m.corpus, "posts": m.n_posts,
-                          "bits/char": round(m.val_bits_per_char, 3), "n-gram": round(m.baseline_bits_per_char, 3),
-                          "seconds": m.seconds} for m in models])
+    return pd.DataFrame(
+        [
+            {
+                "model": m.model_id,
+                "corpus": m.corpus,
+                "posts": m.n_posts,
+                "bits/char": round(m.val_bits_per_char, 3),
+                "n-gram": round(m.baseline_bits_per_char, 3),
+                "seconds": m.seconds,
+            }
+            for m in models
+        ]
+    )
 
 
 def newest_info(ws: Workspace) -> ModelInfo | None:
@@ -159,8 +196,9 @@ def newest_info(ws: Workspace) -> ModelInfo | None:
     return models[0] if models else None
 
 
-def draft_editor(ws: Workspace, draft_id: str, draft: dict, lm: LanguageModel | None, banned: list[str],
-                 hashtags: list[str]) -> None:
+def draft_editor(
+    ws: Workspace, draft_id: str, draft: dict, lm: LanguageModel | None, banned: list[str], hashtags: list[str]
+) -> None:
     """One editable draft with its live weighted-length counter, checks, hashtags and save button."""
     key = f"studio_draft_{state.get('studio_draft_round')}_{draft_id}"
     with st.container(border=True):
@@ -173,16 +211,26 @@ def draft_editor(ws: Workspace, draft_id: str, draft: dict, lm: LanguageModel | 
         else:
             left.markdown(f":red[:material/error: **{check.weighted_length}/280**] · " + "; ".join(check.reasons))
         missing = [h for h in hashtags if h.casefold() not in text.casefold()]
-        if missing and middle.button(f"Add {' '.join(missing[:2])}", key=f"{key}_tags",
-                                     help="Hashtags suggested by the interest rules for this segment"):
+        if missing and middle.button(
+            f"Add {' '.join(missing[:2])}",
+            key=f"{key}_tags",
+            help="Hashtags suggested by the interest rules for this segment",
+        ):
             draft["text"] = (text.rstrip() + " " + " ".join(missing[:2])).strip()
             st.session_state.pop(key, None)
             st.rerun()
-        if right.button("Save", key=f"{key}_save", icon=":material/outbox:", disabled=not check.passes,
-                        help="Save into the outbox as a draft" if check.passes else "Fix the problems first"):
+        if right.button(
+            "Save",
+            key=f"{key}_save",
+            icon=":material/outbox:",
+            disabled=not check.passes,
+            help="Save into the outbox as a draft" if check.passes else "Fix the problems first",
+        ):
             try:
-                post_id = save_draft(ws, text, segment=draft.get("segment", ""), template=draft.get("template", ""))
-            except ContentError as exc:
+                post_id = add_post(
+                    ws, text.strip(), segment=draft.get("segment") or None, template=draft.get("template") or None
+                ).id
+            except OutboxError as exc:
                 state.notify("studio_notice", "error", str(exc))
             else:
                 state.notify("studio_notice", "success", f"Saved as draft #{post_id} in the outbox (Publish page).")
@@ -197,8 +245,13 @@ def template_editor(ws: Workspace, profile: SegmentProfile, brand: dict, banned:
     templates = {t.name: t for t in list_templates(ws)}
     left, right = st.columns([1, 1])
     name = left.selectbox("Template", list(templates), key="studio_template_edit")
-    body = left.text_area("Jinja2 text", value=templates[name].body, height=150, key=f"studio_body_{name}",
-                          help="Variables: segment, interests, top_interest, product, offer, link, hashtags, angle, angles")
+    body = left.text_area(
+        "Jinja2 text",
+        value=templates[name].body,
+        height=150,
+        key=f"studio_body_{name}",
+        help="Variables: segment, interests, top_interest, product, offer, link, hashtags, angle, angles",
+    )
     save_as = left.text_input("Save as", value=name, key=f"studio_save_as_{name}")
     b1, b2 = left.columns(2)
     try:
@@ -206,8 +259,10 @@ def template_editor(ws: Workspace, profile: SegmentProfile, brand: dict, banned:
         right.markdown(f"**Preview for {profile.name}**")
         right.markdown(f"> {preview}")
         checked = check_draft(preview, banned_words=banned)
-        right.caption(f"{checked.weighted_length}/280 · "
-                      + ("passes the checks" if checked.passes else "; ".join(checked.reasons)))
+        right.caption(
+            f"{checked.weighted_length}/280 · "
+            + ("passes the checks" if checked.passes else "; ".join(checked.reasons))
+        )
     except TemplateError as exc:
         right.error(str(exc))
     if b1.button("Save template", key="studio_template_save"):
@@ -224,8 +279,9 @@ def template_editor(ws: Workspace, profile: SegmentProfile, brand: dict, banned:
 
 def checks_and_brand(ws: Workspace, brand: dict, banned: list[str]) -> None:
     """The Checks & brand tab: the banned words and the brand's product, offer and link."""
-    words = st.text_area("Banned words and phrases (one per line)", value="\n".join(banned), height=180,
-                         key="studio_banned")
+    words = st.text_area(
+        "Banned words and phrases (one per line)", value="\n".join(banned), height=180, key="studio_banned"
+    )
     p1, p2, p3 = st.columns(3)
     product = p1.text_input("Product", value=brand["product"], key="studio_product")
     offer = p2.text_input("Offer", value=brand["offer"], key="studio_offer")

@@ -15,11 +15,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import targeting
-from core.publish import default_channel
-from core.results import Recommendation, recommended_templates
-from core.targeting import Audience, Rule, RuleValidationError, TargetingError, WeeklyPlan
-from core.templates import segment_profiles
+from core.audience.profiles import segment_profiles
+from core.delivery import targeting
+from core.delivery.outbox import default_channel
+from core.delivery.targeting import Audience, Rule, RuleValidationError, TargetingError, WeeklyPlan
+from core.feedback.results import Recommendation, recommended_templates
 from core.workspace import Workspace, open_workspace
 from ui import state
 
@@ -45,7 +45,7 @@ def render_notice(where: str = "top") -> None:
 @st.cache_data(show_spinner=False, max_entries=4)
 def _profiles(home: str, dataset_id: int, run_at: str) -> list:
     # keyed on the run's time: a new segmentation (or dataset) never reads stale angles
-    return segment_profiles(open_workspace(home, with_demo=False), with_angles=True)
+    return segment_profiles(open_workspace(home), with_angles=True)
 
 
 def load_audience(ws: Workspace) -> Audience | None:
@@ -77,21 +77,33 @@ def rules_frame(rules: list[Rule], aud: Audience) -> pd.DataFrame:
     rows = []
     for rule in rules:
         seg = aud.segment(rule.segment_id) if rule.segment_id is not None else None
-        rows.append({"id": rule.id, "Segment": seg.label if seg else None, "Who (predicate)": rule.predicate or "",
-                     "Template": rule.template, "Channel": rule.channel,
-                     "Hour": BEST_HOUR if rule.hour is None else f"{int(rule.hour):02d}:00", "Active": rule.active,
-                     "Posts at": _reach_text(rule, aud)})
+        rows.append(
+            {
+                "id": rule.id,
+                "Segment": seg.label if seg else None,
+                "Who (predicate)": rule.predicate or "",
+                "Template": rule.template,
+                "Channel": rule.channel,
+                "Hour": BEST_HOUR if rule.hour is None else f"{int(rule.hour):02d}:00",
+                "Active": rule.active,
+                "Posts at": _reach_text(rule, aud),
+            }
+        )
     frame = pd.DataFrame(rows, columns=COLUMNS)
     return frame.astype({"id": "Int64", "Active": "bool"})
 
 
 def _blank(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA or \
-        (isinstance(value, str) and not value.strip())
+    return (
+        value is None
+        or (isinstance(value, float) and math.isnan(value))
+        or value is pd.NA
+        or (isinstance(value, str) and not value.strip())
+    )
 
 
 def _hour(value):
-    """"20:00", 20 or 20.0 → 20; empty or "best hour" → None; anything else as it is, for validation to name."""
+    """ "20:00", 20 or 20.0 → 20; empty or "best hour" → None; anything else as it is, for validation to name."""
     if _blank(value) or value == BEST_HOUR:
         return None
     text = str(value).strip().removesuffix(":00")
@@ -110,53 +122,77 @@ def rules_from_frame(frame: pd.DataFrame, aud: Audience) -> list[Rule]:
         label = row.get("Segment")
         hour = _hour(row.get("Hour"))
         rule_id = row.get("id")
-        out.append(Rule(
-            template="" if _blank(row.get("Template")) else str(row["Template"]),
-            segment_id=None if _blank(label) else by_label.get(label, -1),
-            predicate=None if _blank(row.get("Who (predicate)")) else str(row["Who (predicate)"]).strip(),
-            channel="" if _blank(row.get("Channel")) else str(row["Channel"]),
-            hour=hour,
-            active=True if _blank(row.get("Active")) else bool(row["Active"]),
-            id=None if _blank(rule_id) else int(rule_id)))
+        out.append(
+            Rule(
+                template="" if _blank(row.get("Template")) else str(row["Template"]),
+                segment_id=None if _blank(label) else by_label.get(label, -1),
+                predicate=None if _blank(row.get("Who (predicate)")) else str(row["Who (predicate)"]).strip(),
+                channel="" if _blank(row.get("Channel")) else str(row["Channel"]),
+                hour=hour,
+                active=True if _blank(row.get("Active")) else bool(row["Active"]),
+                id=None if _blank(rule_id) else int(rule_id),
+            )
+        )
     return out
 
 
-def render_rules_editor(ws: Workspace, aud: Audience, rules: list[Rule], proposed: bool,
-                        templates: list[str]) -> None:
+def render_rules_editor(ws: Workspace, aud: Audience, rules: list[Rule], proposed: bool, templates: list[str]) -> None:
     """The rules table, its Save button and the messages of a save that failed."""
     if proposed:
-        st.info("No rules yet for this segmentation. Reach proposes one per segment — its best hour and the "
-                "template measured results recommend, else the starter that fits its interests. Edit them if you "
-                "like, then **Save rules** to use them; nothing is saved until you do.", icon=":material/lightbulb:")
+        st.info(
+            "No rules yet for this segmentation. Reach proposes one per segment — its best hour and the "
+            "template measured results recommend, else the starter that fits its interests. Edit them if you "
+            "like, then **Save rules** to use them; nothing is saved until you do.",
+            icon=":material/lightbulb:",
+        )
     key = f"targeting_rules_{state.get('targeting_editor_round')}"
     edited = st.data_editor(
-        rules_frame(rules, aud), key=key, num_rows="dynamic", hide_index=True, width="stretch",
+        rules_frame(rules, aud),
+        key=key,
+        num_rows="dynamic",
+        hide_index=True,
+        width="stretch",
         column_order=COLUMNS[1:],
         column_config={
             "Segment": st.column_config.SelectboxColumn(
-                options=[s.label for s in aud.segments], width="medium",
-                help="The segment this rule is for; leave empty and fill *Who* for a rule by demographics"),
+                options=[s.label for s in aud.segments],
+                width="medium",
+                help="The segment this rule is for; leave empty and fill *Who* for a rule by demographics",
+            ),
             "Who (predicate)": st.column_config.TextColumn(
-                width="small", help="Instead of a segment: e.g. gender=female; age=18-29; interest=skincare & "
-                "beauty (every clause must hold for the segment's majority)"),
+                width="small",
+                help="Instead of a segment: e.g. gender=female; age=18-29; interest=skincare & "
+                "beauty (every clause must hold for the segment's majority)",
+            ),
             "Template": st.column_config.SelectboxColumn(options=templates, required=True, default=templates[0]),
-            "Channel": st.column_config.SelectboxColumn(options=list(targeting.CHANNELS), required=True,
-                                                        default=default_channel()),
-            "Hour": st.column_config.SelectboxColumn(options=HOUR_OPTIONS, default=BEST_HOUR,
-                                                     help="Local posting hour, or the segment's best hour"),
+            "Channel": st.column_config.SelectboxColumn(
+                options=list(targeting.CHANNELS), required=True, default=default_channel()
+            ),
+            "Hour": st.column_config.SelectboxColumn(
+                options=HOUR_OPTIONS, default=BEST_HOUR, help="Local posting hour, or the segment's best hour"
+            ),
             "Active": st.column_config.CheckboxColumn(default=True),
-            "Posts at": st.column_config.TextColumn(disabled=True, help="When the saved rule posts (local time); "
-                                                    "for a predicate rule, the segments it reaches"),
-        })
+            "Posts at": st.column_config.TextColumn(
+                disabled=True,
+                help="When the saved rule posts (local time); for a predicate rule, the segments it reaches",
+            ),
+        },
+    )
     errors: dict = state.get("targeting_errors")
-    if st.button("Save rules" if not proposed else "Accept and save the proposals", type="primary",
-                 icon=":material/save:", key="targeting_save"):
+    if st.button(
+        "Save rules" if not proposed else "Accept and save the proposals",
+        type="primary",
+        icon=":material/save:",
+        key="targeting_save",
+    ):
         submitted = rules_from_frame(edited, aud)
         try:
             saved = targeting.save_rules(ws, submitted, aud)
         except RuleValidationError as exc:
-            state.put("targeting_errors", {row: [_describe_row(submitted[row], aud), msgs]
-                                           for row, msgs in exc.errors.items()})
+            state.put(
+                "targeting_errors",
+                {row: [_describe_row(submitted[row], aud), msgs] for row, msgs in exc.errors.items()},
+            )
             st.rerun()
         state.put("targeting_errors", {})
         state.put("targeting_editor_round", state.get("targeting_editor_round") + 1)
@@ -164,8 +200,10 @@ def render_rules_editor(ws: Workspace, aud: Audience, rules: list[Rule], propose
         st.rerun()
     if errors:
         lines = [f"- **Row {row + 1}** ({who}): {'; '.join(msgs)}" for row, (who, msgs) in sorted(errors.items())]
-        st.error("Nothing was saved — fix these rows (your edits are still in the table):\n\n" + "\n".join(lines),
-                 icon=":material/error:")
+        st.error(
+            "Nothing was saved — fix these rows (your edits are still in the table):\n\n" + "\n".join(lines),
+            icon=":material/error:",
+        )
 
 
 # -- what measured results recommend ---------------------------------------------------------------
@@ -186,8 +224,9 @@ def _use_recommendation(ws: Workspace, aud: Audience, rule_id: int, template: st
     notify("success", f"Rule {rule_id} now uses the template *{template}*.")
 
 
-def render_recommendations(ws: Workspace, aud: Audience, rules: list[Rule], proposed: bool,
-                           recs: dict[str, Recommendation]) -> None:
+def render_recommendations(
+    ws: Workspace, aud: Audience, rules: list[Rule], proposed: bool, recs: dict[str, Recommendation]
+) -> None:
     """Per segment rule: the template measured results recommend, how likely it is best, and "Use it"."""
     if not recs:
         st.caption("Once published posts have metrics, the Results page recommends a template per segment here.")
@@ -199,9 +238,11 @@ def render_recommendations(ws: Workspace, aud: Audience, rules: list[Rule], prop
         if rec is None:
             continue
         shown += 1
-        words = (f"{seg.label}: results recommend **{rec.template}** — {rec.probability_best:.0%} chance it is the "
-                 f"best template ({rec.posts} measured post{'s' if rec.posts != 1 else ''}"
-                 f"{', simulated metrics' if rec.simulated else ''})")
+        words = (
+            f"{seg.label}: results recommend **{rec.template}** — {rec.probability_best:.0%} chance it is the "
+            f"best template ({rec.posts} measured post{'s' if rec.posts != 1 else ''}"
+            f"{', simulated metrics' if rec.simulated else ''})"
+        )
         if rec.leader.template != rec.template:
             words += f"; {rec.leader.template} leads with {rec.leader.probability_best:.0%}"
         if not rec.settled:
@@ -211,12 +252,19 @@ def render_recommendations(ws: Workspace, aud: Audience, rules: list[Rule], prop
         if rule.template == rec.template:
             action.caption("in use" if not proposed else "proposed")
         elif rule.id is not None:
-            action.button("Use it", key=f"targeting_use_{rule.id}", icon=":material/auto_awesome:",
-                          on_click=_use_recommendation, args=(ws, aud, rule.id, rec.template),
-                          help=f"Switch this rule from {rule.template} to {rec.template} (you can change it back)")
+            action.button(
+                "Use it",
+                key=f"targeting_use_{rule.id}",
+                icon=":material/auto_awesome:",
+                on_click=_use_recommendation,
+                args=(ws, aud, rule.id, rec.template),
+                help=f"Switch this rule from {rule.template} to {rec.template} (you can change it back)",
+            )
     if shown:
-        st.caption("Recommendations come from Thompson sampling on measured engagement (see Results); "
-                   "you can always choose another template in the table.")
+        st.caption(
+            "Recommendations come from Thompson sampling on measured engagement (see Results); "
+            "you can always choose another template in the table."
+        )
 
 
 def _describe_row(rule: Rule, aud: Audience) -> str:
@@ -231,8 +279,20 @@ def render_history(ws: Workspace) -> None:
     if not history:
         st.caption("No changes yet.")
         return
-    frame = pd.DataFrame(history)[["changed_at", "rule_id", "version", "action", "segment_id", "predicate",
-                                   "template", "channel", "hour", "active"]]
+    frame = pd.DataFrame(history)[
+        [
+            "changed_at",
+            "rule_id",
+            "version",
+            "action",
+            "segment_id",
+            "predicate",
+            "template",
+            "channel",
+            "hour",
+            "active",
+        ]
+    ]
     st.dataframe(frame, hide_index=True, width="stretch", key="targeting_history")
 
 
@@ -245,17 +305,24 @@ def render_preview(plan: WeeklyPlan, char_limit: int) -> None:
     tabs = st.tabs([f"{'✓' if i.passes else '✕'} {i.segment_id} · {i.segment.split(' · ')[0]}" for i in plan.items])
     for tab, item in zip(tabs, plan.items, strict=True):
         with tab:
-            st.markdown(f"**{item.segment_id} · {item.segment}** — template *{item.template}* on "
-                        f"{'X' if item.channel == 'x' else 'the dry run'}, "
-                        f"{item.local_time:%a %d %b %H:%M} ({plan.timezone})")
+            st.markdown(
+                f"**{item.segment_id} · {item.segment}** — template *{item.template}* on "
+                f"{'X' if item.channel == 'x' else 'the dry run'}, "
+                f"{item.local_time:%a %d %b %H:%M} ({plan.timezone})"
+            )
             with st.container(border=True):
                 st.text(item.text or "(nothing rendered)")
             c1, c2 = st.columns([1, 3])
-            c1.metric("Weighted length", f"{item.weighted_length} / {char_limit}",
-                      help="X's count: links 23, Chinese/Japanese/Korean characters and emoji 2")
+            c1.metric(
+                "Weighted length",
+                f"{item.weighted_length} / {char_limit}",
+                help="X's count: links 23, Chinese/Japanese/Korean characters and emoji 2",
+            )
             if item.passes:
-                c2.success("Checks pass: length, banned words, not a near-duplicate of a queued or recent post.",
-                           icon=":material/check_circle:")
+                c2.success(
+                    "Checks pass: length, banned words, not a near-duplicate of a queued or recent post.",
+                    icon=":material/check_circle:",
+                )
             else:
                 c2.error("Checks fail:\n\n" + "\n".join(f"- {p}" for p in item.problems), icon=":material/cancel:")
             if item.queued_post_id is not None:
@@ -272,22 +339,41 @@ def coverage_figure(plan: WeeklyPlan, aud: Audience) -> go.Figure:
     fig = go.Figure()
     ok = [i for i in plan.items if i.passes]
     bad = [i for i in plan.items if not i.passes]
-    for items, name, colour, symbol in ((ok, "scheduled post", "#2e7d4f", "circle"),
-                                        (bad, "post failing checks", "#d1495b", "x")):
-        fig.add_trace(go.Scatter(
-            x=[f"{i.local_time.date():%a %d %b}" for i in items], y=[labels[i.segment_id] for i in items],
-            mode="markers+text", name=name, text=[f"{i.local_time:%H:%M}" for i in items],
-            textposition="middle right", marker={"size": 18, "color": colour, "symbol": symbol},
-            hovertext=[f"{i.template} · {i.channel} · {i.local_time:%a %H:%M}" for i in items],
-            hoverinfo="text+y"))
+    for items, name, colour, symbol in (
+        (ok, "scheduled post", "#2e7d4f", "circle"),
+        (bad, "post failing checks", "#d1495b", "x"),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=[f"{i.local_time.date():%a %d %b}" for i in items],
+                y=[labels[i.segment_id] for i in items],
+                mode="markers+text",
+                name=name,
+                text=[f"{i.local_time:%H:%M}" for i in items],
+                textposition="middle right",
+                marker={"size": 18, "color": colour, "symbol": symbol},
+                hovertext=[f"{i.template} · {i.channel} · {i.local_time:%a %H:%M}" for i in items],
+                hoverinfo="text+y",
+            )
+        )
     if unreached:
-        fig.add_trace(go.Scatter(x=[day_labels[0]] * len(unreached), y=[labels[s] for s in unreached],
-                                 mode="markers", name="no rule reaches it",
-                                 marker={"size": 12, "color": "#edae49", "symbol": "triangle-up"},
-                                 hoverinfo="y"))
-    fig.update_layout(title=f"Coverage of the coming week ({plan.timezone})", height=140 + 48 * len(aud.segments),
-                      margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": -0.15},
-                      plot_bgcolor="#fafafa")
+        fig.add_trace(
+            go.Scatter(
+                x=[day_labels[0]] * len(unreached),
+                y=[labels[s] for s in unreached],
+                mode="markers",
+                name="no rule reaches it",
+                marker={"size": 12, "color": "#edae49", "symbol": "triangle-up"},
+                hoverinfo="y",
+            )
+        )
+    fig.update_layout(
+        title=f"Coverage of the coming week ({plan.timezone})",
+        height=140 + 48 * len(aud.segments),
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        legend={"orientation": "h", "y": -0.15},
+        plot_bgcolor="#fafafa",
+    )
     fig.update_xaxes(categoryorder="array", categoryarray=day_labels, type="category", range=[-0.5, len(days) - 0.5])
     fig.update_yaxes(categoryorder="array", categoryarray=order, type="category", range=[-0.5, len(order) - 0.5])
     return fig
@@ -306,8 +392,10 @@ def _queue(ws: Workspace, plan: WeeklyPlan, approve: bool) -> None:
         if pending is None:
             notify("info", "This week's plan is already in the outbox — nothing was added.", "queue")
         return
-    lines = [report.summary() + (" as approved, scheduled posts." if approve else
-                                 " as drafts — review and approve them on the Publish page.")]
+    lines = [
+        report.summary()
+        + (" as approved, scheduled posts." if approve else " as drafts — review and approve them on the Publish page.")
+    ]
     lines += [f"- {seg}: {reason}" for seg, reason in report.refused]
     notify("warning" if report.refused else "success", "\n".join(lines), "queue")
 
@@ -316,12 +404,20 @@ def render_queue(ws: Workspace, plan: WeeklyPlan) -> None:
     """How to queue the week, and the button that does it (idempotent: a double click adds nothing)."""
     ready = [i for i in plan.items if i.passes]
     waiting = [i for i in ready if i.queued_post_id is None]
-    approve = st.toggle("Approve and schedule them (otherwise: drafts for review on the Publish page)",
-                        key="targeting_approve")
+    approve = st.toggle(
+        "Approve and schedule them (otherwise: drafts for review on the Publish page)", key="targeting_approve"
+    )
     label = f"Queue the week ({len(waiting)} post{'s' if len(waiting) != 1 else ''})"
     disabled = plan.proposed or not waiting
-    st.button(label, type="primary", icon=":material/playlist_add:", key="targeting_queue", disabled=disabled,
-              on_click=_queue, args=(ws, plan, approve))
+    st.button(
+        label,
+        type="primary",
+        icon=":material/playlist_add:",
+        key="targeting_queue",
+        disabled=disabled,
+        on_click=_queue,
+        args=(ws, plan, approve),
+    )
     render_notice("queue")
     if plan.proposed:
         st.caption("Save the rules first: the week is queued from saved rules only.")
@@ -331,5 +427,8 @@ def render_queue(ws: Workspace, plan: WeeklyPlan) -> None:
         st.caption(f"{len(plan.items) - len(ready)} post(s) fail their checks and will not be queued.")
     queued = [i for i in plan.items if i.queued_post_id is not None]
     if queued:
-        st.page_link("pages/publish.py", label=f"{len(queued)} of this week's posts are in the outbox — open Publish",
-                     icon=":material/send:")
+        st.page_link(
+            "pages/publish.py",
+            label=f"{len(queued)} of this week's posts are in the outbox — open Publish",
+            icon=":material/send:",
+        )

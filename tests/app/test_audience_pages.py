@@ -6,7 +6,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from core.workspace import open_workspace
+from core.demo import open_workspace
 
 
 def _markdown(at: AppTest) -> str:
@@ -28,8 +28,13 @@ def test_segments_page_shows_five_named_groups_with_hours(app: AppTest) -> None:
     assert not at.exception, at.exception
     assert at.metric[0].label == "Segments" and at.metric[0].value == "5"
     text = _markdown(at)
-    for name in ("Women 18–29 · skincare & beauty", "Men 18–29 · protein", "Women 30–54 · ",
-                 "Men 30–54 · heart health", "55+ · joint health"):
+    for name in (
+        "Women 18–29 · skincare & beauty",
+        "Men 18–29 · protein",
+        "Women 30–54 · ",
+        "Men 30–54 · heart health",
+        "55+ · joint health",
+    ):
         assert name in text, name
     assert text.count("Best posting hours:") == 5
     titles = _plotly_titles(at)

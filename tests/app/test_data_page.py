@@ -6,7 +6,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from core.workspace import open_workspace
+from core.demo import open_workspace
 
 EXPORT = (
     "UID,Board,Verb,When\n"
@@ -62,7 +62,12 @@ def test_upload_with_mapping_editor(app: AppTest, workspace_home: Path) -> None:
     assert _metric(app, "Duplicates removed") == "1"
     ws = open_workspace(workspace_home, with_demo=False)
     assert ws.active_dataset_id() == 2
-    assert ws.dataset(2).report["mapping"] == {"user_id": "UID", "topic": "Board", "action": "Verb", "timestamp": "When"}
+    assert ws.dataset(2).report["mapping"] == {
+        "user_id": "UID",
+        "topic": "Board",
+        "action": "Verb",
+        "timestamp": "When",
+    }
     assert sorted(ws.load_events(2)["topic"]) == ["fitness", "yoga"]
 
 

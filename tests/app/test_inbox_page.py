@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import publish
-from core.workspace import open_workspace
+from core.delivery import outbox as publish
+from core.demo import open_workspace
 from tests.conftest import FAKE_X_KEYS
 
 
@@ -30,24 +30,35 @@ def _notices(app: AppTest) -> str:
 def test_demo_mentions_are_shown_with_intent_badges(inbox_app: AppTest) -> None:
     shown = _markdown(inbox_app)
     assert "**@demo_lily**" in shown and "> @meadowpantry 请问胶原蛋白粉孕妇可以吃吗？" in shown
-    for badge in (":blue-badge[question", ":red-badge[complaint", ":green-badge[praise",
-                  ":orange-badge[purchase intent"):
+    for badge in (
+        ":blue-badge[question",
+        ":red-badge[complaint",
+        ":green-badge[praise",
+        ":orange-badge[purchase intent",
+    ):
         assert badge in shown
     assert shown.count(":gray-badge[demo]") >= 5
     captions = " ".join(c.value for c in inbox_app.caption)
     assert "replies to them go to the dry run" in captions
     assert "Dry run" in _notices(inbox_app)
     # the question's reply box holds the suggested answer from the FAQ, with its length
-    assert inbox_app.text_area(key="inbox_text_demo-1_question_0").value.startswith("@demo_lily Thanks for asking! Orders ship")
+    assert inbox_app.text_area(key="inbox_text_demo-1_question_0").value.startswith(
+        "@demo_lily Thanks for asking! Orders ship"
+    )
 
 
 def test_reply_button_sends_once_and_the_mention_moves_to_handled(inbox_app: AppTest, workspace_home) -> None:
-    inbox_app.text_area(key="inbox_text_demo-3_praise_0").input("@demo_sophie So happy the tea helps, sleep well!").run()
+    inbox_app.text_area(key="inbox_text_demo-3_praise_0").input(
+        "@demo_sophie So happy the tea helps, sleep well!"
+    ).run()
     inbox_app.button(key="inbox_send_demo-3").click().run()
     assert not inbox_app.exception, inbox_app.exception
     [post] = publish.list_posts(open_workspace(workspace_home))
-    assert (post.text, post.in_reply_to, post.state) == ("@demo_sophie So happy the tea helps, sleep well!",
-                                                          "demo-3", "published")
+    assert (post.text, post.in_reply_to, post.state) == (
+        "@demo_sophie So happy the tea helps, sleep well!",
+        "demo-3",
+        "published",
+    )
     assert f"Reply to demo-3: post {post.id} is live" in _notices(inbox_app)
     # answered: it left the "waiting" list, and nothing on the page can send it again
     assert "inbox_send_demo-3" not in [b.key for b in inbox_app.button]

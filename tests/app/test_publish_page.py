@@ -10,9 +10,9 @@ import pytest
 from streamlit import config
 from streamlit.testing.v1 import AppTest
 
-from core import publish
 from core.auth import hash_password
-from core.workspace import open_workspace
+from core.delivery import outbox as publish
+from core.demo import open_workspace
 from tests.conftest import FAKE_X_KEYS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,8 +40,9 @@ def _rendered(app: AppTest) -> str:
 
 
 def _texts(app: AppTest) -> str:
-    return " ".join(str(e.value) for kind in (app.success, app.info, app.warning, app.error, app.markdown)
-                    for e in kind)
+    return " ".join(
+        str(e.value) for kind in (app.success, app.info, app.warning, app.error, app.markdown) for e in kind
+    )
 
 
 @pytest.fixture
@@ -139,8 +140,9 @@ def test_failed_post_shows_reason_and_retries(x_app: AppTest, x_env, workspace_h
     assert x_env.texts() == ["Probiotics vs prebiotics"]
 
 
-def test_no_secret_is_rendered_or_logged(x_app: AppTest, x_env, workspace_home: Path,
-                                         caplog: pytest.LogCaptureFixture) -> None:
+def test_no_secret_is_rendered_or_logged(
+    x_app: AppTest, x_env, workspace_home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     ws = open_workspace(workspace_home)
     publish.add_post(ws, "Refused once", approve=True)
@@ -200,8 +202,9 @@ def exposed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     config.set_option("server.address", before)
 
 
-def test_exposed_without_login_serves_only_the_explanation(exposed: None, workspace_home: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_exposed_without_login_serves_only_the_explanation(
+    exposed: None, workspace_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("REACH_PASSWORD_HASH", raising=False)
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
     at.run()

@@ -8,16 +8,25 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import publish, results, targeting
-from core.segments import run_segments, save_run
-from core.workspace import Workspace, open_workspace
+from core.audience.segments import run_segments, save_run
+from core.delivery import outbox as publish
+from core.delivery import targeting
+from core.demo import open_workspace
+from core.feedback import results
+from core.workspace import Workspace
 from tests.conftest import FAKE_X_KEYS
 
 REPO = Path(__file__).resolve().parents[2]
-TEXTS = ["Overnight oats with chia and berries", "Kefir smoothie after the gym, no sugar added",
-         "Miso soup for a cold evening with tofu", "Matcha latte with oat milk at 4pm",
-         "Lentil salad for the office lunchbox", "Buckwheat pancakes for a slow Sunday",
-         "Ginger and turmeric tea before bed", "Walnut and fig energy balls for hiking"]
+TEXTS = [
+    "Overnight oats with chia and berries",
+    "Kefir smoothie after the gym, no sugar added",
+    "Miso soup for a cold evening with tofu",
+    "Matcha latte with oat milk at 4pm",
+    "Lentil salad for the office lunchbox",
+    "Buckwheat pancakes for a slow Sunday",
+    "Ginger and turmeric tea before bed",
+    "Walnut and fig energy balls for hiking",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -27,8 +36,9 @@ def _no_keys(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _texts(at: AppTest) -> str:
-    return "\n".join(str(e.value) for kind in (at.success, at.info, at.warning, at.error, at.markdown, at.caption)
-                     for e in kind)
+    return "\n".join(
+        str(e.value) for kind in (at.success, at.info, at.warning, at.error, at.markdown, at.caption) for e in kind
+    )
 
 
 def _open(page: str) -> AppTest:

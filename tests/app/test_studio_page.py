@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.checks import check_draft
-from core.content import TrainConfig, train_model
-from core.corpus import demo_corpus_path, read_corpus
-from core.workspace import open_workspace
+from core.content.checks import check_draft
+from core.content.corpus import demo_corpus_path, read_corpus
+from core.content.writer import TrainConfig, train_model
+from core.demo import open_workspace
 from tests.app.conftest import REPO
 
 
@@ -42,11 +42,13 @@ def test_model_card_shows_quality_next_to_the_baseline(studio: AppTest) -> None:
     # A one-epoch LSTM is weak, so the validated mixture leans on the n-gram and the card says so.
     assert any("mixes the LSTM" in c.value and "bits/char alone" in c.value for c in studio.caption)
     # The demo posts carry segments, so part of the n-gram side is the post's own segment's.
-    assert any("own segment's posts (weight 0." in c.value and "drafts for a segment lean on them for 60%" in c.value
-               for c in studio.caption)
+    assert any(
+        "own segment's posts (weight 0." in c.value and "drafts for a segment lean on them for 60%" in c.value
+        for c in studio.caption
+    )
     # Sample drafts as the Drafts tab returns them: five, each passing the checks.
     shown = [m.value for m in studio.markdown]
-    samples = [text[2:] for text in shown[shown.index("**Sample drafts**") + 1:] if text.startswith("> ")][:5]
+    samples = [text[2:] for text in shown[shown.index("**Sample drafts**") + 1 :] if text.startswith("> ")][:5]
     assert len(samples) == 5
     assert all(check_draft(text).passes for text in samples), samples
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import publish, targeting
-from core.segments import run_segments, save_run
-from core.workspace import open_workspace
+from core.audience.segments import run_segments, save_run
+from core.delivery import outbox as publish
+from core.delivery import targeting
+from core.demo import open_workspace
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,18 +43,32 @@ def _texts(at: AppTest) -> str:
 def test_the_page_proposes_one_rule_per_segment_and_previews_every_post(page: AppTest, workspace_home: Path) -> None:
     editor = page.data_editor(key=_editor_key(page))
     rows = editor.value
-    assert list(rows["Segment"]) == ["0 · Women 18–29 · skincare & beauty, collagen",
-                                     "1 · Women 30–54 · family meals, organic cooking", "2 · Men 18–29 · protein, fitness",
-                                     "3 · Men 30–54 · heart health, low sugar", "4 · 55+ · joint health, gardening"]
-    assert list(rows["Posts at"]) == ["20:00 (best hour)", "12:00 (best hour)", "22:00 (best hour)",
-                                      "06:00 (best hour)", "09:00 (best hour)"]
+    assert list(rows["Segment"]) == [
+        "0 · Women 18–29 · skincare & beauty, collagen",
+        "1 · Women 30–54 · family meals, organic cooking",
+        "2 · Men 18–29 · protein, fitness",
+        "3 · Men 30–54 · heart health, low sugar",
+        "4 · 55+ · joint health, gardening",
+    ]
+    assert list(rows["Posts at"]) == [
+        "20:00 (best hour)",
+        "12:00 (best hour)",
+        "22:00 (best hour)",
+        "06:00 (best hour)",
+        "09:00 (best hour)",
+    ]
     assert rows["Template"].iloc[0] == "New product" and rows["Template"].iloc[2] == "Tip"
     assert list(rows["Hour"]) == ["best hour"] * 5  # said in words, not an empty cell
     assert "Reach proposes one per segment" in _texts(page)
     assert _button(page, "Accept and save the proposals")
     assert page.metric[0].value == "5 of 5" and page.metric[1].value == "5 of 5"
-    assert [t.label for t in page.tabs] == ["✓ 0 · Women 18–29", "✓ 1 · Women 30–54", "✓ 2 · Men 18–29",
-                                            "✓ 3 · Men 30–54", "✓ 4 · 55+"]
+    assert [t.label for t in page.tabs] == [
+        "✓ 0 · Women 18–29",
+        "✓ 1 · Women 30–54",
+        "✓ 2 · Men 18–29",
+        "✓ 3 · Men 30–54",
+        "✓ 4 · 55+",
+    ]
     assert any("New at the shop: our marine collagen" in t.value for t in page.text)
     assert page.metric[3].value == "199 / 280"  # the first preview's weighted length
     chart = json.loads(page.get("plotly_chart")[0].proto.spec)
@@ -67,9 +82,13 @@ def test_the_page_proposes_one_rule_per_segment_and_previews_every_post(page: Ap
 
 def test_bad_input_is_refused_per_row_and_kept_in_the_editor(page: AppTest, workspace_home: Path) -> None:
     key = _editor_key(page)
-    edits = {"edited_rows": {1: {"Hour": 25}}, "added_rows": [{"Segment": None, "Who (predicate)": "gender=male; age=70+",
-                                                               "Template": "Tip", "Channel": "dry-run"}],
-             "deleted_rows": []}
+    edits = {
+        "edited_rows": {1: {"Hour": 25}},
+        "added_rows": [
+            {"Segment": None, "Who (predicate)": "gender=male; age=70+", "Template": "Tip", "Channel": "dry-run"}
+        ],
+        "deleted_rows": [],
+    }
     page.session_state[key] = edits
     _button(page, "Accept and save the proposals").click().run()
     assert not page.exception, page.exception
@@ -83,8 +102,11 @@ def test_bad_input_is_refused_per_row_and_kept_in_the_editor(page: AppTest, work
 
 
 def test_saving_rules_then_queueing_puts_drafts_in_the_outbox_once(page: AppTest, workspace_home: Path) -> None:
-    page.session_state[_editor_key(page)] = {"edited_rows": {3: {"Hour": "07:00"}, 4: {"Active": False}},
-                                             "added_rows": [], "deleted_rows": []}
+    page.session_state[_editor_key(page)] = {
+        "edited_rows": {3: {"Hour": "07:00"}, 4: {"Active": False}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
     _button(page, "Accept and save the proposals").click().run()
     assert not page.exception, page.exception
     assert page.success[0].value == "Saved 5 rules."
@@ -92,8 +114,13 @@ def test_saving_rules_then_queueing_puts_drafts_in_the_outbox_once(page: AppTest
     assert page.metric[0].value == "4 of 5"
     ws = open_workspace(workspace_home, with_demo=False)
     saved = targeting.load_rules(ws, targeting.audience(ws))
-    assert [(r.segment_id, r.hour, r.active) for r in saved] == [(0, None, True), (1, None, True), (2, None, True),
-                                                                 (3, 7, True), (4, None, False)]
+    assert [(r.segment_id, r.hour, r.active) for r in saved] == [
+        (0, None, True),
+        (1, None, True),
+        (2, None, True),
+        (3, 7, True),
+        (4, None, False),
+    ]
 
     stale = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)  # a second tab, opened before queueing
     stale.run()

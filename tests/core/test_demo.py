@@ -112,18 +112,14 @@ def test_group_sizes_are_uneven_and_sum_to_users(demo: DemoData) -> None:
         ("seniors", (55, 80), {"female", "male"}),
     ],
 )
-def test_age_and_gender_match_the_group(
-    demo: DemoData, group: str, ages: tuple[int, int], genders: set[str]
-) -> None:
+def test_age_and_gender_match_the_group(demo: DemoData, group: str, ages: tuple[int, int], genders: set[str]) -> None:
     members = demo.users[demo.truth.to_numpy() == group]
     assert members["age"].between(*ages).all()
     assert set(members["gender"]) == genders
 
 
 @pytest.mark.parametrize("group", GROUPS)
-def test_signature_topics_are_the_groups_most_frequent(
-    demo: DemoData, event_group: pd.Series, group: str
-) -> None:
+def test_signature_topics_are_the_groups_most_frequent(demo: DemoData, event_group: pd.Series, group: str) -> None:
     signature = SIGNATURE_TOPICS[group]
     shares = demo.events.loc[event_group == group, "topic"].value_counts(normalize=True)
     assert set(shares.index[: len(signature)]) == set(signature)
@@ -183,9 +179,7 @@ def test_csv_writer_round_trips_with_counted_mess(demo: DemoData, tmp_path: Path
     assert events_path == tmp_path / "demo" / "demo_events.csv"
     assert users_path == tmp_path / "demo" / "demo_users.csv"
     assert events_path.read_bytes()[:3] != b"\xef\xbb\xbf"
-    assert events_path.read_text(encoding="utf-8").splitlines()[0] == (
-        "user_id,timestamp,action,topic,platform"
-    )
+    assert events_path.read_text(encoding="utf-8").splitlines()[0] == ("user_id,timestamp,action,topic,platform")
     assert users_path.read_text(encoding="utf-8").splitlines()[0] == "user_id,age,gender,region"
 
     mess = demo_mess_counts(demo)

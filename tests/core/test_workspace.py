@@ -6,8 +6,9 @@ import sqlite3
 
 import pytest
 
-from core.ingest import ingest
-from core.workspace import SCHEMA_VERSION, WorkspaceError, default_home, open_workspace
+from core.demo import open_workspace
+from core.intake.ingest import ingest
+from core.workspace import SCHEMA_VERSION, WorkspaceError, default_home
 
 
 def add(ws, write_file, name: str, rows: str = "u1,x\n") -> int:
@@ -90,7 +91,10 @@ def test_home_comes_from_reach_home(monkeypatch, tmp_path):
 def test_the_newest_dataset_is_active_and_activate_switches(workspace, write_file):
     first = add(workspace, write_file, "a.csv")
     second = add(workspace, write_file, "b.csv", "u1,x\nu2,y\n")
-    assert [(d.id, d.name, d.active) for d in workspace.datasets()] == [(second, "b.csv", True), (first, "a.csv", False)]
+    assert [(d.id, d.name, d.active) for d in workspace.datasets()] == [
+        (second, "b.csv", True),
+        (first, "a.csv", False),
+    ]
     assert workspace.dataset().id == second
 
     workspace.activate(first)
@@ -103,11 +107,32 @@ def test_the_newest_dataset_is_active_and_activate_switches(workspace, write_fil
 def test_catalogue_entry_as_json(workspace, write_file):
     dataset_id = add(workspace, write_file, "a.csv", "u1,x\nu1,x\n,y\n")
     entry = workspace.dataset(dataset_id).as_json()
-    assert set(entry) == {"dataset_id", "name", "kind", "created_at", "events", "users", "rows_read",
-                          "rows_accepted", "rows_rejected", "duplicates_removed", "demo", "active"}
+    assert set(entry) == {
+        "dataset_id",
+        "name",
+        "kind",
+        "created_at",
+        "events",
+        "users",
+        "rows_read",
+        "rows_accepted",
+        "rows_rejected",
+        "duplicates_removed",
+        "demo",
+        "active",
+    }
     assert {k: v for k, v in entry.items() if k != "created_at"} == {
-        "dataset_id": dataset_id, "name": "a.csv", "kind": "events", "events": 1, "users": 1, "rows_read": 3,
-        "rows_accepted": 1, "rows_rejected": 1, "duplicates_removed": 1, "demo": False, "active": True,
+        "dataset_id": dataset_id,
+        "name": "a.csv",
+        "kind": "events",
+        "events": 1,
+        "users": 1,
+        "rows_read": 3,
+        "rows_accepted": 1,
+        "rows_rejected": 1,
+        "duplicates_removed": 1,
+        "demo": False,
+        "active": True,
     }
 
 

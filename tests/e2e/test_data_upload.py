@@ -40,7 +40,8 @@ def test_gbk_upload_through_the_page(page: Page, app_url: str, tmp_path: Path) -
     expect(page.get_by_text("delimiter semicolon")).to_be_visible()
     page.get_by_role("button", name=re.compile(r"^Import 1 file$")).click()
     expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(
-        re.compile(r"Imported weibo_export as dataset #\d+: 3 events, 3 users"))
+        re.compile(r"Imported weibo_export as dataset #\d+: 3 events, 3 users")
+    )
     wait_for_app(page)
     for label, value in {"Rows read": "6", "Accepted": "3", "Rejected": "2", "Duplicates removed": "1"}.items():
         metric = page.get_by_test_id("stMetric").filter(has_text=label).get_by_test_id("stMetricValue")

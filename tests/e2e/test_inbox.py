@@ -16,8 +16,9 @@ pytestmark = pytest.mark.e2e
 
 def test_answer_a_mention_through_the_inbox(page: Page, x_app: tuple[str, Path], x_server: FakeX) -> None:
     url, _home = x_app
-    mention = x_server.add_mention("@reach_test hi! do you deliver on weekends?", author_id="77",
-                                   username="weekend_wendy")
+    mention = x_server.add_mention(
+        "@reach_test hi! do you deliver on weekends?", author_id="77", username="weekend_wendy"
+    )
     page.goto(url)
     wait_for_app(page)
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Inbox", exact=True).click()
@@ -51,5 +52,6 @@ def test_answer_a_mention_through_the_inbox(page: Page, x_app: tuple[str, Path],
     wait_for_app(page)
     handled = page.locator(f".st-key-inbox_card_{mention.id}")
     expect(handled.get_by_role("link", name="View on X")).to_have_attribute(
-        "href", f"https://x.com/reach_test/status/{tweet.id}")
+        "href", f"https://x.com/reach_test/status/{tweet.id}"
+    )
     assert len(x_server.tweets) == 1 and x_server.requests.count(("POST", "/2/tweets")) == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from core.workspace import open_workspace
+from core.demo import open_workspace
 from tests.e2e.conftest import streamlit_app, wait_for_app
 
 pytestmark = pytest.mark.e2e

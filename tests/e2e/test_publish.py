@@ -7,17 +7,22 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from core import publish
-from core.workspace import open_workspace
+from core.delivery import outbox as publish
+from core.demo import open_workspace
 from tests.e2e.conftest import wait_for_app
 from tests.fakes.fake_x import FakeX
 
 pytestmark = pytest.mark.e2e
 
+
 def test_approve_publish_and_see_it_in_history(page: Page, x_app: tuple[str, Path], x_server: FakeX) -> None:
     url, home = x_app
-    draft = publish.add_post(open_workspace(home), "Overnight oats, five minutes tonight, breakfast tomorrow",
-                             channel="x", segment="young women")
+    draft = publish.add_post(
+        open_workspace(home),
+        "Overnight oats, five minutes tonight, breakfast tomorrow",
+        channel="x",
+        segment="young women",
+    )
     page.goto(url)
     wait_for_app(page)
     # exact: before app.py's first st.navigation, Streamlit lists the pages/ files ("publish")
@@ -40,8 +45,11 @@ def test_approve_publish_and_see_it_in_history(page: Page, x_app: tuple[str, Pat
     wait_for_app(page)
     [tweet] = x_server.tweets
     link = f"https://x.com/reach_test/status/{tweet.id}"
-    history = page.get_by_test_id("stMarkdown").filter(has_text="Overnight oats, five minutes tonight").filter(
-        has=page.get_by_role("link", name="View on X"))
+    history = (
+        page.get_by_test_id("stMarkdown")
+        .filter(has_text="Overnight oats, five minutes tonight")
+        .filter(has=page.get_by_role("link", name="View on X"))
+    )
     expect(history.get_by_role("link", name="View on X")).to_have_attribute("href", link)
     expect(page.get_by_text("connected as @reach_test")).to_be_visible()
     # the post is published: nothing on the page can send it again

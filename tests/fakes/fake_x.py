@@ -42,9 +42,16 @@ class FakeTweet:
     created_at: datetime
     in_reply_to_tweet_id: str | None = None
     lang: str = "en"
-    public_metrics: dict = field(default_factory=lambda: {
-        "retweet_count": 0, "reply_count": 0, "like_count": 0, "quote_count": 0,
-        "bookmark_count": 0, "impression_count": 0})
+    public_metrics: dict = field(
+        default_factory=lambda: {
+            "retweet_count": 0,
+            "reply_count": 0,
+            "like_count": 0,
+            "quote_count": 0,
+            "bookmark_count": 0,
+            "impression_count": 0,
+        }
+    )
 
     def as_json(self, fields: set[str]) -> dict:
         out = {"id": self.id, "text": self.text, "edit_history_tweet_ids": [self.id]}
@@ -72,8 +79,14 @@ class _Fault:
 class FakeX:
     """The fake server and its switches. Thread-safe; inspect ``tweets`` and ``requests``."""
 
-    def __init__(self, *, user_id: str = "1500000000000000001", username: str = "reach_test",
-                 consumer_key: str | None = "fake-consumer-key", rate_limit_reset_in: int = 900) -> None:
+    def __init__(
+        self,
+        *,
+        user_id: str = "1500000000000000001",
+        username: str = "reach_test",
+        consumer_key: str | None = "fake-consumer-key",
+        rate_limit_reset_in: int = 900,
+    ) -> None:
         self.user_id = user_id
         self.username = username
         self.consumer_key = consumer_key
@@ -93,11 +106,14 @@ class FakeX:
         self._server: ThreadingHTTPServer | None = None
 
     # -- switches -------------------------------------------------------------------------------
-    def fail_next(self, status: int, count: int = 1, *, route: str = "POST /2/tweets",
-                  reset_in: int | None = None) -> None:
+    def fail_next(
+        self, status: int, count: int = 1, *, route: str = "POST /2/tweets", reset_in: int | None = None
+    ) -> None:
         """Answer the next ``count`` requests on ``route`` ("POST /2/tweets", "GET" or "*") with ``status``."""
         with self._lock:
-            self._faults.append(_Fault(status, count, route, self.rate_limit_reset_in if reset_in is None else reset_in))
+            self._faults.append(
+                _Fault(status, count, route, self.rate_limit_reset_in if reset_in is None else reset_in)
+            )
 
     def delay_next(self, seconds: float, count: int = 1) -> None:
         """Create the next ``count`` posts, then wait ``seconds`` before answering."""
@@ -126,8 +142,9 @@ class FakeX:
             self.tweets.append(tweet)
             return tweet
 
-    def add_mention(self, text: str, *, author_id: str = "42", lang: str = "en",
-                    username: str | None = None) -> FakeTweet:
+    def add_mention(
+        self, text: str, *, author_id: str = "42", lang: str = "en", username: str | None = None
+    ) -> FakeTweet:
         """A mention of the account by someone else (``username`` defaults to ``user<author_id>``)."""
         with self._lock:
             self.usernames[author_id] = username or f"user{author_id}"
@@ -158,8 +175,9 @@ class FakeX:
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-x",
-                         daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-x", daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -179,14 +197,15 @@ class FakeX:
     def _take_fault(self, method: str, path: str) -> _Fault | None:
         with self._lock:
             for fault in self._faults:
-                matches = (fault.route == "*" or fault.route == method or fault.route == f"{method} {path}")
+                matches = fault.route == "*" or fault.route == method or fault.route == f"{method} {path}"
                 if matches and fault.count > 0:
                     fault.count -= 1
                     return fault
         return None
 
-    def _create(self, text: str, in_reply_to: str | None = None
-                ) -> tuple[FakeTweet | None, float, threading.Event | None]:
+    def _create(
+        self, text: str, in_reply_to: str | None = None
+    ) -> tuple[FakeTweet | None, float, threading.Event | None]:
         with self._lock:
             if self.reject_duplicates and any(t.text == text for t in self.tweets):
                 return None, 0.0, None
@@ -237,17 +256,25 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         if fault.status == 429:
             reset = int(time.time()) + fault.reset_in
-            self._send(429, {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank",
-                             "status": 429},
-                       {"x-rate-limit-limit": "17", "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)})
+            self._send(
+                429,
+                {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429},
+                {"x-rate-limit-limit": "17", "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)},
+            )
         elif fault.status == 401:
             self._problem(401, "Unauthorized", "Unauthorized")
         elif fault.status == 403:
-            self._problem(403, "Forbidden", "Your client app is not configured with the appropriate oauth1 app "
-                                            "permissions for this endpoint.")
+            self._problem(
+                403,
+                "Forbidden",
+                "Your client app is not configured with the appropriate oauth1 app permissions for this endpoint.",
+            )
         else:
-            self._problem(fault.status, "Service Unavailable" if fault.status == 503 else "Internal Server Error",
-                          "Something went wrong on X's side.")
+            self._problem(
+                fault.status,
+                "Service Unavailable" if fault.status == 503 else "Internal Server Error",
+                "Something went wrong on X's side.",
+            )
         return True
 
     def _read_json(self) -> dict:
@@ -266,8 +293,14 @@ class _Handler(BaseHTTPRequestHandler):
             return self._problem(404, "Not Found Error", f"no route {url.path}")
         text = body.get("text", "")
         if not text:
-            return self._send(400, {"errors": [{"message": "text must not be empty"}], "title": "Invalid Request",
-                                    "detail": "One or more parameters to your request was invalid."})
+            return self._send(
+                400,
+                {
+                    "errors": [{"message": "text must not be empty"}],
+                    "title": "Invalid Request",
+                    "detail": "One or more parameters to your request was invalid.",
+                },
+            )
         reply_to = (body.get("reply") or {}).get("in_reply_to_tweet_id")
         tweet, delay, hold = self.fake._create(text, str(reply_to) if reply_to else None)
         if tweet is None:
@@ -299,8 +332,9 @@ class _Handler(BaseHTTPRequestHandler):
             body = _timeline(source, query, fields)
             if "author_id" in query.get("expansions", "").split(",") and body.get("data"):
                 authors = dict.fromkeys(t["author_id"] for t in (t.as_json({"author_id"}) for t in source))
-                body["includes"] = {"users": [{"id": a, "name": a, "username": fake.usernames.get(a, f"user{a}")}
-                                              for a in authors]}
+                body["includes"] = {
+                    "users": [{"id": a, "name": a, "username": fake.usernames.get(a, f"user{a}")} for a in authors]
+                }
             return self._send(200, body)
         if parts == ["2", "tweets"]:
             ids = [i for i in query.get("ids", "").split(",") if i]
@@ -310,10 +344,18 @@ class _Handler(BaseHTTPRequestHandler):
             body: dict = {"data": data} if data else {}
             missing = [i for i in ids if i not in by_id]
             if missing:
-                body["errors"] = [{"value": i, "detail": f"Could not find tweet with ids: [{i}].",
-                                   "title": "Not Found Error", "resource_type": "tweet", "parameter": "ids",
-                                   "resource_id": i, "type": "https://api.twitter.com/2/problems/resource-not-found"}
-                                  for i in missing]
+                body["errors"] = [
+                    {
+                        "value": i,
+                        "detail": f"Could not find tweet with ids: [{i}].",
+                        "title": "Not Found Error",
+                        "resource_type": "tweet",
+                        "parameter": "ids",
+                        "resource_id": i,
+                        "type": "https://api.twitter.com/2/problems/resource-not-found",
+                    }
+                    for i in missing
+                ]
             return self._send(200, body)
         return self._problem(404, "Not Found Error", f"no route {url.path}")
 
@@ -327,7 +369,7 @@ def _timeline(tweets: list[FakeTweet], query: dict[str, str], fields: set[str]) 
         newest_first = [t for t in newest_first if int(t.id) > int(query["since_id"])]
     offset = int(query.get("pagination_token", "0") or 0)
     limit = max(5, min(100, int(query.get("max_results", "10"))))
-    page = newest_first[offset:offset + limit]
+    page = newest_first[offset : offset + limit]
     meta: dict = {"result_count": len(page)}
     if page:
         meta.update(newest_id=page[0].id, oldest_id=page[-1].id)

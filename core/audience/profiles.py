@@ -1,0 +1,111 @@
+"""Segment profiles: what the content and delivery steps need to know about each segment.
+
+A profile is a segment's id, name, interests, rule angles and hashtags, read from the latest
+stored segmentation (or, before the audience step has run, the demo's five groups). The content
+step's templates and writer take profiles as values; they never read segments or rules themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from core.audience.demo_groups import GROUPS, SIGNATURE_TOPICS
+from core.audience.rules import angles, run_rules
+from core.audience.rules import hashtag as rules_hashtag
+from core.audience.segments import last_run
+from core.workspace import Workspace, WorkspaceError
+
+__all__ = ["SegmentProfile", "find_segment", "hashtag", "segment_profiles"]
+
+log = logging.getLogger(__name__)
+
+
+def hashtag(topic: str) -> str:
+    """``"meal prep"`` → ``"#MealPrep"`` (the audience step's spelling when it is there)."""
+    return rules_hashtag(topic)
+
+
+@dataclass(frozen=True)
+class SegmentProfile:
+    """What the Studio needs to know about a segment: its name, interests and rule angles."""
+
+    id: str
+    name: str
+    interests: list[str]
+    angles: list[str] = field(default_factory=list)
+    hashtags: list[str] = field(default_factory=list)
+    source: str = "demo"  # "segments" (the audience step ran), "demo" (the demo's groups)
+
+
+def _demo_profiles() -> list[SegmentProfile]:
+    return [
+        SegmentProfile(str(i + 1), g, list(SIGNATURE_TOPICS[g]), [], [hashtag(t) for t in SIGNATURE_TOPICS[g]], "demo")
+        for i, g in enumerate(GROUPS)
+    ]
+
+
+def segment_profiles(ws: Workspace, *, with_angles: bool = False) -> list[SegmentProfile]:
+    """The segments of the active dataset, for generation and templates.
+
+    From the latest stored segmentation when the audience step has run (ids are its segment ids),
+    otherwise the demo's five groups (ids 1 to 5). With ``with_angles`` the interest rules of the
+    dataset are mined (seconds on the demo) and each segment gets the angles that touch its
+    interests; when the rules cannot be mined, the segments come without angles (and a log line).
+    """
+    profiles: list[SegmentProfile] = []
+    try:
+        run = last_run(ws, ws.dataset().id)
+    except WorkspaceError as exc:
+        log.debug("no segmentation to read: %s", exc)
+        run = None
+    except Exception as exc:  # a half-built audience step must not take the Studio down
+        log.warning("could not read the segmentation: %s", exc)
+        run = None
+    if run:
+        for seg in run["summary"].get("segments", []):
+            topics = [str(t) for t in seg.get("top_topics", [])]
+            profiles.append(
+                SegmentProfile(
+                    str(seg["id"]),
+                    str(seg.get("name") or f"segment {seg['id']}"),
+                    topics,
+                    [],
+                    [hashtag(t) for t in topics],
+                    "segments",
+                )
+            )
+    else:
+        profiles = _demo_profiles()
+    if with_angles:
+        profiles = _with_angles(ws, profiles)
+    return profiles
+
+
+def _with_angles(ws: Workspace, profiles: list[SegmentProfile]) -> list[SegmentProfile]:
+    try:
+        report = run_rules(ws)
+        all_angles = angles(report.rules, kind=report.kind, n=40)
+    except Exception as exc:  # rules are a bonus for templates; the Studio works without them
+        log.warning("interest rules unavailable: %s", exc)
+        return profiles
+    out = []
+    for p in profiles:
+        mine = [a for a in all_angles if set(p.interests) & {*a.antecedents, *a.consequents}]
+        tags = list(dict.fromkeys([*p.hashtags, *(t for a in mine for t in a.hashtags)]))
+        out.append(SegmentProfile(p.id, p.name, p.interests, [a.text for a in mine[:5]], tags[:8], p.source))
+    return out
+
+
+def find_segment(profiles: list[SegmentProfile], key: str | int | None) -> SegmentProfile | None:
+    """The profile whose id or name (case-insensitive) is ``key``."""
+    if key is None or str(key).strip() == "":
+        return None
+    key = str(key).strip()
+    for p in profiles:
+        if p.id == key:
+            return p
+    for p in profiles:
+        if p.name.casefold() == key.casefold():
+            return p
+    return None

@@ -1,0 +1,84 @@
+"""``python -m core train | score | generate`` keep their JSON contract."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.cli import main
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("REACH_HOME", str(tmp_path / "ws"))
+    monkeypatch.setenv("REACH_DEMO", "0")
+    return tmp_path / "ws"
+
+
+def _corpus(write_file):
+    rows = ["text,segment,topic"]
+    for i in range(30):
+        rows.append(f"Herbal tea number {i} for a calm evening with honey,seniors,herbal tea")
+    return write_file("posts.csv", "\n".join(rows) + "\n")
+
+
+def _json(capsys) -> dict:
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_train_score_generate(home, write_file, capsys) -> None:
+    path = _corpus(write_file)
+    assert main(["train", "--corpus", str(path), "--epochs", "1", "--seed", "1", "--json"]) == 0
+    trained = _json(capsys)
+    assert trained.keys() == {"model_id", "val_bits_per_char", "baseline_bits_per_char", "n_posts", "seconds"}
+    assert trained["n_posts"] == 30 and trained["val_bits_per_char"] > 0
+
+    assert main(["score", "--model", trained["model_id"], "--corpus", str(path), "--json"]) == 0
+    scored = _json(capsys)
+    assert scored.keys() == {"bits_per_char", "n_chars"}
+    assert scored["n_chars"] == sum(len(f"Herbal tea number {i} for a calm evening with honey") + 1 for i in range(30))
+
+    assert main(["generate", "--segment", "seniors", "--n", "3", "--seed", "4", "--temperature", "0.7", "--json"]) == 0
+    drafts = _json(capsys)["drafts"]
+    assert len(drafts) == 3
+    assert all(d.keys() == {"text", "weighted_length", "passes", "reasons"} for d in drafts)
+    assert (
+        main(
+            [
+                "generate",
+                "--model",
+                trained["model_id"],
+                "--n",
+                "3",
+                "--seed",
+                "4",
+                "--temperature",
+                "0.7",
+                "--segment",
+                "5",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    assert _json(capsys)["drafts"] == drafts  # the newest model by default; segment by id or name
+
+
+def test_without_json_people_get_readable_lines(home, write_file, capsys) -> None:
+    path = _corpus(write_file)
+    assert main(["train", "--corpus", str(path), "--epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("model ") and "bits/char on 3 held-out posts (n-gram baseline" in out
+    assert main(["generate", "--n", "2", "--seed", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("1. [") and any(line.startswith("2. [") for line in lines)
+
+
+def test_user_errors_exit_2_with_one_line(home, write_file, capsys) -> None:
+    assert main(["generate", "--json"]) == 2
+    assert capsys.readouterr().err.startswith("error: no model yet: train one in the Studio")
+    assert main(["score", "--model", "nope", "--corpus", str(_corpus(write_file))]) == 2
+    assert "error: model 'nope' does not exist (models: none)" in capsys.readouterr().err
+    assert main(["train", "--corpus", str(home / "missing.csv")]) == 2
+    assert "missing.csv: no such file" in capsys.readouterr().err

@@ -1,0 +1,45 @@
+"""The Home page's pipeline statuses, read from the workspace."""
+
+from __future__ import annotations
+
+from core.delivery import outbox as publish
+from core.feedback import results
+from core.status import pipeline_status
+from core.workspace import Workspace
+
+
+def _step(ws: Workspace, title: str):
+    return next(s for s in pipeline_status(ws) if s.title == title)
+
+
+def test_delivery_points_to_results_once_posts_are_measured(workspace: Workspace, no_x_keys: None) -> None:
+    assert _step(workspace, "Delivery").status == "0 queued · 0 published today"
+    publish.add_post(
+        workspace, "Overnight oats for busy mornings", channel="dry-run", segment="55+", template="Tip", approve=True
+    )
+    publish.publish_due(workspace)
+    results.refresh_metrics(workspace)
+    delivery = _step(workspace, "Delivery")
+    assert delivery.status == "0 queued · 1 published today · 1 measured"
+    assert delivery.page == "pages/results.py"
+
+
+def test_interaction_counts_mentions_waiting(workspace: Workspace) -> None:
+    assert (_step(workspace, "Interaction").status, _step(workspace, "Interaction").state) == (
+        "no mentions yet",
+        "todo",
+    )
+    with workspace.connect() as con:
+        con.executemany(
+            "INSERT INTO mentions (id, text, fetched_at, handled) VALUES (?, ?, ?, ?)",
+            [
+                ("1", "do you ship to Leeds?", "2026-11-28T09:00:00+00:00", 0),
+                ("2", "love the oat bars", "2026-11-28T09:00:00+00:00", 0),
+                ("3", "thanks!", "2026-11-28T09:00:00+00:00", 1),
+            ],
+        )
+    step = _step(workspace, "Interaction")
+    assert (step.status, step.state, step.page) == ("2 mentions waiting", "todo", "pages/inbox.py")
+    with workspace.connect() as con:
+        con.execute("UPDATE mentions SET handled = 1")
+    assert _step(workspace, "Interaction").status == "all 3 mentions handled"
