@@ -63,7 +63,7 @@ MIGRATIONS: list[list[str]] = [
             detail TEXT NOT NULL
         )""",
     ],
-    # issue 5 · delivery: the outbox, its send attempts, and what the dry-run publisher "sent"
+    # delivery: the outbox, its send attempts, and what the dry-run publisher "sent"
     [
         """CREATE TABLE outbox (
             id INTEGER PRIMARY KEY,
@@ -109,7 +109,7 @@ MIGRATIONS: list[list[str]] = [
             created_at TEXT NOT NULL
         )""",
     ],
-    # Audience (issue 3): operator-given segment names and the latest segmentation per dataset.
+    # Audience: operator-given segment names and the latest segmentation per dataset.
     [
         """CREATE TABLE segment_names (
             dataset_id INTEGER NOT NULL,
@@ -128,7 +128,7 @@ MIGRATIONS: list[list[str]] = [
             created_at TEXT NOT NULL
         )""",
     ],
-    # Content (issue 4): the operator's own post templates (starters live in core.content.templates).
+    # Content: the operator's own post templates (starters live in core.content.templates).
     [
         """CREATE TABLE templates (
             name TEXT PRIMARY KEY,
@@ -136,7 +136,7 @@ MIGRATIONS: list[list[str]] = [
             updated_at TEXT NOT NULL
         )""",
     ],
-    # Targeting (issue 5): segment → message rules with their history, the per-segment facts the
+    # Targeting: segment → message rules with their history, the per-segment facts the
     # rules need (best hour, demographics) cached per segmentation run, and plan slots already queued.
     [
         """CREATE TABLE targeting_rules (
@@ -175,7 +175,7 @@ MIGRATIONS: list[list[str]] = [
             queued_at TEXT NOT NULL
         )""",
     ],
-    # Results (issue 6): public metrics of published posts as a time series (one row per refresh),
+    # Results: public metrics of published posts as a time series (one row per refresh),
     # and posts made elsewhere whose engagement was imported from a CSV.
     [
         """CREATE TABLE post_metrics (
@@ -210,7 +210,7 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX external_posts_remote ON external_posts (remote_id)",
     ],
-    # Inbox (issue 6): replies go through the outbox as answers to a mention; mentions as fetched
+    # Inbox: replies go through the outbox as answers to a mention; mentions as fetched
     # (or seeded by the demo), with their intent and whether they were handled; ``reply_claim`` is
     # the short-lived token of the call that is creating the reply, so two calls cannot both create
     # one (``reply_post_id`` has no foreign key: the outbox may delete a failed reply, and the mention

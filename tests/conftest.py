@@ -70,7 +70,7 @@ def snapshot() -> Callable[[Workspace], tuple[list[dict], dict[str, bytes], int 
     return workspace_state
 
 
-# -- the fake X API (issue 5): a real HTTP server that tweepy reaches through REACH_X_API_BASE -----
+# -- the fake X API: a real HTTP server that tweepy reaches through REACH_X_API_BASE -----
 # Distinctive values, so a test can prove none of them is ever rendered or logged.
 FAKE_X_KEYS = {
     "X_CONSUMER_KEY": "ck-SECRET-7f3a9c",

@@ -235,8 +235,7 @@ def render_outbox(ws: Workspace, settings: PublishSettings) -> None:
     due = [
         p
         for p in all_posts
-        if p.state in (OutboxState.APPROVED, OutboxState.SCHEDULED)
-        and (p.due_at or "") <= clock.utc_now()
+        if p.state in (OutboxState.APPROVED, OutboxState.SCHEDULED) and (p.due_at or "") <= clock.utc_now()
     ]
     left, right = st.columns([4, 1], vertical_alignment="bottom")
     shown = left.segmented_control(

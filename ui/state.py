@@ -30,14 +30,14 @@ DEFAULTS: dict[str, Any] = {
     "targeting_errors": {},  # editor row -> validation messages of the last failed save
     "targeting_editor_round": 0,  # bumped after a save so the rules editor (targeting_rules_<round>) restarts
     "targeting_approve": False,  # widget: queue the week approved and scheduled instead of as drafts
-    # Results page (issue 6)
+    # Results page
     "results_notice": None,  # (kind, message) left by a Results action, shown once
     "results_metric": "impressions",  # widget: the metric the "over time" chart shows
     "results_import_open": False,  # widget: the "Import an engagement CSV" expander is open
     "results_import_error": None,  # why the last engagement CSV import stored nothing, shown once
     "results_upload_round": 0,  # bumped after an import so the uploader (results_upload_<round>) and the
     # mapping selectboxes (results_map_<column>_<round>) start empty
-    # Inbox page (issue 6)
+    # Inbox page
     "inbox_notice": None,  # (kind, message) left by an Inbox action, shown once
     "inbox_show": "waiting",  # widget: waiting (unhandled), handled or all mentions
     "inbox_intents": [],  # widget: intents shown (none chosen: all)

@@ -1,4 +1,4 @@
-"""Tests for ``python -m core``: the command-line contract of issue 2, run as a real subprocess."""
+"""Tests for ``python -m core``: the command-line contract, run as a real subprocess."""
 
 from __future__ import annotations
 

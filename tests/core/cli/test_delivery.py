@@ -1,4 +1,4 @@
-"""The outbox command line: ``outbox add``, ``outbox list``, ``publish-due`` (issue 5 contract)."""
+"""The outbox command line: ``outbox add``, ``outbox list``, ``publish-due``."""
 
 from __future__ import annotations
 

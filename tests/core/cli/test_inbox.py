@@ -1,4 +1,4 @@
-"""The inbox command line (issue 6 contract): ``inbox [--refresh] [--json]`` and ``inbox reply ID``."""
+"""The inbox command line: ``inbox [--refresh] [--json]`` and ``inbox reply ID``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``python -m core metrics-refresh`` and ``python -m core results``: the issue 6 contract, keys exactly."""
+"""``python -m core metrics-refresh`` and ``python -m core results``: the contract, keys exactly."""
 
 from __future__ import annotations
 
