@@ -33,16 +33,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.content.corpus import Corpus, SpanModel, Vocabulary, demo_corpus_path, read_corpus
-from core.content.writer import (
-    LanguageModel,
-    TrainConfig,
-    _baseline,
-    _ngram_ids,
-    generate_drafts,
-    load_model,
-    newest_model_id,
-    train_model,
-)
+from core.content.generate import generate_drafts
+from core.content.model import LanguageModel, load_model
+from core.content.registry import TrainConfig, newest_model_id
+from core.content.sampling import ngram_ids as _ngram_ids
+from core.content.train import _baseline, train_model
 from core.demo import open_workspace
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

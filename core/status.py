@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from core.content.writer import list_models
+from core.content.registry import list_models
 from core.delivery.outbox import delivery_status
 from core.delivery.targeting import targeting_status
 from core.workspace import Workspace, WorkspaceError

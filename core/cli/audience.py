@@ -16,7 +16,7 @@ from pathlib import Path
 
 from core.audience.rules import RulesError, angles, run_rules
 from core.audience.segments import SegmentError, run_segments, save_run
-from core.cli import print_json
+from core.cli.output import print_json
 from core.demo import open_workspace
 from core.safe_csv import safe_csv
 

@@ -6,19 +6,15 @@ import argparse
 import sys
 
 from core.audience.profiles import find_segment, segment_profiles
-from core.cli import print_json, say
+from core.cli.output import print_json, say
 from core.content.checks import load_banned_words
 from core.content.corpus import CorpusError, read_corpus
+from core.content.generate import generate_drafts, score_corpus
+from core.content.model import load_model
+from core.content.registry import ContentError, TrainConfig
+from core.content.sampling import DEFAULT_TEMPERATURE
 from core.content.templates import TemplateError, load_brand
-from core.content.writer import (
-    DEFAULT_TEMPERATURE,
-    ContentError,
-    TrainConfig,
-    generate_drafts,
-    load_model,
-    score_corpus,
-    train_model,
-)
+from core.content.train import train_model
 from core.demo import open_workspace
 
 __all__ = ["USER_ERRORS", "register"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from core import clock
-from core.cli import print_json, say
+from core.cli.output import print_json, say
 from core.delivery.channels.base import PublishError
 from core.delivery.outbox import (
     CHANNELS,

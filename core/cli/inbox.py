@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from core.cli import print_json, say
+from core.cli.output import print_json, say
 from core.content.templates import TemplateError
 from core.delivery.channels.base import PublishError
 from core.delivery.outbox import OutboxError

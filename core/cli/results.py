@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from core import clock
-from core.cli import print_json, say
+from core.cli.output import print_json, say
 from core.delivery.channels.base import PublishError
 from core.delivery.outbox import PublishSettings
 from core.demo import open_workspace

@@ -10,7 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 from core.content.checks import check_draft
 from core.content.corpus import demo_corpus_path, read_corpus
-from core.content.writer import TrainConfig, train_model
+from core.content.registry import TrainConfig
+from core.content.train import train_model
 from core.demo import open_workspace
 from tests.app.conftest import REPO
 

@@ -11,22 +11,11 @@ import numpy as np
 import pytest
 
 from core.content.corpus import EOS, UNK, Corpus
+from core.content.generate import draft_scores, fragments, generate_drafts, score_corpus
+from core.content.model import load_keras_model, load_model
 from core.content.ngram import CharNgram
-from core.content.writer import (
-    ContentError,
-    TrainConfig,
-    TrainingCancelledError,
-    draft_scores,
-    fragments,
-    generate_drafts,
-    list_models,
-    load_keras_model,
-    load_model,
-    newest_model_id,
-    score_corpus,
-    train_model,
-    tune_mixture,
-)
+from core.content.registry import ContentError, TrainConfig, TrainingCancelledError, list_models, newest_model_id
+from core.content.train import train_model, tune_mixture
 from core.demo import open_workspace
 
 FRUITS = ["mango", "kiwi", "berry", "apple", "peach", "lemon", "grape", "melon"]

@@ -13,7 +13,10 @@ import pytest
 
 from core.content.checks import weighted_length
 from core.content.corpus import MENTION, URL, Corpus, SpanModel, Vocabulary, restore_placeholders
-from core.content.writer import LanguageModel, ModelInfo, _cut_at_boundary, draft_scores
+from core.content.generate import draft_scores
+from core.content.lexicon import cut_at_boundary as _cut_at_boundary
+from core.content.model import LanguageModel
+from core.content.registry import ModelInfo
 
 POSTS = [
     "Green tea and oats for breakfast today. @meadow #tea",
