@@ -365,11 +365,8 @@ def render_import(ws: Workspace) -> None:
         )
         return
     path = stage_upload(ws, upload, "engagement")
-    overrides = {
-        c: ("" if st.session_state[_mapping_key(c)] == NONE else st.session_state[_mapping_key(c)])
-        for c in CSV_COLUMNS
-        if _mapping_key(c) in st.session_state
-    }
+    chosen = {c: state.widget_value(_mapping_key(c)) for c in CSV_COLUMNS}  # None: not drawn yet
+    overrides = {c: "" if v == NONE else v for c, v in chosen.items() if v is not None}
     try:
         preview = results.inspect_engagement_csv(path, mapping=overrides, name=upload.name)
     except ResultsError as exc:

@@ -68,6 +68,20 @@ def put(key: str, value: Any) -> None:
     st.session_state[key] = value
 
 
+def widget_value(key: str, default: Any = None) -> Any:
+    """The value of a widget whose key is built at run time (``results_map_<column>_<round>``).
+
+    Such keys are not in ``DEFAULTS``: they name one drawing of a widget, and ``default`` stands in
+    until the widget has been drawn.
+    """
+    return st.session_state.get(key, default)
+
+
+def pop(key: str) -> None:
+    """Forget the value of a widget whose key is built at run time, so it is drawn from its ``value`` again."""
+    st.session_state.pop(key, None)
+
+
 def notify(key: str, kind: str, message: str) -> None:
     """Leave ``message`` (success, info, warning or error) under ``key`` for the next run to show once."""
     put(key, (kind, message))
