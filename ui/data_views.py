@@ -18,6 +18,7 @@ from core.intake.ingest import (
 )
 from core.safe_csv import safe_csv
 from core.workspace import Workspace
+from ui import state
 
 KIND_LABELS = {
     "events": "Events (one row per interaction)",
@@ -37,12 +38,18 @@ COUNT_COLUMNS = {
 
 
 def stage_upload(ws: Workspace, upload, area: str = "uploads") -> Path:
-    """Keep an uploaded file on disk under ``tmp/<area>/`` (once per upload) so it can be streamed."""
-    folder = ws.home / "tmp" / area / str(upload.file_id)
-    path = folder / Path(upload.name).name
-    if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(upload.getbuffer())
+    """Keep an uploaded file on disk (once per upload) so it can be streamed.
+
+    The file goes into a fresh folder of the workspace's own ``tmp/`` (``ws.new_tmp_dir``), named
+    after ``area``; the session remembers it per upload, so the page's reruns reuse the file.
+    """
+    staged = state.get("staged_uploads")
+    known = staged.get(upload.file_id)
+    if known is not None and Path(known).exists():
+        return Path(known)
+    path = ws.new_tmp_dir(f"{area}-") / Path(upload.name).name
+    path.write_bytes(upload.getbuffer())
+    state.put("staged_uploads", {**staged, upload.file_id: str(path)})
     return path
 
 

@@ -13,6 +13,7 @@ DEFAULTS: dict[str, Any] = {
     "uploader_round": 0,  # bumped after an import so the uploader starts empty
     "upload_mappings": {},  # file id -> {canonical: source}, edits in the mapping editor
     "upload_kinds": {},  # file id -> kind chosen in the import form
+    "staged_uploads": {},  # file id -> where ui.data_views.stage_upload keeps the upload on disk
     "confirm_delete": None,  # dataset id waiting for confirmation
     "sidebar_dataset": None,  # widget: the active-dataset selector in the sidebar
     "publish_notice": None,  # (kind, message) left by a Publish-page action, shown once
