@@ -8,7 +8,7 @@ from core.content.templates import list_templates
 from core.delivery.outbox import PublishSettings
 from core.delivery.targeting import load_rules, propose_rules, weekly_plan
 from ui import targeting_views as views
-from ui.resources import active_dataset_or_stop, workspace
+from ui.resources import active_dataset_or_stop, cached_profiles, workspace
 
 ws = workspace()
 st.title("Targeting")
@@ -48,7 +48,7 @@ plan = weekly_plan(
     ws,
     aud=aud,
     rules=None if proposed else rules,
-    profiles=views.profiles(ws, aud),
+    profiles=cached_profiles(ws, with_angles=True, spinner="Mining interest angles for the templates…"),
     recommended={s: r.template for s, r in recommendations.items()},
 )
 

@@ -17,7 +17,8 @@ from plotly.subplots import make_subplots
 from core.audience.features import WEEKDAYS, Behaviour, load_behaviour
 from core.audience.rules import RuleReport, run_rules
 from core.audience.segments import SegmentReport, last_run, run_segments, save_run, segment_names
-from core.workspace import Workspace, open_workspace
+from core.workspace import Workspace
+from ui.resources import workspace_at
 
 PALETTE = [
     "#2e7d4f",
@@ -35,18 +36,14 @@ PALETTE = [
 ]
 
 
-def _ws(home: str) -> Workspace:
-    return open_workspace(home)
-
-
 @st.cache_data(show_spinner=False, max_entries=3)
 def _behaviour(home: str, dataset_id: int) -> Behaviour:
-    return load_behaviour(_ws(home), dataset_id)
+    return load_behaviour(workspace_at(home), dataset_id)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _segments(home: str, dataset_id: int, k: int | None) -> SegmentReport:
-    return run_segments(_ws(home), dataset_id, k=k, behaviour=_behaviour(home, dataset_id))
+    return run_segments(workspace_at(home), dataset_id, k=k, behaviour=_behaviour(home, dataset_id))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -62,7 +59,7 @@ def _rules(
 ) -> RuleReport:
     labels = _segments(home, dataset_id, k).segmentation.labels if segment is not None else None
     return run_rules(
-        _ws(home),
+        workspace_at(home),
         dataset_id,
         min_support=min_support,
         min_confidence=min_confidence,

@@ -15,12 +15,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.audience.profiles import segment_profiles
 from core.delivery import targeting
 from core.delivery.outbox import default_channel
 from core.delivery.targeting import Audience, Rule, RuleValidationError, TargetingError, WeeklyPlan
 from core.feedback.results import Recommendation, recommended_templates
-from core.workspace import Workspace, open_workspace
+from core.workspace import Workspace
 from ui import state
 
 COLUMNS = ["id", "Segment", "Who (predicate)", "Template", "Channel", "Hour", "Active", "Posts at"]
@@ -42,22 +41,10 @@ def render_notice(where: str = "top") -> None:
         state.put("targeting_notice", None)
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
-def _profiles(home: str, dataset_id: int, run_at: str) -> list:
-    # keyed on the run's time: a new segmentation (or dataset) never reads stale angles
-    return segment_profiles(open_workspace(home), with_angles=True)
-
-
 def load_audience(ws: Workspace) -> Audience | None:
     """The active dataset's segments with their facts (profiled once per segmentation run)."""
     with st.spinner("Reading each segment's best hours and demographics (once per segmentation)…"):
         return targeting.audience(ws)
-
-
-def profiles(ws: Workspace, aud: Audience) -> list:
-    """Segment profiles with interest-rule angles for the templates (cached per segmentation run)."""
-    with st.spinner("Mining interest angles for the templates…"):
-        return _profiles(str(ws.home), aud.dataset_id, aud.run_at)
 
 
 # -- rules editor -----------------------------------------------------------------------------------
