@@ -165,6 +165,11 @@ def render_rules_editor(ws: Workspace, aud: Audience, rules: list[Rule], propose
             ),
         },
     )
+    _save_rules(ws, aud, edited, proposed)
+
+
+def _save_rules(ws: Workspace, aud: Audience, edited: pd.DataFrame, proposed: bool) -> None:
+    """The Save button under the rules editor, and the messages of the last save that failed."""
     errors: dict = state.get("targeting_errors")
     if st.button(
         "Save rules" if not proposed else "Accept and save the proposals",
