@@ -8,15 +8,11 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from core.intake.ingest import (
-    CANONICAL_COLUMNS,
-    DELIMITER_NAMES,
-    FileInspection,
-    IngestError,
-    inspect_file,
-    mapping_problem,
-)
+from core.intake.errors import IngestError
+from core.intake.inspection import FileInspection, inspect_file
+from core.intake.mapping import CANONICAL_COLUMNS, mapping_problem
 from core.safe_csv import safe_csv
+from core.textfiles import DELIMITER_NAMES
 from core.workspace import Workspace
 from ui import state
 

@@ -14,7 +14,8 @@ import sys
 from core.auth import hash_password
 from core.cli.output import print_json
 from core.demo import open_workspace
-from core.intake.ingest import IngestError, ingest, parse_mapping_overrides
+from core.intake.ingest import IngestError, ingest
+from core.intake.mapping import parse_mapping_overrides
 
 __all__ = ["USER_ERRORS", "register"]
 

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from core.intake.ingest import (
-    IngestError,
-    _read_sample,
+from core.textfiles import (
+    TextFileError,
     detect_encoding,
+    read_sample,
     read_text_file,
     sniff_delimiter,
     sniff_text_delimiter,
@@ -238,7 +238,7 @@ def read_corpus(
     name = name or path.name
     try:
         raw, _encoding = read_text_file(path, name=name, if_empty="there are no posts in it", errors="replace")
-    except IngestError as exc:
+    except TextFileError as exc:
         raise CorpusError(str(exc)) from None
 
     rows: list[dict[str, str]]
@@ -499,10 +499,10 @@ def corpus_columns(path: Path | str) -> list[str]:
     path = Path(path)
     if path.suffix.lower() == ".txt":
         return []
-    sample = _read_sample(path)
+    sample = read_sample(path)
     try:
         text = sample.decode(detect_encoding(sample, name=path.name), errors="replace").lstrip("\ufeff")
-    except IngestError as exc:
+    except TextFileError as exc:
         raise CorpusError(str(exc)) from None
     lines = [ln for ln in text.splitlines()[:200] if ln.strip()]
     if not lines:

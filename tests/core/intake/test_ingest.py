@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 import core.intake.ingest
-from core.intake.ingest import IngestError, ingest, inspect_file
+from core.intake.ingest import IngestError, ingest
+from core.intake.inspection import inspect_file
 
 EVENT_COLUMNS = ["user_id", "timestamp", "action", "topic", "platform"]
 

@@ -1,0 +1,144 @@
+"""Streaming a file in blocks: pyarrow's CSV reader, so a 2 GB export never sits in memory whole.
+
+Every column is read as text (validation decides what is valid, not type inference); lines with
+the wrong number of fields are kept aside as they were read, to be rejected with their reason.
+The next block is read and hashed on a worker thread while the caller cleans this one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from core.intake.dedup import Dedup
+from core.intake.errors import IngestError
+from core.intake.inspection import FileInspection
+
+__all__ = ["Block", "read_blocks"]
+
+
+@dataclass
+class Block:
+    """One block of the file as read: all-text columns, plus what came with it."""
+
+    table: pa.Table
+    fraction: float  # of the file read so far
+    bad_rows: list[str]  # lines with the wrong number of fields, found while reading this block
+    hashes: np.ndarray | None = None  # row hashes for deduplication (see Dedup.hashes)
+
+
+def read_blocks(path: Path, info: FileInspection, *, block_size: int) -> Iterator[Block]:
+    """The file's blocks of about ``block_size`` bytes, read (and hashed) one block ahead on a worker thread.
+
+    Arrow's CSV parsing and most of the hashing release the GIL, so on two cores the next block
+    is read while this one is cleaned. Errors surface here, in the caller's thread.
+
+    Raises
+    ------
+    IngestError
+        Part of the file is not valid text in its detected encoding, or the CSV cannot be parsed.
+    """
+    blocks = _blocks(path, info, block_size)
+
+    def read_next() -> Block | None:
+        block = next(blocks, None)
+        if block is not None and block.table.num_columns:
+            block.hashes = Dedup.hashes(block.table)
+        return block
+
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-read") as pool:
+            pending = pool.submit(read_next)
+            while (block := pending.result()) is not None:
+                pending = pool.submit(read_next)
+                yield block
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        message = str(exc).splitlines()[0]
+        if "utf8" in message.lower() or "decode" in message.lower() or isinstance(exc, UnicodeDecodeError):
+            raise IngestError(
+                f"{info.path.name}: part of the file is not valid {info.encoding} text; save it with one encoding (UTF-8) and upload it again"
+            ) from None
+        raise IngestError(f"{info.path.name}: the CSV could not be parsed ({message[:160]})") from None
+    finally:
+        blocks.close()  # the pool has finished with it
+
+
+def _blocks(path: Path, info: FileInspection, block_size: int) -> Iterator[Block]:
+    """Blocks of the file as all-text Arrow tables named by the header; a last empty block
+    carries lines with the wrong number of fields found after the last one."""
+    size = max(path.stat().st_size, 1)
+    bad_rows: list[str] = []
+
+    # A line of spaces (and tabs, unless tabs separate the fields) is a blank line, not a row.
+    blanks = " \t".replace(info.delimiter, "")
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        if row.text.strip(blanks):
+            bad_rows.append(row.text)
+        return "skip"
+
+    def take_bad_rows() -> list[str]:
+        taken = bad_rows.copy()
+        bad_rows.clear()
+        return taken
+
+    source, reader = _open_csv(path, info, len(info.columns), block_size, on_invalid)
+    if len(reader.schema) > len(info.columns):  # the reader split the header into more fields
+        source.close()
+        bad_rows.clear()
+        source, reader = _open_csv(path, info, len(reader.schema), block_size, on_invalid)
+    names = [*info.columns, *(f"column_{i + 1}" for i in range(len(info.columns), len(reader.schema)))]
+    header_pending = True
+    try:
+        for batch in reader:
+            if header_pending and batch.num_rows:
+                batch = batch.slice(1)
+                header_pending = False
+            table = pa.Table.from_batches([batch]).rename_columns(names[: batch.num_columns])
+            yield Block(table, min(source.tell() / size, 1.0), take_bad_rows())
+        if bad_rows:
+            yield Block(pa.table({}), 1.0, take_bad_rows())
+    finally:
+        source.close()
+
+
+def _open_csv(
+    path: Path,
+    info: FileInspection,
+    n_columns: int,
+    block_size: int,
+    on_invalid: Callable[[pacsv.InvalidRow], str],
+) -> tuple[pa.OSFile, pacsv.CSVStreamingReader]:
+    """The file and Arrow's streaming CSV reader over it, every one of ``n_columns`` columns as text.
+
+    Type inference would turn the id "007" into 7.0 and fail on a later block that does not fit
+    the type. Columns get generated names f0, f1, ... so their types can be fixed by name; the
+    header row then arrives as the first data row, for the caller to drop.
+    """
+    source = pa.OSFile(str(path), "rb")
+    reader = pacsv.open_csv(
+        source,
+        read_options=pacsv.ReadOptions(
+            encoding=info.encoding if info.encoding not in ("utf-8", "utf-8-sig") else "utf8",
+            block_size=block_size,
+            use_threads=True,
+            autogenerate_column_names=True,
+            skip_rows=info.leading_blank_lines,
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter=info.delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={f"f{i}": pa.string() for i in range(n_columns)},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            auto_dict_encode=False,
+        ),
+    )
+    return source, reader

@@ -1,0 +1,114 @@
+"""Staging: the Parquet files of a dataset being imported, and its rejected rows.
+
+An import writes into a fresh folder of the workspace's ``tmp/``; only when every file has been
+read is the folder handed to the workspace as a dataset, so an error on the way changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from core.intake.reports import FileReport
+
+__all__ = ["Rejects", "Sink"]
+
+
+class Sink:
+    """Parquet writers for one dataset's tables, opened on first write.
+
+    Writing happens on a worker thread (Arrow's encoder releases the GIL), one table at a time,
+    so the next block is cleaned while this one is compressed; :meth:`close` waits for the last.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.writers: dict[str, pq.ParquetWriter] = {}
+        self.rows: Counter = Counter()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-write")
+        self._pending: dict[str, Future] = {}
+
+    def write(self, table: str, frame: pd.DataFrame, schema: pa.Schema | None = None) -> None:
+        """Append a pandas frame to ``table`` (nothing for an empty one)."""
+        if frame.empty:
+            return
+        self.write_arrow(table, pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
+
+    def write_arrow(self, table: str, batch: pa.Table) -> None:
+        """Append an Arrow table to ``table`` on the writing thread, cast to the schema of its first batch."""
+        if batch.num_rows == 0:
+            return
+        # One write per table in flight: a block's rejects need not wait for its events (one
+        # worker, so each table's writes still happen in order).
+        self._wait(table)
+        if table not in self.writers:
+            self.writers[table] = pq.ParquetWriter(
+                self.folder / f"{table}.parquet", batch.schema, compression="zstd", compression_level=1
+            )
+        elif batch.schema != self.writers[table].schema:
+            batch = batch.cast(self.writers[table].schema)
+        self._pending[table] = self._pool.submit(self.writers[table].write_table, batch)
+        self.rows[table] += batch.num_rows
+
+    def _wait(self, table: str | None = None) -> None:
+        """Wait for the pending write of ``table`` (of every table when None)."""
+        for name in [table] if table is not None else list(self._pending):
+            pending = self._pending.pop(name, None)
+            if pending is not None:
+                pending.result()  # re-raises a failed write here
+
+    def close(self) -> None:
+        """Wait for the last writes and close every file; a failed write raises here."""
+        try:
+            self._wait()
+        finally:
+            self._pool.shutdown(wait=True)
+            for writer in self.writers.values():
+                writer.close()
+
+
+class Rejects:
+    """Rejected rows, as read, with their reason."""
+
+    def __init__(self, sink: Sink, report: FileReport) -> None:
+        self.sink, self.report = sink, report
+
+    def add(self, raw: pd.DataFrame, reasons: pd.Series) -> None:
+        """Reject rows of a pandas frame, their cells joined again with the file's delimiter."""
+        if raw.empty:
+            return
+        text = (
+            raw.astype(str).fillna("").agg(self.report.delimiter.join, axis=1)
+            if raw.shape[1]
+            else pd.Series([""] * len(raw))
+        )
+        self.add_text(text.tolist(), reasons.tolist())
+
+    def add_arrow(self, raw: pa.Table, reasons: list[str]) -> None:
+        """:meth:`add` for rows as read (all-text columns), joined in Arrow rather than row by row."""
+        if not raw.num_rows:
+            return
+        if raw.num_columns:
+            columns = [pc.fill_null(column.combine_chunks(), "") for column in raw.columns]
+            text = pc.binary_join_element_wise(*columns, self.report.delimiter).to_pylist()
+        else:
+            text = [""] * raw.num_rows
+        self.add_text(text, reasons)
+
+    def add_text(self, rows: list[str], reasons: list[str]) -> None:
+        """Reject rows given as text, counting each under its reason."""
+        if not rows:
+            return
+        self.report.rows_rejected += len(rows)
+        self.report.reasons.update(reasons)
+        self.sink.write(
+            "rejected",
+            pd.DataFrame({"file": self.report.file, "reason": reasons, "row": rows}),
+            schema=pa.schema([("file", pa.string()), ("reason", pa.string()), ("row", pa.string())]),
+        )
