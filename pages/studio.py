@@ -8,10 +8,9 @@ from core.content.checks import load_banned_words
 from core.content.templates import TemplateError, list_templates, load_brand, render_template, template_context
 from core.content.writer import DEFAULT_TEMPERATURE, ContentError, TrainConfig, generate_drafts, list_models
 from ui import state
-from ui.resources import workspace
+from ui.resources import cached_profiles, workspace
 from ui.studio_views import (
     cached_model,
-    cached_profiles,
     checks_and_brand,
     corpus_picker,
     draft_editor,
@@ -40,7 +39,7 @@ state.show_notice("studio_notice")
 
 info = newest_info(ws)
 lm = cached_model(ws, info) if info else None
-profiles = cached_profiles(str(ws.home), ws.active_dataset_id(), True)
+profiles = cached_profiles(ws, with_angles=True)
 brand = load_brand(ws)
 banned = load_banned_words(ws)
 drafts_tab, model_tab, templates_tab, settings_tab = st.tabs(["Drafts", "Model", "Templates", "Checks & brand"])

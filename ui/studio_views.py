@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
-from core.audience.profiles import SegmentProfile, segment_profiles
+from core.audience.profiles import SegmentProfile
 from core.content.checks import check_draft, save_banned_words
 from core.content.corpus import Corpus, CorpusError, corpus_columns, demo_corpus_path, read_corpus
 from core.content.templates import (
@@ -34,26 +32,18 @@ from core.delivery.outbox import OutboxError, add_post
 from core.workspace import Workspace
 from ui import state
 from ui.data_views import stage_upload
+from ui.resources import workspace_at
 
 
 @st.cache_resource(show_spinner="Loading the writer…", max_entries=4)
 def _load(home: str, model_id: str, created_at: str) -> LanguageModel:
-    from core.workspace import Workspace as _Workspace
-
-    return load_model(_Workspace(Path(home)), model_id)
+    # created_at only keys the entry: a model retrained under the same id is loaded again
+    return load_model(workspace_at(home), model_id)
 
 
 def cached_model(ws: Workspace, info: ModelInfo) -> LanguageModel:
     """A model loaded once per process (keyed by workspace, id and creation time)."""
     return _load(str(ws.home), info.model_id, info.created_at)
-
-
-@st.cache_data(show_spinner="Reading the audience segments…", ttl=300)
-def cached_profiles(home: str, dataset_id: int | None, with_angles: bool) -> list[SegmentProfile]:
-    """Segment profiles of the active dataset (rules mined once per dataset, for five minutes)."""
-    from core.workspace import Workspace as _Workspace
-
-    return segment_profiles(_Workspace(Path(home)), with_angles=with_angles)
 
 
 def corpus_picker(ws: Workspace) -> Corpus | None:
@@ -217,7 +207,7 @@ def draft_editor(
             help="Hashtags suggested by the interest rules for this segment",
         ):
             draft["text"] = (text.rstrip() + " " + " ".join(missing[:2])).strip()
-            st.session_state.pop(key, None)
+            state.pop(key)
             st.rerun()
         if right.button(
             "Save",
