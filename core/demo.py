@@ -47,6 +47,7 @@ duplicate rows and rows whose timestamp cannot be parsed. The frames themselves 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -58,6 +59,7 @@ import pandas as pd
 
 from core.audience.demo_groups import ACTIONS, GROUPS, PLATFORMS, REGIONS, SIGNATURE_TOPICS, TOPICS
 from core.clock import utc_now
+from core.content.registry import META_FILE, models_dir
 from core.feedback.inbox import seed_demo_mentions
 from core.intake.ingest import ingest
 from core.workspace import Workspace
@@ -74,11 +76,15 @@ __all__ = [
     "demo_mess_counts",
     "generate_demo",
     "install_demo",
+    "install_demo_model",
     "open_workspace",
     "write_demo_csvs",
 ]
 
 logger = logging.getLogger(__name__)
+
+#: The demo's trained writer (made by ``scripts/build_demo_model.py``), installed with the demo.
+DEMO_MODEL_DIR = Path(__file__).resolve().parent / "data" / "demo_model"
 
 
 _DUPLICATE_RATE = 0.003
@@ -583,8 +589,22 @@ def install_demo(workspace: Workspace, *, random_state: int = 7) -> int:
         shutil.rmtree(folder, ignore_errors=True)
     # a new user has no X keys, so nobody can mention them yet: a few demo mentions fill the Inbox
     seed_demo_mentions(workspace)
+    # the writer is ready when the demo opens: no page waits on training
+    install_demo_model(workspace)
     logger.info("demo installed as dataset %d", report.dataset_id)
     return report.dataset_id
+
+
+def install_demo_model(workspace: Workspace) -> str | None:
+    """Copy the demo's trained writer into ``workspace``; return its model id (None if not shipped)."""
+    meta = DEMO_MODEL_DIR / META_FILE
+    if not meta.exists():
+        return None
+    model_id = json.loads(meta.read_text(encoding="utf-8"))["model_id"]
+    target = models_dir(workspace) / model_id
+    if not target.exists():
+        shutil.copytree(DEMO_MODEL_DIR, target)
+    return model_id
 
 
 def open_workspace(home: Path | str | None = None, *, with_demo: bool | None = None) -> Workspace:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from core.content.checks import load_banned_words
+from core.content.compose import compose_drafts
+from core.content.registry import ContentError, TrainConfig, list_models
+from core.content.sampling import DEFAULT_TEMPERATURE
 from core.content.templates import TemplateError, list_templates, load_brand, render_template, template_context
-from core.content.writer import DEFAULT_TEMPERATURE, ContentError, TrainConfig, generate_drafts, list_models
 from ui import state
 from ui.resources import cached_profiles, workspace
 from ui.studio_views import (
@@ -99,16 +101,18 @@ with drafts_tab:
         ):
             label, topics = lm.control_labels(profile.name, profile.interests)
             try:
-                result = generate_drafts(
+                result = compose_drafts(
                     lm,
                     n=n,
                     segment=label,
                     topics=topics,
+                    interests=profile.interests,
                     seed=state.get("studio_seed_used"),
                     temperature=temperature,
                     opening=opening,
                     link=brand["link"] or None,
                     banned_words=banned,
+                    internal_names=[p.name for p in profiles],
                 )
             except ContentError as exc:
                 st.error(str(exc))

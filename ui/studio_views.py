@@ -8,6 +8,9 @@ import streamlit as st
 from core.audience.profiles import SegmentProfile
 from core.content.checks import check_draft, save_banned_words
 from core.content.corpus import Corpus, CorpusError, corpus_columns, demo_corpus_path, read_corpus
+from core.content.model import LanguageModel, load_model
+from core.content.registry import ContentError, ModelInfo, TrainConfig, TrainingCancelledError, list_models
+from core.content.sampling import DEFAULT_FOCUS
 from core.content.templates import (
     TemplateError,
     delete_template,
@@ -17,17 +20,7 @@ from core.content.templates import (
     save_template,
     template_context,
 )
-from core.content.writer import (
-    DEFAULT_FOCUS,
-    ContentError,
-    LanguageModel,
-    ModelInfo,
-    TrainConfig,
-    TrainingCancelledError,
-    list_models,
-    load_model,
-    train_model,
-)
+from core.content.train import train_model
 from core.delivery.outbox import OutboxError, add_post
 from core.workspace import Workspace
 from ui import state

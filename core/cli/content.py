@@ -8,8 +8,9 @@ import sys
 from core.audience.profiles import find_segment, segment_profiles
 from core.cli.output import print_json, say
 from core.content.checks import load_banned_words
+from core.content.compose import compose_drafts
 from core.content.corpus import CorpusError, read_corpus
-from core.content.generate import generate_drafts, score_corpus
+from core.content.generate import score_corpus
 from core.content.model import load_model
 from core.content.registry import ContentError, TrainConfig
 from core.content.sampling import DEFAULT_TEMPERATURE
@@ -110,22 +111,26 @@ def _score(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace) -> int:
     ws = open_workspace()
     lm = load_model(ws, args.model)
-    segment, topics = "", []
+    segment, topics, interests = "", [], []
+    profiles = segment_profiles(ws)
     if args.segment is not None:
-        profile = find_segment(segment_profiles(ws), args.segment)
+        profile = find_segment(profiles, args.segment)
         if profile is None:
-            known = ", ".join(f"{p.id} ({p.name})" for p in segment_profiles(ws))
+            known = ", ".join(f"{p.id} ({p.name})" for p in profiles)
             raise ContentError(f"segment {args.segment!r} does not exist (segments: {known})")
         segment, topics = lm.control_labels(profile.name, profile.interests)
-    result = generate_drafts(
+        interests = profile.interests
+    result = compose_drafts(
         lm,
         n=args.n,
         segment=segment,
         topics=topics,
+        interests=interests,
         seed=args.seed,
         temperature=args.temperature,
         banned_words=load_banned_words(ws),
         link=load_brand(ws)["link"] or None,
+        internal_names=[p.name for p in profiles],
     )
     if args.json:
         print_json({"drafts": [d.as_json() for d in result.drafts]})

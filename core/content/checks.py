@@ -11,6 +11,15 @@
   mostly symbols, long runs of one character,
   leftover placeholder or unknown symbols, or (with a corpus index) more than a quarter of its
   Latin-script words never seen in the corpus.
+* **Publishable** (:func:`publishing_problems`): no unresolved placeholder (``{link}``,
+  ``{{ … }}``, a bare ``@mention`` token), no leading ``RT``, balanced quotes and brackets, no
+  leftover HTML entity (``&amp;``), no ending mid-word or mid-sentence, no internal label (a
+  segment's internal name, "× more than average", "% of them", support/lift/confidence figures),
+  more than hashtags, mentions and links, no lost characters (runs of ``?`` or U+FFFD where emoji
+  were), and a language the brand posts in.
+
+The Studio, Targeting, the outbox's pre-flight and the Inbox all call :func:`check_draft`, so a
+draft is publishable or not in one place.
 """
 
 from __future__ import annotations
@@ -36,7 +45,9 @@ __all__ = [
     "NearCopyIndex",
     "check_draft",
     "load_banned_words",
+    "publishing_problems",
     "save_banned_words",
+    "script_of",
     "weighted_length",
 ]
 
@@ -91,11 +102,19 @@ class NearCopyIndex:
         self._pieces: set[int] = set()
         self._starts: set[int] = set()  # the first chars - 1 characters of every piece
         self.words: set[str] = set()
+        #: Scripts the corpus posts in (a script under 2 % of posts does not count).
+        self.scripts: set[str] = set()
+        scripts: dict[str, int] = {}
+        n_posts = 0
         for post in posts:
+            n_posts += 1
+            script = script_of(post)
+            scripts[script] = scripts.get(script, 0) + 1
             canon = canonical(post)
             self._pieces.update(hash(canon[i : i + chars]) for i in range(len(canon) - chars + 1))
             self._starts.update(hash(canon[i : i + chars - 1]) for i in range(len(canon) - chars + 1))
             self.words.update(_latin_words(post))
+        self.scripts = {k for k, v in scripts.items() if k and v >= 0.02 * n_posts}
 
     def unknown_words(self, text: str) -> list[str]:
         """Latin-script words of ``text`` that never occur in the corpus."""
@@ -177,12 +196,173 @@ _INVISIBLE = frozenset({"Cf", "Mn", "Me"})
 URL_OR_MENTION = re.compile(r"(?:https?://|www\.)\S+|(?<![\w@])@\w{1,30}", re.IGNORECASE)
 
 
+#: What an export writes where a link or a mention was, and what a template leaves unfilled.
+_PLACEHOLDER = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{\s*\w+\s*\}|(?<![\w@])@mention\b|\[(?:link|url|mention)\]", re.I)
+_RETWEET = re.compile(r"^\W{0,3}RT\b", re.I)
+_ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-f]{1,6}|[a-z]{2,8});", re.I)
+_LOST = re.compile(r"\?{2,}|\ufffd")
+#: An unfinished ending: a joining mark, or a last word no sentence ends on ("… into your").
+_OPEN_END = re.compile(r"[,;:(\-–—&/，、：；（]$")
+_NON_FINAL = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "nor",
+        "of",
+        "to",
+        "in",
+        "into",
+        "on",
+        "onto",
+        "at",
+        "for",
+        "with",
+        "from",
+        "by",
+        "as",
+        "than",
+        "that",
+        "which",
+        "who",
+        "whose",
+        "your",
+        "our",
+        "my",
+        "their",
+        "his",
+        "her",
+        "its",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "will",
+        "would",
+        "can",
+        "could",
+        "should",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "has",
+        "have",
+        "had",
+        "do",
+        "does",
+        "did",
+        "not",
+        "very",
+        "so",
+        "if",
+        "because",
+        "while",
+        "when",
+        "where",
+        "whether",
+        "about",
+        "over",
+        "under",
+        "between",
+        "through",
+        "without",
+    ]
+)
+#: Analysis that must not reach public copy: "3.0× more than average", "82% of them", "lift 2.1".
+_ANALYTICS = re.compile(
+    r"\d(?:\.\d+)?\s*[×x]\s*(?:more|less|as likely)|\bmore than average\b|\d+\s*%\s*of them\b"
+    r"|\b(?:support|lift|confidence|leverage|conviction|silhouette)\s*(?:of|=|:|is)?\s*\d",
+    re.I,
+)
+_PAIRS = (("(", ")"), ("[", "]"), ("“", "”"), ("「", "」"), ("（", "）"), ("【", "】"))
+_HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN_RE = re.compile(r"[A-Za-z\u00c0-\u024f]")
+
+
+def script_of(text: str) -> str:
+    """The main script of a text: "han" (Chinese characters), "latin", or "" (neither)."""
+    content = re.sub(r"#\w+", " ", URL_OR_MENTION.sub(" ", text))
+    han, latin = len(_HAN_RE.findall(content)), len(_LATIN_RE.findall(content))
+    if not han and not latin:
+        return ""
+    return "han" if han * 2 >= latin else "latin"
+
+
+def _unbalanced(text: str) -> list[str]:
+    marks = []
+    # straight double quotes pair up; an apostrophe is not a quote
+    if text.count('"') % 2:
+        marks.append('"')
+    for opening, closing in _PAIRS:
+        depth = 0
+        for c in text:
+            depth += (c == opening) - (c == closing)
+            if depth < 0:
+                break
+        if depth:
+            marks.append(opening + closing)
+    return marks
+
+
+def publishing_problems(
+    text: str, *, internal_names: Sequence[str] = (), languages: Sequence[str] | None = None
+) -> list[str]:
+    """Why ``text`` cannot be published as it stands (none: it can), in words an owner acts on.
+
+    Parameters
+    ----------
+    internal_names
+        Names that are Reach's own and never public (the segments' internal names).
+    languages
+        Scripts the brand posts in ("latin", "han"); None accepts any.
+    """
+    stripped = text.strip()
+    problems = []
+    if _PLACEHOLDER.search(stripped):
+        problems.append(f"an unfilled placeholder ({_PLACEHOLDER.search(stripped).group(0)})")
+    if _RETWEET.search(stripped):
+        problems.append("starts with RT (a retweet, not a post of yours)")
+    for mark in _unbalanced(stripped):
+        problems.append(f"unbalanced {mark}")
+    if _ENTITY.search(stripped):
+        problems.append(f"an HTML entity ({_ENTITY.search(stripped).group(0)}) instead of its character")
+    if _LOST.search(stripped):
+        problems.append("lost characters (?? or �, where emoji or Chinese were)")
+    last = re.findall(r"[A-Za-z']+", stripped[-30:])
+    if _OPEN_END.search(stripped) or (last and stripped[-1].isalpha() and last[-1].casefold() in _NON_FINAL):
+        problems.append("ends mid-sentence")
+    content = re.sub(r"#\w+", " ", URL_OR_MENTION.sub(" ", stripped))
+    if stripped and not re.search(r"\w", content):
+        problems.append("only hashtags, mentions or links")
+    folded = stripped.casefold()
+    for name in internal_names:
+        name = name.strip()
+        if len(name) >= 3 and name.casefold() in folded:
+            problems.append(f"names an internal segment ({name})")
+    if _ANALYTICS.search(stripped):
+        problems.append(f"analysis wording in public copy ({_ANALYTICS.search(stripped).group(0)})")
+    script = script_of(stripped)
+    if languages is not None and script and script not in languages:
+        wanted = " or ".join({"latin": "English", "han": "Chinese"}.get(s, s) for s in languages) or "none"
+        problems.append(f"not in a language you post in ({wanted})")
+    return problems
+
+
 def check_draft(
     text: str,
     *,
     near_copy: NearCopyIndex | None = None,
     banned_words: Sequence[str] = DEFAULT_BANNED_WORDS,
     max_weighted_length: int = MAX_WEIGHTED_LENGTH,
+    internal_names: Sequence[str] = (),
+    languages: Sequence[str] | None = None,
 ) -> DraftCheck:
     """Run every check on a draft.
 
@@ -195,7 +375,9 @@ def check_draft(
     banned_words
         Words and phrases a draft must not contain.
     max_weighted_length
-        X's limit (280).
+        The channel's limit (X: 280).
+    internal_names, languages
+        See :func:`publishing_problems` (with a corpus index, ``languages`` defaults to its scripts).
 
     Returns
     -------
@@ -204,6 +386,11 @@ def check_draft(
     """
     length = weighted_length(text) if text else 0
     reasons = _garbage_reasons(text)
+    if languages is None and near_copy is not None and near_copy.scripts:
+        languages = sorted(near_copy.scripts)
+    reasons += [
+        r for r in publishing_problems(text, internal_names=internal_names, languages=languages) if r not in reasons
+    ]
     if length > max_weighted_length:
         reasons.append(f"too long for X ({length} of {max_weighted_length})")
     if near_copy is not None and near_copy.words and not reasons:

@@ -75,6 +75,8 @@ class LanguageModel(Sampler):
         # The first layer's input projection of every symbol, precomputed: a lookup per step.
         self._input_table = self.embedding @ self.kernels[0] + self.biases[0]
         self._near_copy: NearCopyIndex | None = None
+        #: Each post's segment and topic label ("" where the corpus has none), for composing.
+        self.post_labels: tuple[list[str], list[str]] = ([""] * len(posts), [""] * len(posts))
 
     @property
     def model_id(self) -> str:
@@ -371,7 +373,11 @@ def load_model(ws: Workspace, model_id: str | None = None) -> LanguageModel:
         if (path / "ngram_labels.json").exists():  # every label kind, for writing (label_weights)
             labels = json.loads((path / "ngram_labels.json").read_text(encoding="utf-8"))
             label_ngrams = fit_label_ngrams(texts, labels["segments"], labels["topics"], vocab, info.mix_order)
-    return LanguageModel(info, vocab, spans, weights, posts, ngram=ngram, label_ngrams=label_ngrams)
+    lm = LanguageModel(info, vocab, spans, weights, posts, ngram=ngram, label_ngrams=label_ngrams)
+    if (path / "labels.json").exists():
+        labels = json.loads((path / "labels.json").read_text(encoding="utf-8"))
+        lm.post_labels = (labels["segments"], labels["topics"])
+    return lm
 
 
 def load_keras_model(ws: Workspace, model_id: str | None = None):

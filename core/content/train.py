@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from core.clock import utc_now
+from core.content.compose import compose_drafts
 from core.content.corpus import (
     ANY_SEGMENT,
     ANY_TOPIC,
@@ -25,7 +26,6 @@ from core.content.corpus import (
     frequent_placeholders,
     normalise_post,
 )
-from core.content.generate import generate_drafts
 from core.content.model import LanguageModel, build_keras, fit_label_ngrams, fit_ngram, weights_from_keras
 from core.content.ngram import CharNgram
 from core.content.registry import META_FILE, ContentError, ModelInfo, TrainConfig, TrainingCancelledError, models_dir
@@ -356,6 +356,7 @@ def train_model(
         topic_weight=topic_weight,
     )
     lm = LanguageModel(info, vocab, spans, weights, list(corpus.texts), ngram=ngram, label_ngrams=label_ngrams)
+    lm.post_labels = (list(corpus.segments), list(corpus.topics))
     lstm_bits = best["loss"] if best["weights"] is not None else history[-1]["val_bits"]
     val_bits = lm.bits_per_char(val.texts, segments=val.segments, topics=val.topics)[0] if lm.mixes else lstm_bits
     log.info(
@@ -370,12 +371,12 @@ def train_model(
     card = {"val_bits_per_char": val_bits, "lstm_bits_per_char": lstm_bits}
     if evaluate_drafts:
         report(0.97, "Writing sample drafts…")
-        # The rates are the sampler's own, as written; the samples are what the Drafts tab returns.
-        result = generate_drafts(lm, n=evaluate_drafts, seed=config.seed, resample=False, candidates=1)
+        # The share of asked-for drafts the composer could make publishable, and five of them.
+        result = compose_drafts(lm, n=evaluate_drafts, seed=config.seed)
         card |= {
-            "pass_rate": sum(d.passes for d in result.drafts) / len(result.drafts),
-            "near_copy_rate": sum(d.near_copy for d in result.drafts) / len(result.drafts),
-            "samples": [d.text for d in generate_drafts(lm, n=5, seed=config.seed).drafts],
+            "pass_rate": len(result.drafts) / evaluate_drafts,
+            "near_copy_rate": sum(lm.near_copy_index.copies(d.text) for d in result.drafts) / evaluate_drafts,
+            "samples": [d.text for d in result.drafts[:5]],
         }
     card["seconds"] = round(time.monotonic() - started, 1)
     lm.info = ModelInfo(**(info.as_json() | card))
@@ -389,6 +390,10 @@ def train_model(
         (staged / "posts.json").write_text(json.dumps(lm.posts, ensure_ascii=False), encoding="utf-8")
         # The n-gram is refitted from these posts on load: its tables are far larger than its corpus.
         (staged / "ngram_posts.json").write_text(json.dumps(train_index), encoding="utf-8")
+        (staged / "labels.json").write_text(
+            json.dumps({"segments": list(corpus.segments), "topics": list(corpus.topics)}, ensure_ascii=False),
+            encoding="utf-8",
+        )
         (staged / "ngram_labels.json").write_text(
             json.dumps(
                 {

@@ -16,10 +16,15 @@ def home(tmp_path, monkeypatch):
     return tmp_path / "ws"
 
 
+OPENERS = ["Herbal tea for a calm evening.", "Chamomile before bed helps.", "Mint tea after a big dinner.",
+           "Lemon balm tea with honey.", "Ginger tea on a cold morning.", "Rooibos has no caffeine at all."]
+CLOSERS = ["Sip it slowly tonight.", "Our tea shelf is full again.", "Warm, simple and kind.",
+           "Try a cup with honey.", "Your evening will thank you.", "Good tea takes five minutes."]
+POSTS = [f"{OPENERS[i % 6]} {CLOSERS[(i // 6 + i) % 6]} Day {i}." for i in range(30)]
+
+
 def _corpus(write_file):
-    rows = ["text,segment,topic"]
-    for i in range(30):
-        rows.append(f"Herbal tea number {i} for a calm evening with honey,seniors,herbal tea")
+    rows = ["text,segment,topic"] + [f"{post},seniors,herbal tea" for post in POSTS]
     return write_file("posts.csv", "\n".join(rows) + "\n")
 
 
@@ -37,12 +42,15 @@ def test_train_score_generate(home, write_file, capsys) -> None:
     assert main(["score", "--model", trained["model_id"], "--corpus", str(path), "--json"]) == 0
     scored = _json(capsys)
     assert scored.keys() == {"bits_per_char", "n_chars"}
-    assert scored["n_chars"] == sum(len(f"Herbal tea number {i} for a calm evening with honey") + 1 for i in range(30))
+    assert scored["n_chars"] == sum(len(post) + 1 for post in POSTS)
 
     assert main(["generate", "--segment", "seniors", "--n", "3", "--seed", "4", "--temperature", "0.7", "--json"]) == 0
     drafts = _json(capsys)["drafts"]
     assert len(drafts) == 3
     assert all(d.keys() == {"text", "weighted_length", "passes", "reasons"} for d in drafts)
+    # only publishable drafts come back, each new: none is one of the posts it learnt from
+    assert all(d["passes"] and not d["reasons"] for d in drafts)
+    assert not {d["text"] for d in drafts} & set(POSTS)
     assert (
         main(
             [

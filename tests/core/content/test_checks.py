@@ -97,3 +97,66 @@ def test_banned_words_are_kept_in_the_workspace(workspace) -> None:
     assert load_banned_words(workspace) == list(DEFAULT_BANNED_WORDS)
     assert save_banned_words(workspace, ["  miracle ", "", "miracle", "神药"]) == ["miracle", "神药"]
     assert load_banned_words(workspace) == ["miracle", "神药"]
+
+
+# -- publishable: one rule, one passing and one failing example each, in English and Chinese -------
+PUBLISHABLE_RULES = [
+    # (what fails, a text that fails, a text that passes, words in the reason)
+    (
+        "placeholder",
+        "New bundle is live: {link} #skincare",
+        "New bundle is live: https://shop.example/b #skincare",
+        "placeholder ({link})",
+    ),
+    ("template tag", "Hi {{ segment }}, our oats are back.", "Hi there, our oats are back.", "placeholder"),
+    (
+        "bare mention token",
+        "Thanks @mention for the tip!",
+        "Thanks @meadowpantry for the tip!",
+        "placeholder (@mention)",
+    ),
+    ("retweet", "RT @meadowpantry Oat bars are back in stock.", "Oat bars are back in stock.", "starts with RT"),
+    ("unbalanced quote", '"Oat bars are back in stock.', '"Oat bars" are back in stock.', 'unbalanced "'),
+    ("unbalanced bracket", "Oat bars (new recipe are back.", "Oat bars (new recipe) are back.", "unbalanced ()"),
+    ("chinese bracket", "燕麦棒（新配方回来了。", "燕麦棒（新配方）回来了。", "unbalanced （）"),
+    ("entity", "Oats &amp; honey, back today.", "Oats & honey, back today.", "HTML entity (&amp;)"),
+    ("mid-sentence", "Stir the oats into your", "Stir the oats into your yoghurt.", "ends mid-sentence"),
+    ("chinese mid-sentence", "晚饭吃七分饱，饭后散步，", "晚饭吃七分饱，饭后散步二十分钟。", "ends mid-sentence"),
+    ("only tags", "#oats #breakfast https://shop.example/b", "Oats for breakfast. #oats #breakfast", "only hashtags"),
+    ("lost emoji", "#杭州西湖今起有序开放# ????", "杭州西湖今天起有序开放，欢迎来散步。", "lost characters"),
+    ("replacement char", "Oat bars are back \ufffd today.", "Oat bars are back today.", "lost characters"),
+    (
+        "analysis",
+        "People into low sugar also follow heart health, 3.0× more than average.",
+        "People who cut sugar often care for their heart too.",
+        "analysis wording",
+    ),
+    ("share", "Runners love it (82% of them).", "Runners love it.", "analysis wording"),
+    ("lift", "Collagen and yoga: lift 2.4 this month.", "Collagen and yoga, a good pair.", "analysis wording"),
+]
+
+
+@pytest.mark.parametrize(("what", "bad", "good", "reason"), PUBLISHABLE_RULES, ids=[r[0] for r in PUBLISHABLE_RULES])
+def test_each_publishing_rule_fails_its_example_and_passes_the_fixed_one(what, bad, good, reason) -> None:
+    failed = check_draft(bad, banned_words=())
+    assert not failed.passes
+    assert any(reason in r for r in failed.reasons), failed.reasons
+    assert check_draft(good, banned_words=()).passes, check_draft(good, banned_words=()).reasons
+
+
+def test_internal_segment_names_never_reach_public_copy() -> None:
+    names = ["55+ · joint health, gardening", "年轻女性 · 护肤"]
+    bad = check_draft("55+ · joint health, gardening, this one's for you: 15% off.", internal_names=names)
+    assert "names an internal segment (55+ · joint health, gardening)" in bad.reasons
+    assert not check_draft("年轻女性 · 护肤的朋友们，新品到了。", internal_names=names).passes
+    assert check_draft("For your garden days: 15% off our joint care tea.", internal_names=names).passes
+
+
+def test_a_draft_in_a_language_the_brand_does_not_post_in_fails() -> None:
+    english_only = NearCopyIndex(["Oat bars are back in stock today.", "Fresh berries for breakfast."])
+    assert english_only.scripts == {"latin"}
+    failed = check_draft("燕麦棒今天到货了，快来尝尝。", near_copy=english_only)
+    assert any("not in a language you post in (English)" in r for r in failed.reasons)
+    assert check_draft("Oat bars with fresh berries today.", near_copy=english_only).passes
+    both = NearCopyIndex(["Oat bars are back in stock today.", "燕麦棒今天到货了。"])
+    assert check_draft("新鲜浆果配燕麦，早餐刚刚好。", near_copy=both).passes

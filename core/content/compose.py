@@ -1,0 +1,692 @@
+"""Drafts composed from the brand's own sentences, chosen by the writer's LSTM.
+
+Character sampling from a few hundred posts joins phrases that do not belong together ("Compost is
+ready when it's a treat your heart doesn't have to be sad."): each join is one a post has, but
+the sentence drifts from one post's sense into another's. Reranking more samples stopped paying.
+So the writer composes instead, from pieces that are fluent by construction:
+
+1. **Sentences** (:func:`sentence_blocks`): every post of the corpus is split into sentences. A
+   sentence is a building block when it stands on its own: shorter than the near-copy limit (so
+   no block copies a post), three words or more (six characters in Chinese), ending cleanly, and
+   not leaning on a sentence before it ("It", "They", "But", "这", "但" ...) unless it opens its
+   post. Sentences with @mentions, and link-only pieces, are left out.
+2. **Relevance**: a segment's posts are those with its label in the corpus, about one of its
+   topics, or using its interest words. Nothing relevant: the Studio says so and offers
+   templates for that segment.
+3. **Candidates**: an opening sentence and one or two more, each from another relevant post of
+   the same language and topic (or sharing a content word with it), so the draft stays on one
+   subject and no 40 characters of it come from one post.
+4. **The LSTM chooses**: every candidate is scored by the writer (bits per character under the
+   segment's and topic's control tokens, the LSTM mixed with the n-grams as in :mod:`.model`),
+   plus small costs for a block out of its usual place (an opener that did not open its post, a
+   closer that did not close one). Drafts are drawn among the most fluent with the seed's noise,
+   each sentence used once per call, and checked (:func:`core.content.checks.check_draft`).
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.content.checks import NEAR_COPY_CHARS, canonical, check_draft, script_of, weighted_length
+from core.content.corpus import MENTION_RE, URL, restore_placeholders, to_units
+from core.content.generate import Draft, GenerationResult
+from core.content.lexicon import SENTENCE_SPLIT
+from core.content.model import LanguageModel
+from core.content.registry import ContentError
+
+__all__ = ["Block", "Composer", "compose_drafts", "sentence_blocks"]
+
+#: Words that make a sentence lean on the one before it; such a sentence only follows its own.
+REFERRING = frozenset(
+    [
+        "it",
+        "its",
+        "it's",
+        "this",
+        "that",
+        "these",
+        "those",
+        "they",
+        "them",
+        "their",
+        "theirs",
+        "he",
+        "she",
+        "his",
+        "her",
+        "him",
+        "also",
+        "and",
+        "but",
+        "so",
+        "then",
+        "too",
+        "plus",
+        "or",
+        "which",
+        "both",
+        "same",
+        "there",
+        "here",
+        "such",
+        "another",
+        "other",
+        "others",
+        "one",
+        "yes",
+        "no",
+        "instead",
+    ]
+)
+REFERRING_ZH = ("它", "这", "那", "他", "她", "但", "所以", "而且", "还", "也", "并且", "因此", "不过", "然后", "其实")
+#: Blocks in a draft: an opening sentence and one or two more.
+MAX_BLOCKS = 3
+#: Most characters of a three-sentence draft's first two sentences (longer ones stay two).
+THREE_BLOCK_CHARS = 70
+#: Share of candidates that try a third sentence when the first two are short.
+THREE_BLOCK_SHARE = 0.3
+#: Ranking costs, in bits per character: a block out of its usual place reads less naturally.
+NOT_AN_OPENER = 0.35
+NOT_A_CLOSER = 0.15
+NO_SHARED_WORD = 0.25
+#: A draft of one sentence reads thinner than two that belong together.
+ONE_SENTENCE = 0.2
+#: How much the seed's noise moves the ranking (bits per character): enough to vary the drafts of
+#: another seed, small against the gap between a fluent draft and a clumsy one.
+NOISE = 0.12
+#: Candidates scored per draft asked for.
+CANDIDATES_PER_DRAFT = 30
+#: Fewest blocks a segment needs before drafts are composed for it.
+MIN_BLOCKS = 4
+
+#: Common English verbs (base forms); with their inflections they tell a sentence from a verbless
+#: fragment ("Heart-friendly and warming."), which only makes sense after its own post's sentence.
+_VERBS = frozenset(
+    [
+        "be",
+        "is",
+        "are",
+        "was",
+        "were",
+        "am",
+        "been",
+        "being",
+        "has",
+        "have",
+        "had",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+        "may",
+        "might",
+        "must",
+        "shall",
+        "need",
+        "needs",
+        "add",
+        "ask",
+        "bake",
+        "be",
+        "beat",
+        "begin",
+        "blend",
+        "boil",
+        "break",
+        "bring",
+        "build",
+        "buy",
+        "call",
+        "care",
+        "carry",
+        "catch",
+        "change",
+        "check",
+        "choose",
+        "clean",
+        "come",
+        "cook",
+        "count",
+        "cover",
+        "cut",
+        "dance",
+        "deserve",
+        "drink",
+        "drive",
+        "drop",
+        "eat",
+        "end",
+        "enjoy",
+        "fall",
+        "feed",
+        "feel",
+        "fill",
+        "find",
+        "finish",
+        "fit",
+        "fix",
+        "follow",
+        "forget",
+        "freeze",
+        "get",
+        "give",
+        "go",
+        "grab",
+        "grill",
+        "grow",
+        "hate",
+        "head",
+        "hear",
+        "help",
+        "hide",
+        "hit",
+        "hold",
+        "hope",
+        "keep",
+        "kick",
+        "know",
+        "last",
+        "laugh",
+        "lead",
+        "learn",
+        "leave",
+        "let",
+        "lift",
+        "like",
+        "listen",
+        "live",
+        "look",
+        "lose",
+        "love",
+        "make",
+        "matter",
+        "mean",
+        "meet",
+        "miss",
+        "mix",
+        "move",
+        "notice",
+        "open",
+        "order",
+        "pack",
+        "pair",
+        "pay",
+        "pick",
+        "plan",
+        "plant",
+        "play",
+        "pour",
+        "prefer",
+        "prep",
+        "prepare",
+        "protect",
+        "pull",
+        "push",
+        "put",
+        "reach",
+        "read",
+        "remember",
+        "rest",
+        "return",
+        "roast",
+        "run",
+        "save",
+        "say",
+        "see",
+        "seem",
+        "sell",
+        "send",
+        "serve",
+        "set",
+        "share",
+        "show",
+        "sip",
+        "sit",
+        "skip",
+        "sleep",
+        "slow",
+        "soak",
+        "spend",
+        "spread",
+        "stand",
+        "start",
+        "stay",
+        "steam",
+        "stir",
+        "stop",
+        "store",
+        "support",
+        "swap",
+        "swim",
+        "take",
+        "talk",
+        "taste",
+        "teach",
+        "tell",
+        "think",
+        "throw",
+        "top",
+        "train",
+        "travel",
+        "treat",
+        "try",
+        "turn",
+        "use",
+        "wait",
+        "wake",
+        "walk",
+        "want",
+        "warm",
+        "wash",
+        "watch",
+        "water",
+        "wear",
+        "welcome",
+        "win",
+        "wish",
+        "work",
+        "worry",
+        "write",
+    ]
+)
+_CONTRACTION = re.compile(r"\b\w+'(?:s|re|ve|ll|d|m|t)\b|n't\b", re.I)
+_WORD = re.compile(r"[a-zA-Z\u00c0-\u024f]+(?:'[a-zA-Z]+)?")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_CLEAN_END = re.compile(r"[.!?…。！？)\"'”’]$|[^\w\s,;:(&/\-–—，、：；]$")
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "with",
+        "from",
+        "by",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "it",
+        "its",
+        "this",
+        "that",
+        "your",
+        "you",
+        "our",
+        "we",
+        "i",
+        "my",
+        "me",
+        "us",
+        "as",
+        "so",
+        "if",
+        "not",
+        "no",
+        "do",
+        "does",
+        "did",
+        "have",
+        "has",
+        "had",
+        "will",
+        "can",
+        "just",
+        "more",
+        "most",
+        "all",
+        "any",
+        "some",
+        "than",
+        "then",
+        "too",
+        "very",
+        "up",
+        "out",
+        "into",
+        "over",
+        "about",
+        "what",
+        "when",
+        "how",
+        "who",
+        "why",
+        "where",
+        "which",
+        "there",
+        "their",
+        "they",
+        "them",
+        "he",
+        "she",
+        "his",
+        "her",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Block:
+    """One sentence of a post that can stand in a draft."""
+
+    text: str
+    post: int
+    position: int
+    n_in_post: int
+    segment: str = ""
+    topic: str = ""
+    script: str = "latin"
+    words: frozenset[str] = field(default_factory=frozenset)
+    complete: bool = True
+
+    @property
+    def opens(self) -> bool:
+        return self.position == 0
+
+    @property
+    def closes(self) -> bool:
+        return self.position == self.n_in_post - 1
+
+
+def _content_words(text: str) -> frozenset[str]:
+    """Lower-cased words of four letters or more (their first five letters), or Chinese bigrams."""
+    words = {w.casefold()[:5] for w in _WORD.findall(text) if len(w) >= 4 and w.casefold() not in _STOP}
+    han = "".join(_HAN.findall(text))
+    words |= {han[i : i + 2] for i in range(len(han) - 1)}
+    return frozenset(words)
+
+
+def _has_verb(sentence: str) -> bool:
+    """Whether an English sentence has a verb (Chinese sentences are taken as complete)."""
+    if _HAN.search(sentence):
+        return True
+    if _CONTRACTION.search(sentence):
+        return True
+    for word in _WORD.findall(sentence.casefold()):
+        stems = {word, word[:-1], word[:-2], word[:-3], word[:-2] + "e", word[:-3] + "e", word[:-3] + "y"}
+        if (word.endswith(("s", "ed", "ing", "ies")) and stems & _VERBS) or word in _VERBS:
+            return True
+    return False
+
+
+def _leans_back(sentence: str) -> bool:
+    """Whether a sentence refers to what came before it (it cannot follow another post's sentence)."""
+    words = _WORD.findall(sentence[:40])
+    if words and words[0].casefold().replace("’", "'").split("'")[0] in REFERRING:
+        return True
+    return sentence.lstrip().startswith(REFERRING_ZH)
+
+
+def _stands_alone(sentence: str, script: str) -> bool:
+    if MENTION_RE.search(sentence) or not _CLEAN_END.search(sentence):
+        return False
+    if len(canonical(sentence)) >= NEAR_COPY_CHARS:
+        return False
+    bare = to_units(sentence).replace(URL, " ")
+    if script == "han":
+        return len(_HAN.findall(bare)) >= 6
+    return len(_WORD.findall(re.sub(r"#\w+", " ", bare))) >= 3
+
+
+def sentence_blocks(
+    posts: Sequence[str], *, segments: Sequence[str] | None = None, topics: Sequence[str] | None = None
+) -> list[Block]:
+    """Every sentence of ``posts`` that can stand in a composed draft (see the module's notes)."""
+    blocks = []
+    for i, post in enumerate(posts):
+        sentences = [s.strip() for s in SENTENCE_SPLIT.split(str(post).strip()) if s.strip()]
+        for position, sentence in enumerate(sentences):
+            script = script_of(sentence) or "latin"
+            if not _stands_alone(sentence, script):
+                continue
+            if position > 0 and _leans_back(sentence):
+                continue
+            if position == 0 and _leans_back(sentence) and len(sentences) == 1:
+                continue
+            blocks.append(
+                Block(
+                    sentence,
+                    i,
+                    position,
+                    len(sentences),
+                    segments[i] if segments else "",
+                    topics[i] if topics else "",
+                    script,
+                    _content_words(sentence),
+                    _has_verb(sentence),
+                )
+            )
+    return blocks
+
+
+class Composer:
+    """Composes drafts from a model's corpus; build once per model (:func:`compose_drafts` caches it)."""
+
+    def __init__(self, lm: LanguageModel) -> None:
+        self.lm = lm
+        segments, topics = lm.post_labels
+        self.blocks = sentence_blocks(lm.posts, segments=segments, topics=topics)
+        self.post_words: dict[int, frozenset[str]] = defaultdict(frozenset)
+        for b in self.blocks:
+            self.post_words[b.post] = self.post_words[b.post] | b.words
+
+    def relevant(self, label: str, topics: Sequence[str], interests: Sequence[str]) -> list[Block]:
+        """Blocks from posts of the segment's label, its topics, or using its interest words."""
+        if not label and not topics and not interests:
+            return list(self.blocks)
+        wanted = _content_words(" ".join(interests))
+        topic_set = set(topics)
+        return [
+            b
+            for b in self.blocks
+            if (label and b.segment == label) or (b.topic and b.topic in topic_set) or (wanted & b.words)
+        ]
+
+    def candidates(self, pool: Sequence[Block], n: int, rng: np.random.Generator) -> list[tuple[Block, ...]]:
+        """Up to ``n`` combinations of an opener and one or two followers on the same subject."""
+        by_topic: dict[str, list[Block]] = defaultdict(list)
+        for b in pool:
+            by_topic[b.topic].append(b)
+        # A question opens only its own post: another post's answer rarely fits it.
+        openers = [b for b in pool if b.complete and not _is_question(b) and (b.opens or not _leans_back(b.text))]
+        if not openers:
+            return []
+        out: list[tuple[Block, ...]] = []
+        seen: set[tuple[int, ...]] = set()
+        for _ in range(n * 4):
+            if len(out) >= n:
+                break
+            first = openers[rng.integers(len(openers))]
+            group = by_topic[first.topic] if first.topic else pool
+            mates = [
+                b
+                for b in group
+                if b.post != first.post
+                and b.script == first.script
+                and not _leans_back(b.text)
+                and (first.topic or (self.post_words[b.post] & self.post_words[first.post]))
+            ]
+            if not mates:
+                continue
+            second = _follower(first, mates, rng)
+            if second is None:
+                if first.complete and not _is_question(first) and len(first.words) >= 2:
+                    chosen_one = (first,)
+                    if id(first) not in {id(c[0]) for c in out if len(c) == 1}:
+                        out.append(chosen_one)
+                continue
+            chosen: tuple[Block, ...] = (first, second)
+            if len(first.text) + len(second.text) < THREE_BLOCK_CHARS and rng.random() < THREE_BLOCK_SHARE:
+                third = _follower(second, [b for b in mates if b.post not in (first.post, second.post)], rng)
+                if third is not None:
+                    chosen = (first, second, third)
+            key = tuple(id(b) for b in chosen)
+            if key not in seen and len({b.text.casefold() for b in chosen}) == len(chosen):
+                seen.add(key)
+                out.append(chosen)
+        return out
+
+
+#: One composer per loaded model (its blocks are built on first use).
+_COMPOSERS: weakref.WeakKeyDictionary[LanguageModel, Composer] = weakref.WeakKeyDictionary()
+
+
+def _is_question(block: Block) -> bool:
+    return block.text.rstrip().endswith(("?", "？"))
+
+
+def _follower(before: Block, mates: Sequence[Block], rng: np.random.Generator) -> Block | None:
+    """A block that can follow ``before``: a complete sentence that is no question, and that shares a
+    content word with ``before`` (so the draft stays on one subject) without repeating it."""
+    mates = [
+        b
+        for b in mates
+        if b.complete
+        and not _is_question(b)
+        and b.words & before.words
+        and len(b.words & before.words) < 0.6 * min(len(b.words), len(before.words))  # not saying it twice
+    ]
+    if not mates:
+        return None
+    return mates[rng.integers(len(mates))]
+
+
+def _joined(blocks: Sequence[Block]) -> str:
+    sep = "" if blocks[0].script == "han" else " "
+    return sep.join(b.text for b in blocks)
+
+
+def _structure_cost(blocks: Sequence[Block]) -> float:
+    """Costs for blocks out of their usual place and for a sentence that shares no word with the ones before."""
+    cost = 0.0 if blocks[0].opens else NOT_AN_OPENER
+    if len(blocks) == 1:
+        return cost + ONE_SENTENCE
+    if not blocks[-1].closes:
+        cost += NOT_A_CLOSER * (3 if _is_question(blocks[-1]) else 1)
+    said: frozenset[str] = blocks[0].words
+    for block in blocks[1:]:
+        if not block.words & said:
+            cost += NO_SHARED_WORD
+        said |= block.words
+    return cost
+
+
+def compose_drafts(
+    lm: LanguageModel,
+    *,
+    n: int = 5,
+    segment: str = "",
+    topics: Sequence[str] = (),
+    interests: Sequence[str] = (),
+    seed: int = 0,
+    link: str | None = None,
+    banned_words: Sequence[str] = (),
+    max_weighted_length: int = 280,
+    internal_names: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    temperature: float = 0.5,
+    opening: str = "",
+) -> GenerationResult:
+    """Compose ``n`` publishable drafts for a segment from the brand's own sentences.
+
+    Parameters
+    ----------
+    segment, topics
+        The model's own segment label and topics for the segment (:meth:`LanguageModel.control_labels`).
+    interests
+        The segment's interest words (for corpora without labels).
+    seed
+        Another seed gives other drafts; the same seed the same ones.
+    link
+        Put in place of the corpus's links (dropped without one).
+    internal_names
+        Names that must not reach public copy (the segments' internal names).
+    exclude
+        Texts already used (earlier drafts, recent posts): no draft repeats one of them.
+    temperature
+        How far the choice strays from the most fluent drafts (0.5: the seed's usual noise).
+    opening
+        The operator's own words to start every draft with ("Sunday reset:").
+
+    Returns
+    -------
+    GenerationResult
+        Only passing drafts; fewer than ``n`` with ``message`` saying why (for instance nothing in
+        the corpus is about the segment's interests).
+    """
+    if n < 1 or n > 100:
+        raise ContentError(f"n={n} must be between 1 and 100")
+    composer = _COMPOSERS.get(lm)
+    if composer is None:
+        composer = _COMPOSERS[lm] = Composer(lm)
+    pool = composer.relevant(segment, topics, interests)
+    if len(pool) < MIN_BLOCKS:
+        about = ", ".join(list(interests)[:3] or list(topics)[:3]) or "this segment"
+        return GenerationResult(
+            [], n, 0, f"your posts say nothing about {about} yet: use a template for this segment, or add such posts"
+        )
+    rng = np.random.default_rng(seed)
+    combos = composer.candidates(pool, n * CANDIDATES_PER_DRAFT, rng)
+    if not combos:
+        return GenerationResult([], n, 0, "too few of your posts share a subject to compose drafts from")
+    texts = [_joined(c) for c in combos]
+    topic_of = [c[0].topic or (topics[0] if topics else "") for c in combos]
+    bits = lm.post_bits(texts, segments=[segment] * len(texts), topics=topic_of)
+    score = bits / np.array([len(t) + 1 for t in texts])
+    score += np.array([_structure_cost(c) for c in combos])
+    score += rng.gumbel(size=len(score)) * NOISE * max(temperature, 0.0) / 0.5
+    drafts: list[Draft] = []
+    used_blocks: set[int] = set()
+    seen = {canonical(t) for t in exclude}
+    failing: dict[str, int] = defaultdict(int)
+    for i in np.argsort(score, kind="stable"):
+        if len(drafts) >= n:
+            break
+        ids = {id(b) for b in combos[i]}
+        if ids & used_blocks:
+            continue
+        final = restore_placeholders(to_units(texts[i]), link=link, mentions=[])
+        if opening.strip():
+            final = f"{opening.strip()} {final}"
+        check = check_draft(
+            final,
+            near_copy=lm.near_copy_index,
+            banned_words=banned_words,
+            max_weighted_length=max_weighted_length,
+            internal_names=internal_names,
+        )
+        if canonical(final) in seen:
+            failing["same as a recent post or draft"] += 1
+            continue
+        if not check.passes:
+            for reason in check.reasons:
+                failing[reason] += 1
+            continue
+        used_blocks |= ids
+        seen.add(canonical(final))
+        drafts.append(Draft(final, weighted_length(final), True, [], segment, topic_of[i], False))
+    message = ""
+    if len(drafts) < n:
+        common = max(failing, key=failing.get) if failing else "too few different sentences on these interests"
+        message = f"only {len(drafts)} of {n} drafts could be composed; the most common problem was: {common}"
+    return GenerationResult(drafts, n, len(combos), message)
