@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -24,7 +25,7 @@ POSTS = [f"{OPENERS[i % 6]} {CLOSERS[(i // 6 + i) % 6]} Day {i}." for i in range
 
 
 def _corpus(write_file):
-    rows = ["text,segment,topic"] + [f"{post},seniors,herbal tea" for post in POSTS]
+    rows = ["text,segment,topic"] + [f'"{post}",seniors,herbal tea' for post in POSTS]
     return write_file("posts.csv", "\n".join(rows) + "\n")
 
 
@@ -77,7 +78,7 @@ def test_without_json_people_get_readable_lines(home, write_file, capsys) -> Non
     path = _corpus(write_file)
     assert main(["train", "--corpus", str(path), "--epochs", "1"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("model ") and "bits/char on 3 held-out posts (n-gram baseline" in out
+    assert out.startswith("model ") and re.search(r"bits/char on \d+ held-out posts \(n-gram baseline", out)
     assert main(["generate", "--n", "2", "--seed", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("1. [") and any(line.startswith("2. [") for line in lines)
