@@ -12,6 +12,7 @@ import streamlit as st
 from core import clock
 from core.content.templates import TemplateError
 from core.delivery import outbox as publish
+from core.delivery.channels import registry
 from core.delivery.channels.base import PublishError
 from core.delivery.outbox import OutboxError, PublishSettings
 from core.feedback import inbox
@@ -58,16 +59,19 @@ def render_source(ws: Workspace) -> None:
     left, right = st.columns([5, 1], vertical_alignment="center")
     if line.startswith("warning:"):
         left.warning(line.split(":", 1)[1])
-    elif channel == "x":
+    elif registry.is_live(channel):
+        label = registry.label(channel)
         left.info(
-            "Mentions come from X: **Refresh** fetches the ones that arrived since the last refresh; "
-            "replies are posted to X."
+            f"Mentions come from {label}: **Refresh** fetches the ones that arrived since the last refresh; "
+            f"replies are posted to {label}."
         )
     else:
+        live = registry.live_channels()
+        networks = " or ".join(c.label for c in live)
+        how = " ".join(f"To answer real mentions on {c.label}, {c.connect_hint}." for c in live)
         left.info(
-            "**Dry run**: no X keys are set, so there are no real mentions to fetch, and replies are "
-            "recorded here, not sent. To answer real mentions, put your X keys in `.streamlit/secrets.toml` "
-            "under `[x]` (see the README)."
+            f"**{registry.label(channel)}**: no {networks} keys are set, so there are no real mentions to fetch, "
+            f"and replies are recorded here, not sent. {how}"
         )
     if right.button("Refresh", icon=":material/refresh:", key="inbox_refresh", width="stretch"):
         with st.spinner("Fetching mentions…"):
@@ -116,7 +120,7 @@ def render_mention(ws: Workspace, item: InboxItem, settings: PublishSettings) ->
 
 
 def _render_sent(ws: Workspace, item: InboxItem) -> None:
-    where = f" · [View on X]({item.reply_url})" if item.reply_url else ""
+    where = f" · [View on {registry.label(item.channel)}]({item.reply_url})" if item.reply_url else ""
     post = publish.get_post(ws, item.reply_post_id)
     if item.reply_state == "published":
         st.success(f"Replied (post {post.id}){where or ' · dry run, nothing was sent'}  \n{post.text}")
@@ -151,7 +155,7 @@ def _render_draft(ws: Workspace, item: InboxItem, settings: PublishSettings) -> 
     problems = inbox.check_reply(ws, text)
     for problem in problems:
         st.caption(f":red[{problem}]")
-    where = "X" if item.channel == "x" else "the dry run (nothing is sent)"
+    where = registry.label(item.channel) if registry.is_live(item.channel) else "the dry run (nothing is sent)"
     left, right, _, last = st.columns([1, 1.3, 1.5, 1.5], vertical_alignment="bottom")
     chosen = last.selectbox(
         "Intent",
@@ -188,8 +192,8 @@ def _notify_result(result: inbox.ReplyResult) -> None:
         return
     kinds = {"published": "success", "deferred": "warning", "failed": "error", "skipped": "info"}
     kind = kinds[result.outcome.result] if result.outcome else "info"
-    link = f" [View on X]({result.post.url})" if result.post.url else ""
-    if result.post.channel == "dry-run" and result.post.state == "published":
+    link = f" [View on {registry.label(result.post.channel)}]({result.post.url})" if result.post.url else ""
+    if not registry.is_live(result.post.channel) and result.post.state == "published":
         link = " Dry run: recorded here, nothing was sent."
     moved = " It is under *Handled* now." if result.created else ""
     notify(kind, f"{result.message}.{link}{moved}")

@@ -13,7 +13,8 @@ import streamlit as st
 
 from core import clock
 from core.delivery import outbox as publish
-from core.delivery.channels.base import PublishError, load_x_credentials
+from core.delivery.channels import registry
+from core.delivery.channels.base import PublishError
 from core.delivery.outbox import OutboxError, OutboxState, Post, PublishSettings
 from core.workspace import Workspace
 from ui import state
@@ -26,7 +27,6 @@ STATE_ICONS = {
     "published": "● published",
     "failed": "✕ failed",
 }
-CHANNEL_LABELS = {"x": "X", "dry-run": "Dry run"}
 
 
 def notify(kind: str, message: str) -> None:
@@ -57,29 +57,35 @@ def _act(fn, *args, success: str | None = None, **kwargs):
 # -- connection and budget ------------------------------------------------------------------------
 def channel_summary(ws: Workspace) -> tuple[str, str]:
     """(default channel, one line saying where posts go) — never a key."""
-    try:
-        keys = load_x_credentials()
-    except PublishError as exc:
-        return "x", f"warning:{exc}"
-    if keys is None:
-        return "dry-run", (
-            "info:**Dry run** — no X keys are set, so posts are recorded here and nothing is sent. "
-            "To publish to X, put your keys in `.streamlit/secrets.toml` under `[x]` (see the README)."
+    channel = registry.channel(publish.default_channel())
+    if not channel.live:
+        live = registry.live_channels()
+        networks = " or ".join(c.label for c in live)
+        how = " ".join(f"To publish to {c.label}, {c.connect_hint}." for c in live)
+        return channel.name, (
+            f"info:**{channel.label}** — no {networks} keys are set, so posts are recorded here and nothing is sent. "
+            + how
         )
-    handle = publish.connected_account(ws)
+    try:
+        registry.publisher_for(ws, channel.name)  # reads the keys; no network call
+    except PublishError as exc:
+        return channel.name, f"warning:{exc}"
+    handle = publish.connected_account(ws, channel.name)
     if handle:
-        return "x", f"success:Publishing to X, connected as **{handle}**."
-    return "x", "info:X keys are set. Check the connection to see which account they belong to."
+        return channel.name, f"success:Publishing to {channel.label}, connected as **{handle}**."
+    return channel.name, (
+        f"info:{channel.label} keys are set. Check the connection to see which account they belong to."
+    )
 
 
 def render_connection(ws: Workspace) -> str:
-    """Where posts go, and a button to ask X who the keys belong to. Returns the default channel."""
+    """Where posts go, and a button to ask the channel who the keys belong to. Returns the default channel."""
     channel, line = channel_summary(ws)
     kind, message = line.split(":", 1)
     left, right = st.columns([5, 1], vertical_alignment="center")
     getattr(left, kind)(message)
-    if channel == "x" and right.button("Check connection", key="publish_check_connection"):
-        handle = _act(publish.check_connection, ws)
+    if registry.is_live(channel) and right.button("Check connection", key="publish_check_connection"):
+        handle = _act(publish.check_connection, ws, channel)
         if handle:
             notify("success", f"Connected as **{handle}**.")
         st.rerun()
@@ -97,7 +103,7 @@ def _countdown(until: str | None) -> str:
 def render_budget(ws: Workspace, channel: str, settings: PublishSettings) -> None:
     """The daily budget meter with when the next slot frees up."""
     meter = publish.budget(ws, channel, settings=settings)
-    label = f"Daily budget ({CHANNEL_LABELS[channel]}): {meter.used} of {meter.limit} posts in the last 24 h"
+    label = f"Daily budget ({registry.label(channel)}): {meter.used} of {meter.limit} posts in the last 24 h"
     st.progress(min(1.0, meter.used / meter.limit), text=label)
     if meter.remaining == 0:
         st.caption(
@@ -137,13 +143,11 @@ def time_picker(key: str, settings: PublishSettings, initial: str | None = None)
 
 
 def length_caption(text: str, settings: PublishSettings) -> None:
-    """``123 / 280`` by X's weighted count, red when over."""
-    used = publish.weighted_length(text)
+    """``123 / 280`` by the default channel's weighted count, red when over."""
+    rules = registry.channel(publish.default_channel())
+    used = rules.weighted_length(text)
     colour = "red" if used > settings.char_limit else "gray"
-    st.caption(
-        f":{colour}[{used:,} / {settings.char_limit:,} characters by X's count] "
-        "(links count 23, Chinese/Japanese/Korean characters 2)"
-    )
+    st.caption(f":{colour}[{used:,} / {settings.char_limit:,} characters] by {rules.length_rule}")
 
 
 # -- composer ----------------------------------------------------------------------------------
@@ -157,12 +161,12 @@ def render_composer(ws: Workspace, settings: PublishSettings, channel: str) -> N
     a, b, c = st.columns(3)
     segment = a.text_input("Segment (optional)", key=f"compose_segment_{round_}")
     template = b.text_input("Template (optional)", key=f"compose_template_{round_}")
-    options = list(publish.CHANNELS)
+    options = list(registry.channel_names())
     chosen = c.selectbox(
         "Channel",
         options,
         index=options.index(channel),
-        format_func=CHANNEL_LABELS.get,
+        format_func=registry.label,
         key=f"compose_channel_{round_}",
     )
     at = None
@@ -217,7 +221,7 @@ def outbox_table(posts: list[Post], tz: str) -> pd.DataFrame:
                 "#": p.id,
                 "state": STATE_ICONS[p.state],
                 "text": p.text,
-                "channel": CHANNEL_LABELS.get(p.channel, p.channel),
+                "channel": registry.label(p.channel),
                 "segment": p.segment or "",
                 "when": _when(p, tz),
                 "tries": p.attempts,
@@ -283,7 +287,7 @@ def render_actions(ws: Workspace, post: Post, settings: PublishSettings) -> None
     tz = settings.timezone
     with st.container(border=True):
         st.markdown(
-            f"**#{post.id} · {STATE_ICONS[post.state]}** · {CHANNEL_LABELS.get(post.channel, post.channel)}"
+            f"**#{post.id} · {STATE_ICONS[post.state]}** · {registry.label(post.channel)}"
             + (f" · segment *{post.segment}*" if post.segment else "")
             + (f" · template *{post.template}*" if post.template else "")
         )
@@ -291,13 +295,18 @@ def render_actions(ws: Workspace, post: Post, settings: PublishSettings) -> None
             st.write(post.text)
             st.success(
                 f"Published {clock.format_local(post.published_at, tz)}"
-                + (f" · [View on X]({post.url})" if post.url else " · dry run, nothing was sent")
+                + (
+                    f" · [View on {registry.label(post.channel)}]({post.url})"
+                    if post.url
+                    else " · dry run, nothing was sent"
+                )
             )
             return
         if post.state == OutboxState.PUBLISHING:
             st.write(post.text)
             st.info(
-                "Being published right now. If the process that sends it stops, the next run checks X "
+                f"Being published right now. If the process that sends it stops, the next run checks "
+                f"{registry.label(post.channel)} "
                 "for it before sending it again."
             )
             return
@@ -319,12 +328,12 @@ def _edit_and_act(ws: Workspace, post: Post, settings: PublishSettings) -> None:
         help=None if editable else "Saving a change takes the post back to draft.",
     )
     length_caption(text, settings)
-    options = list(publish.CHANNELS)
+    options = list(registry.channel_names())
     channel = st.selectbox(
         "Channel",
         options,
         index=options.index(post.channel),
-        format_func=CHANNEL_LABELS.get,
+        format_func=registry.label,
         key=f"edit_channel_{post.id}_{post.updated_at}",
         help=None if editable else "Saving a change takes the post back to draft.",
     )
@@ -379,11 +388,13 @@ def _forget_confirm() -> None:
 def confirm_publish(ws: Workspace, post_id: int) -> None:
     """The confirm dialog; its button is the only way one click sends a post."""
     post = publish.get_post(ws, post_id)
-    if post.channel == "x":
-        handle = publish.connected_account(ws)
-        st.write(f"This posts to **X**{f' as **{handle}**' if handle else ''}, now. It cannot be taken back here.")
+    channel = registry.channel(post.channel)
+    if channel.live:
+        handle = publish.connected_account(ws, channel.name)
+        as_whom = f" as **{handle}**" if handle else ""
+        st.write(f"This posts to **{channel.label}**{as_whom}, now. It cannot be taken back here.")
     else:
-        st.write("**Dry run**: the post is recorded as published; nothing is sent.")
+        st.write(f"**{channel.label}**: the post is recorded as published; nothing is sent.")
     st.markdown("> " + post.text.replace("\n", "\n> "))
     left, right = st.columns(2)
     if left.button(
@@ -396,7 +407,7 @@ def confirm_publish(ws: Workspace, post_id: int) -> None:
             outcome = _act(publish.publish_now, ws, post_id)
         if outcome is not None:
             kinds = {"published": "success", "deferred": "warning", "failed": "error", "skipped": "info"}
-            link = f" [View on X]({outcome.url})" if outcome.url else ""
+            link = f" [View on {channel.label}]({outcome.url})" if outcome.url else ""
             notify(kinds[outcome.result], f"{outcome.message[:1].upper()}{outcome.message[1:]}.{link}")
         _forget_confirm()
         st.rerun()
@@ -416,7 +427,7 @@ def render_history(ws: Workspace, settings: PublishSettings, *, limit: int = 20)
         return
     for post in posts:
         when = clock.format_local(post.published_at, settings.timezone)
-        where = f"[View on X]({post.url})" if post.url else "dry run · not sent"
+        where = f"[View on {registry.label(post.channel)}]({post.url})" if post.url else "dry run · not sent"
         tags = " · ".join(t for t in (post.segment, post.template) if t)
         st.markdown(f"**{when}** · #{post.id}{f' · {tags}' if tags else ''} · {where}  \n{post.text}")
 

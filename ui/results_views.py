@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import clock
+from core.delivery.channels import registry
 from core.delivery.channels.base import PublishError
 from core.delivery.outbox import PublishSettings
 from core.feedback import results
@@ -23,6 +24,7 @@ from ui import state
 from ui.data_views import stage_upload
 
 NONE = "— none —"
+_SOURCE_LABELS = {"simulated": "simulated", "csv": "imported CSV"}  # sources that are not a channel
 SIMULATED_NOTE = (
     "Metrics of **dry-run** posts are **simulated**: nothing was posted, so Reach makes up plausible, "
     "repeatable numbers (growing with the hours since publishing) to let you try the whole loop. "
@@ -310,7 +312,9 @@ def top_posts(found: Results, tz: str, *, limit: int = 20) -> pd.DataFrame:
             "Impressions": posts["impressions"],
             "Engagements": posts["engagements"],
             "Likes": posts["likes"],
-            "Source": posts["source"].map({"x": "X", "simulated": "simulated", "csv": "imported CSV"}),
+            "Source": posts["source"].map(
+                {**{name: registry.label(name) for name in registry.channel_names()}, **_SOURCE_LABELS}
+            ),
             "Published": [clock.format_local(p, tz) if isinstance(p, str) else "" for p in posts["published_at"]],
             "Link": posts["url"],
         }

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.delivery import targeting
+from core.delivery.channels import registry
 from core.delivery.outbox import default_channel
 from core.delivery.targeting import Audience, Rule, RuleValidationError, TargetingError, WeeklyPlan
 from core.feedback.results import Recommendation, recommended_templates
@@ -153,7 +154,7 @@ def render_rules_editor(ws: Workspace, aud: Audience, rules: list[Rule], propose
             ),
             "Template": st.column_config.SelectboxColumn(options=templates, required=True, default=templates[0]),
             "Channel": st.column_config.SelectboxColumn(
-                options=list(targeting.CHANNELS), required=True, default=default_channel()
+                options=list(registry.channel_names()), required=True, default=default_channel()
             ),
             "Hour": st.column_config.SelectboxColumn(
                 options=HOUR_OPTIONS, default=BEST_HOUR, help="Local posting hour, or the segment's best hour"
@@ -299,7 +300,7 @@ def render_preview(plan: WeeklyPlan, char_limit: int) -> None:
         with tab:
             st.markdown(
                 f"**{item.segment_id} · {item.segment}** — template *{item.template}* on "
-                f"{'X' if item.channel == 'x' else 'the dry run'}, "
+                f"{registry.label(item.channel) if registry.is_live(item.channel) else 'the dry run'}, "
                 f"{item.local_time:%a %d %b %H:%M} ({plan.timezone})"
             )
             with st.container(border=True):

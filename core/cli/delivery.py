@@ -10,9 +10,9 @@ import argparse
 
 from core import clock
 from core.cli.output import print_json, say
+from core.delivery.channels import registry
 from core.delivery.channels.base import PublishError
 from core.delivery.outbox import (
-    CHANNELS,
     OutboxError,
     PublishSettings,
     add_post,
@@ -34,7 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = actions.add_parser("add", help="add a post (a draft, or approved with --approve)")
     p.add_argument("text", metavar="TEXT")
     p.add_argument(
-        "--channel", choices=list(CHANNELS), help="where it goes (default: x when X keys are set, else dry-run)"
+        "--channel",
+        choices=list(registry.channel_names()),
+        help="where it goes (default: the first channel whose keys are set, else dry-run)",
     )
     p.add_argument("--segment", metavar="NAME")
     p.add_argument("--template", metavar="NAME")

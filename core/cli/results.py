@@ -12,6 +12,7 @@ import sys
 
 from core import clock
 from core.cli.output import print_json, say
+from core.delivery.channels import registry
 from core.delivery.channels.base import PublishError
 from core.delivery.outbox import PublishSettings
 from core.demo import open_workspace
@@ -78,12 +79,13 @@ def _results(args: argparse.Namespace) -> int:
             "(or import an engagement CSV: `python -m core results import PATH`)"
         )
         return 0
+    network = " or ".join(c.label for c in registry.live_channels())
     if found.simulated:
-        say("note: dry-run posts have SIMULATED metrics (nothing was posted); connect X for real ones")
+        say(f"note: dry-run posts have SIMULATED metrics (nothing was posted); connect {network} for real ones")
     if found.unmeasured:
         say(f"{found.unmeasured} published post(s) have no metrics yet: python -m core metrics-refresh")
     if found.not_before:
-        say(f"X metrics are rate limited until {clock.format_local(found.not_before, tz)}")
+        say(f"{network} metrics are rate limited until {clock.format_local(found.not_before, tz)}")
     say("by template:")
     for row in out["by_template"]:
         say(f"  {row['template']:<20} {row['posts']:>5} posts  {_pct(row['engagement_rate']):>7}")

@@ -3,7 +3,7 @@
 A **rule** sends a template to a segment of the active dataset's latest segmentation, or to every
 segment that fits a *predicate* on demographics and interests (``gender=female; age=18-29;
 interest=skincare & beauty``: the segment is mostly female, its median age is 18–29 and skincare is
-among its top interests). It names a channel (``x`` or ``dry-run``), a posting hour (0–23; empty:
+among its top interests). It names a registered channel (``x``, ``dry-run``), a posting hour (0–23; empty:
 the segment's best hour from its profile) and an active flag. Rules are validated with messages
 that name the value, stored in SQLite, and every create, edit and delete is kept in a history.
 
@@ -42,11 +42,12 @@ from core.audience.segments import last_run, run_segments
 from core.clock import utc_now
 from core.content.checks import check_draft, load_banned_words
 from core.content.templates import TemplateError, list_templates, load_brand, render_template, template_context
+from core.delivery.channels import registry
 from core.delivery.outbox import OutboxError, PublishSettings, add_post, get_post, preflight
+from core.delivery.outbox.preflight import NEAR_DUPLICATE_RATIO
 from core.workspace import Workspace, WorkspaceError
 
 __all__ = [
-    "CHANNELS",
     "Audience",
     "PlanItem",
     "Predicate",
@@ -70,9 +71,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CHANNELS = ("x", "dry-run")
 FALLBACK_HOUR = 9  # a dataset without timestamps has no best hour
-NEAR_DUPLICATE_RATIO = 0.9  # as core.delivery.outbox: X refuses posts this close to each other
 PLAN_DAYS = 7
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -361,8 +360,8 @@ def validate_rule(rule: Rule, aud: Audience, templates: Iterable[str]) -> list[s
                 problems.append(f"{rule.predicate.strip()!r} matches nobody: no segment is {predicate.describe()}")
     if rule.template not in templates:
         problems.append(f"template {rule.template!r} does not exist (templates: {', '.join(templates)})")
-    if rule.channel not in CHANNELS:
-        problems.append(f"channel {rule.channel!r} must be one of {', '.join(CHANNELS)}")
+    if rule.channel not in registry.channel_names():
+        problems.append(f"channel {rule.channel!r} must be one of {', '.join(registry.channel_names())}")
     if rule.hour is not None and not (isinstance(rule.hour, int) and 0 <= rule.hour <= 23):
         problems.append(f"hour={rule.hour} must be between 0 and 23 (empty: the segment's best hour)")
     return problems
@@ -663,7 +662,9 @@ def weekly_plan(
     if profiles is None:
         profiles = segment_profiles(ws, with_angles=True)
     settings = PublishSettings.load(ws)
-    lenient = replace(settings, char_limit=25_000)  # length is checked by check_draft against the real limit
+    # length is checked by check_draft against the real limit
+    lenient = replace(settings, char_limit=max(registry.char_limits()))
+    default_channel = registry.default_channel()
     banned = load_banned_words(ws)
     brand = load_brand(ws)
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
@@ -696,14 +697,16 @@ def weekly_plan(
             check = check_draft(text, banned_words=banned, max_weighted_length=settings.char_limit)
             length = check.weighted_length
             problems += check.reasons
-            problems += preflight(ws, text, exclude_post_id=post_id, settings=lenient)
+            # an unknown channel is validate_rule's to report; check the text by the default one's rules
+            rules = registry.channel(rule.channel if rule.channel in registry.channel_names() else default_channel)
+            problems += preflight(ws, text, exclude_post_id=post_id, settings=lenient, channel=rules.name)
             for other in items:
                 if (
                     other.text
                     and difflib.SequenceMatcher(None, text.casefold(), other.text.casefold(), autojunk=False).ratio()
                     >= NEAR_DUPLICATE_RATIO
                 ):
-                    problems.append(f"nearly the same text as the post for {other.segment}; X refuses duplicates")
+                    problems.append(f"nearly the same text as the post for {other.segment}; {rules.duplicate_rule}")
                     break
         items.append(
             PlanItem(

@@ -29,7 +29,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -49,8 +49,9 @@ from core.clock import utc_now
 from core.content.checks import check_draft, load_banned_words, weighted_length
 from core.content.templates import TemplateError, load_brand, render_template
 from core.delivery import outbox as publish
-from core.delivery.channels.base import ErrorKind, Mention, Publisher, PublishError
-from core.delivery.outbox import OutboxState, Outcome, Post, PublishSettings
+from core.delivery.channels import registry
+from core.delivery.channels.base import ErrorKind, Mention, PublishError
+from core.delivery.outbox import OutboxState, Outcome, Post, PublisherFactory, PublishSettings
 from core.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -114,8 +115,6 @@ CLAIM_SECONDS = 60  # a reply claim older than this was left by a process that d
 WAIT_FOR_OTHER_SECONDS = 15  # how long a second call waits for the first to link its post
 RATE_LIMIT_FALLBACK = timedelta(minutes=15)
 SINCE_SETTING, HOLD_SETTING, FAQ_SEEDED_SETTING = "inbox.since_id", "inbox.not_before", "inbox.faq_seeded"
-
-PublisherFactory = Callable[[str], Publisher]
 
 
 class InboxError(Exception):
@@ -881,14 +880,15 @@ class RefreshReport:
 def refresh_mentions(ws: Workspace, *, publishers: PublisherFactory | None = None) -> RefreshReport:
     """Fetch the account's mentions newer than the last one seen and store them.
 
-    Without X keys nothing is fetched (the dry run has no mentions). After a 429 the time X
-    gives is stored and no call is made before it.
+    Mentions come from the default channel; without keys for a live channel nothing is fetched
+    (the dry run has no mentions). After a rate limit the time the channel gives is stored and no
+    call is made before it.
 
     Parameters
     ----------
     publishers
-        ``channel -> Publisher`` (as for :func:`core.delivery.outbox.publish_now`); the configured X
-        publisher when None.
+        ``channel -> Channel`` (as for :func:`core.delivery.outbox.publish_now`); the registry's
+        connected channel when None.
 
     Raises
     ------
@@ -897,16 +897,17 @@ def refresh_mentions(ws: Workspace, *, publishers: PublisherFactory | None = Non
         stored then and the next refresh asks again from the same id.
     """
     settings = PublishSettings.load(ws)
-    channel = publish.default_channel()
-    if channel != "x":
-        return RefreshReport(0, 0, "No X keys are set (dry run), so there are no mentions to fetch.")
+    source = registry.channel(registry.default_channel())
+    if not source.live:
+        networks = " or ".join(c.label for c in registry.live_channels())
+        return RefreshReport(0, 0, f"No {networks} keys are set (dry run), so there are no mentions to fetch.")
+    channel = source.name
     now = clock.now()
     hold = ws.get_setting(HOLD_SETTING)
     if hold and hold > clock.iso(now):
-        return RefreshReport(
-            0, 0, f"X rate limit: mentions can be fetched again at {clock.format_local(hold, settings.timezone)}", hold
-        )
-    factory = publishers or (lambda ch: publish.publisher_for(ws, ch, timeout=settings.request_timeout_seconds))
+        when = clock.format_local(hold, settings.timezone)
+        return RefreshReport(0, 0, f"{source.label} rate limit: mentions can be fetched again at {when}", hold)
+    factory = publishers or (lambda ch: registry.publisher_for(ws, ch, timeout=settings.request_timeout_seconds))
     publisher = factory(channel)
     since_id = ws.get_setting(SINCE_SETTING)
     try:
@@ -918,12 +919,8 @@ def refresh_mentions(ws: Workspace, *, publishers: PublisherFactory | None = Non
         with ws.connect() as con:
             ws.set_setting(HOLD_SETTING, until, con=con)
             ws.audit("inbox.deferred", {"until": until}, con=con)
-        return RefreshReport(
-            0,
-            0,
-            f"X rate limit: mentions can be fetched again at {clock.format_local(until, settings.timezone)}",
-            until,
-        )
+        when = clock.format_local(until, settings.timezone)
+        return RefreshReport(0, 0, f"{source.label} rate limit: mentions can be fetched again at {when}", until)
     new = _store(ws, found, channel=channel)
     newest = _newest([since_id or "", *(m.remote_id for m in found)])
     with ws.connect() as con:
@@ -962,7 +959,7 @@ def seed_demo_mentions(ws: Workspace, *, now: datetime | None = None) -> int:
         Mention(f"demo-{n}", text, f"demo-user-{n}", handle, now - timedelta(hours=5 * n + 1), lang)
         for n, (handle, text, lang) in enumerate(DEMO_MENTIONS, start=1)
     ]
-    return _store(ws, mentions, channel=publish.DryRunPublisher.channel, is_demo=True)
+    return _store(ws, mentions, channel=registry.dry_run_channel(), is_demo=True)
 
 
 # -- replies ----------------------------------------------------------------------------------------
@@ -1056,7 +1053,7 @@ def reply(
     text
         The reply as the operator wrote it; the suggested reply when None.
     publishers
-        ``channel -> Publisher`` passed on to :func:`core.delivery.outbox.publish_now`.
+        ``channel -> Channel`` passed on to :func:`core.delivery.outbox.publish_now`.
 
     Raises
     ------

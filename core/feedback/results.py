@@ -42,10 +42,11 @@ import pandas as pd
 from core import clock
 from core.clock import utc_now
 from core.content.templates import list_templates
-from core.delivery.channels.base import ErrorKind, Publisher, PublishError, publisher_for
-from core.intake.mapping import auto_mapping
+from core.delivery.channels import registry
+from core.delivery.channels.base import Channel, ErrorKind, PublishError
+from core.delivery.outbox import PublisherFactory
+from core.intake.ingest import IngestError, _clean_header, auto_mapping, read_text_file, sniff_text_delimiter
 from core.intake.timestamps import TimestampParser
-from core.textfiles import TextFileError, clean_header, read_text_file, sniff_text_delimiter
 from core.workspace import Workspace
 
 __all__ = [
@@ -88,7 +89,9 @@ METRICS: dict[str, str] = {
 ENGAGEMENTS = ("likes", "reposts", "replies", "quotes")
 NOT_BEFORE_SETTING = "results.metrics_not_before"
 RATE_LIMIT_FALLBACK = timedelta(minutes=15)  # a 429 without x-rate-limit-reset
-SOURCE_X, SOURCE_SIMULATED, SOURCE_CSV = "x", "simulated", "csv"
+# a metrics row's source: a live channel's name (metrics read from it), or one of these
+SOURCE_SIMULATED, SOURCE_CSV = "simulated", "csv"
+_COUNTS = ("likes", "reposts", "replies", "quotes", "bookmarks", "impressions")  # post_metrics column order
 
 # Evidence model (see recommend): prior intra-post correlation and how many posts it weighs.
 RHO_PRIOR = 0.02  # a post counts as at most ~50 independent impressions until data says otherwise
@@ -150,14 +153,16 @@ class RefreshReport:
     """What :func:`refresh_metrics` did.
 
     ``updated`` posts got a new metrics row (``simulated`` of them dry-run posts); ``deferred_until``
-    is set when X's rate limit stopped the refresh; ``problem`` says why X could not be read.
+    is set when a channel's rate limit stopped the refresh; ``problem`` says why it could not be
+    read. ``network`` names the live channels asked (their labels).
     """
 
     updated: int
     simulated: int = 0
     deferred_until: str | None = None
     problem: str | None = None
-    waiting: int = 0  # X posts not refreshed this time
+    waiting: int = 0  # posts on live channels not refreshed this time
+    network: str = ""
 
     def as_json(self) -> dict:
         """``python -m core metrics-refresh --json``."""
@@ -171,32 +176,31 @@ class RefreshReport:
         text = ", ".join(parts) + "."
         if self.deferred_until:
             text += (
-                f" X's rate limit was reached: metrics of {self.waiting} X post(s) are read again after "
-                f"{clock.format_local(self.deferred_until, tz)}."
+                f" {self.network}'s rate limit was reached: metrics of {self.waiting} {self.network} post(s) "
+                f"are read again after {clock.format_local(self.deferred_until, tz)}."
             )
         if self.problem:
-            text += f" X could not be read: {self.problem}"
+            text += f" {self.network} could not be read: {self.problem}"
         return text
 
 
 def metrics_not_before(ws: Workspace, *, now: datetime | None = None) -> str | None:
-    """When X may be asked for metrics again (UTC ISO), or None when it may be asked now."""
+    """When live channels may be asked for metrics again (UTC ISO), or None when they may be asked now."""
     until = ws.get_setting(NOT_BEFORE_SETTING)
     if until and datetime.fromisoformat(until) > (now or clock.now()):
         return until
     return None
 
 
-PublisherFactory = Callable[[str], Publisher]
-
-
 def _measurable(ws: Workspace) -> list:
     """Published posts that can have metrics: not replies to mentions (those are conversation, not campaign)."""
+    names = registry.channel_names()
     with ws.connect() as con:
         return con.execute(
             "SELECT id, remote_id, channel, segment, template, published_at FROM outbox "
             "WHERE state = 'published' AND remote_id IS NOT NULL AND in_reply_to IS NULL "
-            "AND channel IN ('x', 'dry-run') ORDER BY id"
+            f"AND channel IN ({','.join('?' * len(names))}) ORDER BY id",
+            names,
         ).fetchall()
 
 
@@ -220,27 +224,73 @@ def refresh_metrics(
 ) -> RefreshReport:
     """Read the metrics of every published post and store them as a new point of its time series.
 
+    Posts on live channels are read from their channel; dry-run posts get simulated metrics.
+
     Parameters
     ----------
     publishers
-        ``channel -> Publisher`` (default: :func:`core.delivery.channels.base.publisher_for`).
+        ``channel -> Channel`` (default: :func:`core.delivery.channels.registry.publisher_for`).
     now
         The refresh time (default: now); simulated metrics depend on it.
     progress
-        Called with (X posts read so far, X posts to read) after each call to X.
+        Called with (live posts read so far, live posts to read) after each call to a channel.
 
     Returns
     -------
     RefreshReport
-        How many posts were updated; whether X's rate limit deferred the rest (and until when) or
-        another problem stopped reading X. Simulated metrics are stored either way.
+        How many posts were updated; whether a channel's rate limit deferred the rest (and until
+        when) or another problem stopped reading. Simulated metrics are stored either way.
     """
     now = (now or clock.now()).astimezone(UTC).replace(microsecond=0)
     stamp = clock.iso(now)
     posts = _measurable(ws)
+    simulated_rows = _simulated_rows(ws, [p for p in posts if not registry.channel(p["channel"]).live], now, stamp)
+    _store(ws, simulated_rows)
+    live = [p for p in posts if registry.channel(p["channel"]).live]
+    if not live:
+        return RefreshReport(len(simulated_rows), len(simulated_rows))
+    names = [c.name for c in registry.live_channels() if any(p["channel"] == c.name for p in live)]
+    network = " and ".join(registry.label(name) for name in names)
+    until = metrics_not_before(ws, now=now)
+    if until:
+        log.info("metrics refresh: %s is rate limited until %s; not asked", network, until)
+        return RefreshReport(len(simulated_rows), len(simulated_rows), until, waiting=len(live), network=network)
+    live_rows: list[tuple] = []  # filled as calls succeed, so a 429 midway keeps what was read
+    deferred = problem = None
+    try:
+        factory = publishers or (lambda channel: registry.publisher_for(ws, channel))
+        done = 0
+        for name in names:
+            mine = [p for p in live if p["channel"] == name]
+            _read_metrics(factory(name), mine, stamp, live_rows, progress, done=done, total=len(live))
+            done += len(mine)
+    except PublishError as exc:
+        if exc.kind == ErrorKind.RATE_LIMITED:
+            deferred = clock.iso(exc.retry_at or now + RATE_LIMIT_FALLBACK)
+            ws.set_setting(NOT_BEFORE_SETTING, deferred)
+        else:
+            problem = exc.message
+        log.warning("metrics refresh stopped: %s", exc.message)
+    _store(ws, live_rows)
+    counts = {name: sum(1 for row in live_rows if row[-1] == name) for name in names}
+    with ws.connect() as con:
+        ws.audit("results.refresh", {**counts, "simulated": len(simulated_rows), "deferred_until": deferred}, con=con)
+    refreshed = {row[0] for row in live_rows}
+    return RefreshReport(
+        len(simulated_rows) + len(live_rows),
+        len(simulated_rows),
+        deferred,
+        problem,
+        waiting=sum(1 for p in live if p["id"] not in refreshed),
+        network=network,
+    )
+
+
+def _simulated_rows(ws: Workspace, posts: list, now: datetime, stamp: str) -> list[tuple]:
+    """``post_metrics`` rows of simulated metrics at ``now`` for dry-run posts."""
     tz = ZoneInfo(clock.operator_timezone(ws))
-    simulated_rows = []
-    for p in (p for p in posts if p["channel"] == "dry-run"):
+    rows = []
+    for p in posts:
         published = datetime.fromisoformat(p["published_at"])
         m = simulated_metrics(
             p["id"],
@@ -250,73 +300,34 @@ def refresh_metrics(
             now=now,
             local_hour=published.astimezone(tz).hour,
         )
-        simulated_rows.append(
-            (
-                p["id"],
-                p["remote_id"],
-                stamp,
-                m["likes"],
-                m["reposts"],
-                m["replies"],
-                m["quotes"],
-                m["bookmarks"],
-                m["impressions"],
-                SOURCE_SIMULATED,
-            )
-        )
-    _store(ws, simulated_rows)
-    on_x = [p for p in posts if p["channel"] == "x"]
-    if not on_x:
-        return RefreshReport(len(simulated_rows), len(simulated_rows))
-    until = metrics_not_before(ws, now=now)
-    if until:
-        log.info("metrics refresh: X is rate limited until %s; not asked", until)
-        return RefreshReport(len(simulated_rows), len(simulated_rows), until, waiting=len(on_x))
-    x_rows: list[tuple] = []
-    deferred = problem = None
-    try:
-        publisher = (publishers or (lambda channel: publisher_for(ws, channel)))("x")
-        # one call per 100 ids, so a 429 midway keeps what the earlier calls read
-        for start in range(0, len(on_x), 100):
-            chunk = on_x[start : start + 100]
-            found = publisher.public_metrics([p["remote_id"] for p in chunk])
-            if progress is not None:
-                progress(start + len(chunk), len(on_x))
-            for p in chunk:
-                values = found.get(str(p["remote_id"]))
-                if values is not None:
-                    x_rows.append(
-                        (
-                            p["id"],
-                            p["remote_id"],
-                            stamp,
-                            *(
-                                int(values.get(METRICS[name], 0) or 0)
-                                for name in ("likes", "reposts", "replies", "quotes", "bookmarks", "impressions")
-                            ),
-                            SOURCE_X,
-                        )
-                    )
-    except PublishError as exc:
-        if exc.kind == ErrorKind.RATE_LIMITED:
-            deferred = clock.iso(exc.retry_at or now + RATE_LIMIT_FALLBACK)
-            ws.set_setting(NOT_BEFORE_SETTING, deferred)
-        else:
-            problem = exc.message
-        log.warning("metrics refresh stopped: %s", exc.message)
-    _store(ws, x_rows)
-    with ws.connect() as con:
-        ws.audit(
-            "results.refresh", {"x": len(x_rows), "simulated": len(simulated_rows), "deferred_until": deferred}, con=con
-        )
-    refreshed = {row[0] for row in x_rows}
-    return RefreshReport(
-        len(simulated_rows) + len(x_rows),
-        len(simulated_rows),
-        deferred,
-        problem,
-        waiting=sum(1 for p in on_x if p["id"] not in refreshed),
-    )
+        rows.append((p["id"], p["remote_id"], stamp, *(m[name] for name in _COUNTS), SOURCE_SIMULATED))
+    return rows
+
+
+def _read_metrics(
+    channel: Channel,
+    posts: list,
+    stamp: str,
+    into: list[tuple],
+    progress: Callable[[int, int], None] | None,
+    *,
+    done: int,
+    total: int,
+) -> None:
+    """Append ``post_metrics`` rows read from ``channel`` to ``into``, one call per 100 posts.
+
+    Raises :class:`PublishError` as the channel does; rows of the calls before stay in ``into``.
+    """
+    for start in range(0, len(posts), 100):
+        chunk = posts[start : start + 100]
+        found = channel.public_metrics([p["remote_id"] for p in chunk])
+        if progress is not None:
+            progress(done + start + len(chunk), total)
+        for p in chunk:
+            values = found.get(str(p["remote_id"]))
+            if values is not None:
+                counts = (int(values.get(METRICS[name], 0) or 0) for name in _COUNTS)
+                into.append((p["id"], p["remote_id"], stamp, *counts, channel.name))
 
 
 # -- reading what was measured ----------------------------------------------------------------------
@@ -823,7 +834,7 @@ def _read_table(path: Path, name: str) -> tuple[pd.DataFrame, str, str]:
         text, encoding = read_text_file(
             path, name=name, if_empty="export the posts with their likes, reposts and replies"
         )
-    except TextFileError as exc:
+    except IngestError as exc:
         raise ResultsError(str(exc)) from None
     delimiter = sniff_text_delimiter(text)
     try:
@@ -832,7 +843,7 @@ def _read_table(path: Path, name: str) -> tuple[pd.DataFrame, str, str]:
         )
     except (pd.errors.ParserError, csv.Error) as exc:
         raise ResultsError(f"{name}: cannot be read as a {delimiter!r}-separated CSV ({exc})") from None
-    frame.columns = clean_header([str(c) for c in frame.columns])
+    frame.columns = _clean_header([str(c) for c in frame.columns])
     return frame, encoding, delimiter
 
 

@@ -1,72 +1,25 @@
-"""Where posts go: one small interface, a dry-run publisher and X through tweepy.
+"""What every channel is: the :class:`Channel` protocol, its error kinds and the data it returns.
 
-Every publisher sends one text, lists the account's recent posts (so an uncertain send can be
-reconciled instead of repeated) and says which account it is. Foreign errors are mapped once,
-here, to :class:`PublishError` kinds the outbox and the pages can act on.
+A channel owns everything that differs per social network: its name and label, how it counts a
+post's length and which limits an account may have, how it publishes (a post or a reply), how an
+uncertain send is reconciled (the account's recent posts), its metrics and mentions, and what its
+errors mean. Foreign errors are mapped once, inside each channel, to :class:`PublishError` kinds
+the outbox and the pages act on; nobody else reads a network's status codes or wording.
 
-X credentials come from the environment (``X_CONSUMER_KEY``, ``X_CONSUMER_SECRET``,
-``X_ACCESS_TOKEN``, ``X_ACCESS_TOKEN_SECRET``) or from ``[x]`` in ``.streamlit/secrets.toml``
-(read with tomllib: ``core`` does not import Streamlit). ``REACH_X_API_BASE`` sends tweepy's
-requests to another base URL (a sandbox, the tests' fake X) through a transport adapter mounted
-on tweepy's own ``requests`` session; tweepy itself is not patched.
+The channels themselves live next to this module (``dry_run``, ``x``) and are listed in
+:mod:`core.delivery.channels.registry`.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import tomllib
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
-import requests
-import tweepy
-from requests.adapters import HTTPAdapter
-
-from core import clock
-from core.clock import utc_now
 from core.workspace import Workspace
 
-__all__ = [
-    "CREDENTIAL_NAMES",
-    "DEFAULT_X_API_BASE",
-    "Account",
-    "DryRunPublisher",
-    "ErrorKind",
-    "Mention",
-    "PublishError",
-    "Publisher",
-    "SentPost",
-    "XCredentials",
-    "XPublisher",
-    "load_x_credentials",
-    "publisher_for",
-]
-
-log = logging.getLogger(__name__)
-
-DEFAULT_X_API_BASE = "https://api.twitter.com"
-# environment variable -> key under [x] in secrets.toml
-CREDENTIAL_NAMES = {
-    "X_CONSUMER_KEY": "consumer_key",
-    "X_CONSUMER_SECRET": "consumer_secret",
-    "X_ACCESS_TOKEN": "access_token",
-    "X_ACCESS_TOKEN_SECRET": "access_token_secret",
-}
-RECONNECT = (
-    "Reconnect your X keys: create new ones in the X developer portal (the app needs Read and Write "
-    "permission), put them in .streamlit/secrets.toml under [x] (or in X_* environment variables and "
-    "restart Reach), then retry the post."
-)
-
-# oauthlib logs the signed OAuth parameters (consumer key, access token) at DEBUG; keep them out
-# of every log, whatever level the host application sets.
-for _noisy in ("oauthlib", "requests_oauthlib"):
-    logging.getLogger(_noisy).setLevel(logging.INFO)
+__all__ = ["Account", "Channel", "ErrorKind", "Mention", "PublishError", "SentPost"]
 
 
 class ErrorKind(StrEnum):
@@ -74,7 +27,7 @@ class ErrorKind(StrEnum):
 
     RATE_LIMITED = "rate_limited"  # defer until the reset time
     TRANSIENT = "transient"  # 5xx, timeout, connection: outcome unknown, reconcile then retry
-    DUPLICATE = "duplicate"  # X refused identical content: reconcile, never resend blindly
+    DUPLICATE = "duplicate"  # the network refused identical content: reconcile, never resend blindly
     AUTH = "auth"  # 401, non-duplicate 403, missing keys: the operator must act
     REJECTED = "rejected"  # 400 and the like: this text will never go out as it is
 
@@ -119,10 +72,43 @@ class Account:
     username: str
 
 
-class Publisher(Protocol):
-    """The one interface every channel implements."""
+class Channel(Protocol):
+    """The one interface every channel implements.
 
-    channel: str
+    The class attributes and class methods describe the channel without connecting to it (the
+    pages list channels and the outbox checks lengths with them); :meth:`connect` makes an
+    instance that talks to the network.
+    """
+
+    name: ClassVar[str]
+    """Stored with each post and rule (``"x"``, ``"dry-run"``)."""
+    label: ClassVar[str]
+    """Shown to the operator (``"X"``, ``"Dry run"``)."""
+    live: ClassVar[bool]
+    """Whether posts leave Reach (False for the dry run, which only records them)."""
+    char_limits: ClassVar[tuple[int, ...]]
+    """The length limits an account may have, the standard one first (X: 280, 25,000 premium)."""
+    length_rule: ClassVar[str]
+    """How :meth:`weighted_length` counts, for messages: ``"X's count (links count 23, …)"``."""
+    duplicate_rule: ClassVar[str]
+    """Why a near-duplicate of a recent post is refused before sending, for messages."""
+    connect_hint: ClassVar[str]
+    """How the operator connects it, for the pages: ``"put your keys in …"`` (empty: nothing to connect)."""
+
+    @staticmethod
+    def weighted_length(text: str) -> int:
+        """The length of ``text`` as the network counts it against the limit."""
+        ...
+
+    @classmethod
+    def configured(cls) -> bool:
+        """Whether keys are set, even incomplete ones (:meth:`connect` then says what is missing)."""
+        ...
+
+    @classmethod
+    def connect(cls, ws: Workspace, *, timeout: float) -> Channel:
+        """A channel ready to publish; :class:`PublishError` (kind ``auth``) when keys are missing."""
+        ...
 
     def send(self, text: str, *, in_reply_to: str | None = None) -> SentPost:
         """Publish ``text`` (as a reply to post ``in_reply_to``); raise :class:`PublishError` when it
@@ -130,7 +116,7 @@ class Publisher(Protocol):
         ...
 
     def recent_posts(self, *, since: datetime) -> list[SentPost]:
-        """The account's own posts created at or after ``since``, newest first."""
+        """The account's own posts created at or after ``since``, newest first (for reconciling)."""
         ...
 
     def public_metrics(self, remote_ids: list[str]) -> dict[str, dict[str, int]]:
@@ -146,289 +132,3 @@ class Publisher(Protocol):
     def account(self) -> Account:
         """The account posts go to."""
         ...
-
-
-# -- dry run ------------------------------------------------------------------------------------
-class DryRunPublisher:
-    """Records what would be sent, in the workspace; the default when no X keys are set."""
-
-    channel = "dry-run"
-
-    def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
-
-    def send(self, text: str, *, in_reply_to: str | None = None) -> SentPost:
-        """Record ``text`` as sent."""
-        remote_id = f"dry-{uuid.uuid4().hex[:12]}"
-        with self.ws.connect() as con:
-            con.execute(
-                "INSERT INTO dry_run_posts (remote_id, text, created_at) VALUES (?, ?, ?)", (remote_id, text, utc_now())
-            )
-        log.info("dry run: recorded post %s (%d characters), nothing sent", remote_id, len(text))
-        return SentPost(remote_id, text, None, datetime.now(UTC))
-
-    def recent_posts(self, *, since: datetime) -> list[SentPost]:
-        """Posts recorded since ``since``."""
-        with self.ws.connect() as con:
-            rows = con.execute(
-                "SELECT remote_id, text, created_at FROM dry_run_posts WHERE created_at >= ? ORDER BY id DESC",
-                (clock.iso(since),),
-            ).fetchall()
-        return [SentPost(r["remote_id"], r["text"], None, datetime.fromisoformat(r["created_at"])) for r in rows]
-
-    def account(self) -> Account:
-        """A pseudo-account: nothing is connected."""
-        return Account("dry-run", "dry-run")
-
-    def public_metrics(self, remote_ids: list[str]) -> dict[str, dict[str, int]]:
-        """Nothing was really posted, so nothing was seen."""
-        return {}
-
-    def mentions(self, *, since_id: str | None = None) -> list[Mention]:
-        """Nobody can mention an account that does not exist."""
-        return []
-
-
-# -- X --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class XCredentials:
-    """OAuth 1.0a user-context keys. ``repr`` never shows them."""
-
-    consumer_key: str
-    consumer_secret: str
-    access_token: str
-    access_token_secret: str
-
-    def __repr__(self) -> str:
-        return "XCredentials(<hidden>)"
-
-    def values(self) -> tuple[str, ...]:
-        """The secret strings, for redaction."""
-        return (self.consumer_key, self.consumer_secret, self.access_token, self.access_token_secret)
-
-
-def _secrets_files() -> list[Path]:
-    # Streamlit reads the project's file and the user's global one; so do we, project first.
-    return [Path.cwd() / ".streamlit" / "secrets.toml", Path.home() / ".streamlit" / "secrets.toml"]
-
-
-def load_x_credentials(
-    *, environ: dict[str, str] | None = None, secrets_files: list[Path] | None = None
-) -> XCredentials | None:
-    """X keys from the environment, else from ``[x]`` in secrets.toml; None when none are set.
-
-    Raises
-    ------
-    PublishError
-        (kind ``auth``) when only some of the four keys are set; the message names the missing
-        ones, never a value.
-    """
-    environ = os.environ if environ is None else environ
-    found = {key: environ.get(env, "").strip() for env, key in CREDENTIAL_NAMES.items()}
-    source = "environment"
-    if not any(found.values()):
-        source = "secrets.toml"
-        for path in secrets_files if secrets_files is not None else _secrets_files():
-            try:
-                section = tomllib.loads(path.read_text(encoding="utf-8")).get("x", {})
-            except (OSError, tomllib.TOMLDecodeError):
-                continue
-            found = {key: str(section.get(key, "")).strip() for key in CREDENTIAL_NAMES.values()}
-            if any(found.values()):
-                break
-    if not any(found.values()):
-        return None
-    missing = [env for env, key in CREDENTIAL_NAMES.items() if not found[key]]
-    if missing:
-        raise PublishError(
-            ErrorKind.AUTH, f"incomplete X keys in the {source}: {', '.join(missing)} not set. {RECONNECT}"
-        )
-    return XCredentials(**found)
-
-
-class _RoutingAdapter(HTTPAdapter):
-    """Sends tweepy's fixed-host requests to ``base`` and bounds each one by ``timeout`` seconds."""
-
-    def __init__(self, base: str, timeout: float) -> None:
-        super().__init__()
-        self.base = base.rstrip("/")
-        self.timeout = timeout
-
-    def send(self, request, **kwargs):  # type: ignore[override]
-        if self.base != DEFAULT_X_API_BASE and request.url.startswith(DEFAULT_X_API_BASE):
-            request.url = self.base + request.url[len(DEFAULT_X_API_BASE) :]
-            # proxies were chosen for api.twitter.com; choose again for where the request now goes
-            kwargs["proxies"] = requests.utils.get_environ_proxies(request.url, no_proxy=None)
-        # tweepy passes no timeout: without one a hung connection would hold the claim forever
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout
-        return super().send(request, **kwargs)
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-class XPublisher:
-    """X (Twitter) API v2 through ``tweepy.Client`` with OAuth 1.0a user context."""
-
-    channel = "x"
-
-    def __init__(self, credentials: XCredentials, *, api_base: str | None = None, timeout: float = 20.0) -> None:
-        self._secrets = tuple(v for v in credentials.values() if v)
-        self.api_base = (api_base or os.environ.get("REACH_X_API_BASE") or DEFAULT_X_API_BASE).rstrip("/")
-        self.client = tweepy.Client(
-            consumer_key=credentials.consumer_key,
-            consumer_secret=credentials.consumer_secret,
-            access_token=credentials.access_token,
-            access_token_secret=credentials.access_token_secret,
-        )
-        self.client.session.mount(DEFAULT_X_API_BASE, _RoutingAdapter(self.api_base, timeout))
-        self._account: Account | None = None
-
-    # The one place tweepy's and requests' errors become PublishError kinds.
-    def _call(self, what: str, fn, *args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except tweepy.TooManyRequests as exc:
-            reset = getattr(exc, "reset_time", None)
-            retry_at = datetime.fromtimestamp(reset, UTC) if reset else None
-            raise PublishError(
-                ErrorKind.RATE_LIMITED, f"X rate limit reached while trying to {what}", retry_at=retry_at
-            ) from None
-        except tweepy.Unauthorized:
-            raise PublishError(
-                ErrorKind.AUTH, f"X did not accept the keys (401) while trying to {what}. {RECONNECT}"
-            ) from None
-        except tweepy.Forbidden as exc:
-            detail = self._redact(" ".join(exc.api_messages) or str(exc))
-            if "duplicate" in detail.lower():
-                raise PublishError(ErrorKind.DUPLICATE, f"X refused the post as duplicate content ({detail})") from None
-            raise PublishError(ErrorKind.AUTH, f"X refused to {what} (403: {detail}). {RECONNECT}") from None
-        except tweepy.TwitterServerError as exc:
-            status = getattr(exc.response, "status_code", "5xx")
-            raise PublishError(ErrorKind.TRANSIENT, f"X had a server error ({status}) while trying to {what}") from None
-        except tweepy.HTTPException as exc:
-            status = getattr(exc.response, "status_code", "?")
-            detail = self._redact(" ".join(exc.api_messages) or str(exc))
-            raise PublishError(ErrorKind.REJECTED, f"X refused to {what} ({status}: {detail})") from None
-        except requests.Timeout:
-            raise PublishError(ErrorKind.TRANSIENT, f"X did not answer in time while trying to {what}") from None
-        except requests.RequestException as exc:
-            raise PublishError(ErrorKind.TRANSIENT, f"could not reach X to {what} ({type(exc).__name__})") from None
-
-    def _redact(self, text: str) -> str:
-        for value in self._secrets:
-            text = text.replace(value, "***")
-        return text
-
-    def account(self) -> Account:
-        """The authenticated account (one ``GET /2/users/me`` per publisher)."""
-        if self._account is None:
-            response = self._call("look up your account", self.client.get_me, user_auth=True)
-            self._account = Account(str(response.data.id), str(response.data.username))
-        return self._account
-
-    def _url(self, remote_id: str) -> str:
-        return f"https://x.com/{self.account().username}/status/{remote_id}"
-
-    def send(self, text: str, *, in_reply_to: str | None = None) -> SentPost:
-        """``POST /2/tweets`` (with ``reply.in_reply_to_tweet_id`` for a reply)."""
-        response = self._call(
-            "publish the post", self.client.create_tweet, text=text, user_auth=True, in_reply_to_tweet_id=in_reply_to
-        )
-        data = response.data or {}
-        remote_id = str(data.get("id", ""))
-        if not remote_id:
-            raise PublishError(ErrorKind.TRANSIENT, "X answered without a post id; the post will be looked up")
-        try:
-            url = self._url(remote_id)
-        except PublishError:  # posted; the link can be rebuilt later
-            url = f"https://x.com/i/web/status/{remote_id}"
-        return SentPost(remote_id, str(data.get("text", text)), url, datetime.now(UTC))
-
-    def recent_posts(self, *, since: datetime) -> list[SentPost]:
-        """``GET /2/users/:id/tweets`` since ``since`` (at most 100: enough for reconciliation)."""
-        account = self.account()
-        response = self._call(
-            "look up recent posts",
-            self.client.get_users_tweets,
-            account.user_id,
-            user_auth=True,
-            max_results=100,
-            start_time=since.astimezone(UTC),
-            tweet_fields=["created_at"],
-        )
-        posts = []
-        for tweet in response.data or []:
-            remote_id = str(tweet.id)
-            created = tweet.created_at if isinstance(tweet.created_at, datetime) else _parse_time(tweet.created_at)
-            posts.append(
-                SentPost(remote_id, tweet.text, f"https://x.com/{account.username}/status/{remote_id}", created)
-            )
-        return posts
-
-    def public_metrics(self, remote_ids: list[str]) -> dict[str, dict[str, int]]:
-        """``GET /2/tweets?ids=…&tweet.fields=public_metrics``, 100 ids a call."""
-        metrics: dict[str, dict[str, int]] = {}
-        ids = list(dict.fromkeys(str(i) for i in remote_ids))
-        for start in range(0, len(ids), 100):
-            response = self._call(
-                "read post metrics",
-                self.client.get_tweets,
-                ids[start : start + 100],
-                user_auth=True,
-                tweet_fields=["public_metrics"],
-            )
-            for tweet in response.data or []:
-                metrics[str(tweet.id)] = {k: int(v or 0) for k, v in (tweet.public_metrics or {}).items()}
-        return metrics
-
-    def mentions(self, *, since_id: str | None = None) -> list[Mention]:
-        """``GET /2/users/:id/mentions`` newer than ``since_id``, every page, with authors' handles."""
-        account = self.account()
-        found: list[Mention] = []
-        token = None
-        while True:
-            response = self._call(
-                "read mentions",
-                self.client.get_users_mentions,
-                account.user_id,
-                user_auth=True,
-                max_results=100,
-                since_id=since_id,
-                pagination_token=token,
-                tweet_fields=["created_at", "author_id", "lang"],
-                expansions=["author_id"],
-                user_fields=["username"],
-            )
-            users = {str(u.id): u.username for u in (response.includes or {}).get("users", [])}
-            for tweet in response.data or []:
-                created = tweet.created_at if isinstance(tweet.created_at, datetime) else _parse_time(tweet.created_at)
-                author = str(tweet.author_id) if tweet.author_id is not None else None
-                found.append(Mention(str(tweet.id), tweet.text, author, users.get(author or ""), created, tweet.lang))
-            token = (response.meta or {}).get("next_token")
-            if not token:
-                return found
-
-
-def publisher_for(ws: Workspace, channel: str, *, timeout: float | None = None) -> Publisher:
-    """The publisher of ``channel`` ("x" or "dry-run").
-
-    Raises
-    ------
-    PublishError
-        (kind ``auth``) for "x" when the X keys are missing or incomplete.
-    """
-    if channel == DryRunPublisher.channel:
-        return DryRunPublisher(ws)
-    if channel != XPublisher.channel:
-        raise ValueError(f"channel={channel!r} must be 'x' or 'dry-run'")
-    credentials = load_x_credentials()
-    if credentials is None:
-        raise PublishError(ErrorKind.AUTH, f"no X keys are set, so nothing can be posted to X. {RECONNECT}")
-    if timeout is None:
-        timeout = float(ws.get_setting("publish.request_timeout_seconds", "20"))
-    return XPublisher(credentials, timeout=timeout)

@@ -9,15 +9,10 @@ from pathlib import Path
 import pytest
 
 from core.delivery import outbox as publish
-from core.delivery.channels.base import (
-    DryRunPublisher,
-    ErrorKind,
-    PublishError,
-    XCredentials,
-    XPublisher,
-    load_x_credentials,
-    publisher_for,
-)
+from core.delivery.channels.base import ErrorKind, PublishError
+from core.delivery.channels.dry_run import DryRunPublisher
+from core.delivery.channels.registry import publisher_for
+from core.delivery.channels.x import XCredentials, XPublisher, load_x_credentials
 from core.workspace import Workspace
 from tests.conftest import FAKE_X_KEYS
 

@@ -1,0 +1,95 @@
+"""The channels Reach can post to, and how callers find one by name.
+
+Adding a channel is one module next to this one (a class that implements
+:class:`~core.delivery.channels.base.Channel`) and one entry in :data:`CHANNELS`.
+"""
+
+from __future__ import annotations
+
+from core.delivery.channels.base import Channel
+from core.delivery.channels.dry_run import DryRunPublisher
+from core.delivery.channels.x import XPublisher
+from core.workspace import Workspace
+
+__all__ = [
+    "CHANNELS",
+    "channel",
+    "channel_names",
+    "char_limits",
+    "default_channel",
+    "dry_run_channel",
+    "is_live",
+    "label",
+    "live_channels",
+    "publisher_for",
+]
+
+#: Every channel, in order of preference: the first live one with keys is the default.
+CHANNELS: tuple[type[Channel], ...] = (XPublisher, DryRunPublisher)
+_BY_NAME: dict[str, type[Channel]] = {c.name: c for c in CHANNELS}
+
+
+def channel_names() -> tuple[str, ...]:
+    """The names stored with posts and rules (``"x"``, ``"dry-run"``), in registry order."""
+    return tuple(_BY_NAME)
+
+
+def channel(name: str) -> type[Channel]:
+    """The channel called ``name``; :class:`ValueError` naming the known ones otherwise."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise ValueError(f"channel={name!r} must be one of {', '.join(_BY_NAME)}") from None
+
+
+def label(name: str) -> str:
+    """What the operator sees for channel ``name`` (the name itself for an unknown one)."""
+    found = _BY_NAME.get(name)
+    return found.label if found else name
+
+
+def is_live(name: str) -> bool:
+    """Whether posts on channel ``name`` leave Reach (False for the dry run and unknown names)."""
+    found = _BY_NAME.get(name)
+    return bool(found and found.live)
+
+
+def char_limits() -> tuple[int, ...]:
+    """Every length limit some channel's accounts may have, smallest first."""
+    return tuple(sorted({limit for c in CHANNELS for limit in c.char_limits}))
+
+
+def live_channels() -> tuple[type[Channel], ...]:
+    """The channels whose posts leave Reach, in registry order."""
+    return tuple(c for c in CHANNELS if c.live)
+
+
+def dry_run_channel() -> str:
+    """The channel that only records posts and needs no keys."""
+    return next(c.name for c in CHANNELS if not c.live)
+
+
+def default_channel() -> str:
+    """The first live channel whose keys are set (even incomplete ones: publishing then says what is
+    missing), else the dry run."""
+    for candidate in live_channels():
+        if candidate.configured():
+            return candidate.name
+    return dry_run_channel()
+
+
+def publisher_for(ws: Workspace, name: str, *, timeout: float | None = None) -> Channel:
+    """The connected channel ``name``; requests time out after ``timeout`` seconds (default: the
+    ``publish.request_timeout_seconds`` setting).
+
+    Raises
+    ------
+    PublishError
+        (kind ``auth``) when the channel's keys are missing or incomplete.
+    ValueError
+        When no channel is called ``name``.
+    """
+    found = channel(name)
+    if timeout is None:
+        timeout = float(ws.get_setting("publish.request_timeout_seconds", "20"))
+    return found.connect(ws, timeout=timeout)

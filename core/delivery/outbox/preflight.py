@@ -1,0 +1,88 @@
+"""Pre-flight: why a text cannot go out yet (too long for its channel, nearly the same as a recent post)."""
+
+from __future__ import annotations
+
+import difflib
+import html
+import re
+import unicodedata
+from datetime import timedelta
+
+from core import clock
+from core.delivery.channels import registry
+from core.delivery.outbox.posts import OutboxState as S
+from core.delivery.outbox.settings import PublishSettings
+from core.workspace import Workspace
+
+__all__ = ["NEAR_DUPLICATE_DAYS", "NEAR_DUPLICATE_RATIO", "normalise", "preflight", "weighted_length"]
+
+NEAR_DUPLICATE_RATIO = 0.9
+NEAR_DUPLICATE_DAYS = 30
+
+_URL = re.compile(r"https?://\S+")
+
+
+def normalise(text: str) -> str:
+    """``text`` as compared for duplicates: unescaped, NFC, links as ``<url>``, spaces collapsed, casefolded."""
+    # networks answer with HTML entities, shortened links and normalised Unicode; compare what is left
+    text = unicodedata.normalize("NFC", html.unescape(text))
+    return " ".join(_URL.sub("<url>", text).split()).casefold()
+
+
+def preflight(
+    ws: Workspace,
+    text: str,
+    *,
+    exclude_post_id: int | None = None,
+    settings: PublishSettings | None = None,
+    queued_too: bool = True,
+    in_reply_to: str | None = None,
+    channel: str | None = None,
+) -> list[str]:
+    """Why ``text`` cannot go out (empty list when it can): length, near-duplicates.
+
+    Parameters
+    ----------
+    channel
+        Whose length rule applies (default: :func:`~core.delivery.channels.registry.default_channel`).
+    exclude_post_id
+        The post being checked, so it is not compared with itself.
+    queued_too
+        Compare with approved and scheduled posts as well as with published ones.
+    in_reply_to
+        For a reply: compare only with other replies to the same post (two customers may both get
+        "thanks!"); posts are compared only with posts that are not replies.
+    """
+    settings = settings or PublishSettings.load(ws)
+    rules = registry.channel(channel or registry.default_channel())
+    problems = []
+    if not text.strip():
+        problems.append("the text is empty")
+        return problems
+    length = rules.weighted_length(text)
+    if length > settings.char_limit:
+        problems.append(
+            f"{length:,} characters by {rules.length_rule} — over the limit of {settings.char_limit:,} "
+            f"by {length - settings.char_limit:,}"
+        )
+    states = [S.PUBLISHED, S.PUBLISHING] + ([S.APPROVED, S.SCHEDULED] if queued_too else [])
+    since = clock.iso(clock.now() - timedelta(days=NEAR_DUPLICATE_DAYS))
+    marks = ",".join("?" * len(states))
+    with ws.connect() as con:
+        rows = con.execute(
+            f"SELECT id, text, state FROM outbox WHERE state IN ({marks}) AND id != ? "
+            "AND COALESCE(published_at, updated_at) >= ? AND COALESCE(in_reply_to, '') = ? ORDER BY id DESC",
+            (*states, exclude_post_id or -1, since, in_reply_to or ""),
+        ).fetchall()
+    mine = normalise(text)
+    for row in rows:
+        ratio = difflib.SequenceMatcher(None, mine, normalise(row["text"]), autojunk=False).ratio()
+        if ratio >= NEAR_DUPLICATE_RATIO:
+            problems.append(f"nearly the same as post {row['id']} ({row['state']}); {rules.duplicate_rule}")
+            break
+    return problems
+
+
+def weighted_length(text: str, *, channel: str | None = None) -> int:
+    """The length of ``text`` as ``channel`` (default: the default channel) counts it against the limit."""
+    return registry.channel(channel or registry.default_channel()).weighted_length(text)
