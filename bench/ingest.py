@@ -87,7 +87,7 @@ def _child(kind: str, path: str, home: str) -> dict:
         from core.intake.ingest import ingest
         from core.workspace import open_workspace
 
-        ws = open_workspace(home, with_demo=False)
+        ws = open_workspace(home)  # the folder only: no demo dataset beside the measured one
         report = ingest(ws, [path]).as_json()
         rows = report["rows_read"]
         extra = {k: report[k] for k in ("rows_accepted", "rows_rejected", "duplicates_removed")}
