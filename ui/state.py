@@ -25,6 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "studio_draft_round": 0,  # bumped on every generation so draft editors start from the new text
     "studio_notice": None,  # (kind, message) left by a Studio action, shown once
     "studio_model": None,  # widget: the model chosen on the Studio's Model tab
+    "studio_keep_all": False,  # widget: keep retweets, quotes and link-only posts in the corpus
     "studio_seed": 0,  # widget: the seed of the next "Write drafts"; moves on after each
     "studio_seed_used": None,  # the seed of the write under way (set as its button is clicked)
     "targeting_notice": None,  # (kind, message, "top" or "queue") left by a Targeting action, shown once

@@ -61,18 +61,43 @@ def corpus_picker(ws: Workspace) -> Corpus | None:
             st.error(str(exc))
             return None
         text_column = st.selectbox("Text column", columns, key="studio_text_column") if columns else None
+    keep_all = st.toggle(
+        "Keep retweets, quotes and link-only posts",
+        key="studio_keep_all",
+        help="They are someone else's words or no words at all, so by default the writer does not learn your voice "
+        "from them.",
+    )
     try:
-        corpus = read_corpus(path, text_column=text_column, name=name)
+        corpus = read_corpus(path, text_column=text_column, name=name, keep_all=keep_all)
     except CorpusError as exc:
         st.error(str(exc))
         return None
     s = corpus.summary()
     labels = ", ".join(f"{k}: {v}" for k, v in s["columns"].items()) or "one post per line"
     st.caption(
-        f"**{s['posts']:,} posts** ({s['blank']:,} blank and {s['duplicates']:,} duplicate rows left out) · "
-        f"columns {labels} · {len(s['segments'])} segment and {len(s['topics'])} topic labels"
+        f"**{s['posts']:,} posts** of {s['rows_read']:,} records · columns {labels} · "
+        f"{len(s['segments'])} segment and {len(s['topics'])} topic labels"
     )
+    if corpus.left_out:
+        left_out_report(corpus)
     return corpus
+
+
+def left_out_report(corpus: Corpus) -> None:
+    """What was not taken into the voice, by reason, with examples (shown as text, never Markdown)."""
+    total = sum(corpus.left_out.values())
+    with st.expander(f"{total:,} records left out of the voice", icon=":material/filter_alt:"):
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "Reason": list(corpus.left_out),
+                    "Records": list(corpus.left_out.values()),
+                    "Example": [(corpus.left_out_examples.get(r) or [""])[0] for r in corpus.left_out],
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+        )
 
 
 def train_with_progress(ws: Workspace, corpus: Corpus, config: TrainConfig) -> ModelInfo | None:

@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--corpus", required=True, metavar="PATH", help="CSV or text file of past posts")
     p.add_argument("--text-column", metavar="COL", help="column holding the post text (default: found by name)")
     p.add_argument(
+        "--keep-all", action="store_true", help="keep retweets, quotes and link-only posts (left out by default)"
+    )
+    p.add_argument(
         "--epochs",
         type=int,
         default=_DEFAULTS.epochs,
@@ -66,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     ws = open_workspace()
-    corpus = read_corpus(args.corpus, text_column=args.text_column)
+    corpus = read_corpus(args.corpus, text_column=args.text_column, keep_all=args.keep_all)
     config = TrainConfig(epochs=args.epochs, seed=args.seed)
 
     def progress(fraction: float, message: str) -> None:
@@ -82,6 +85,8 @@ def _train(args: argparse.Namespace) -> int:
         "baseline_bits_per_char": round(info.baseline_bits_per_char, 4),
         "n_posts": info.n_posts,
         "seconds": info.seconds,
+        # n_posts + sum(left_out) = the file's records
+        "left_out": dict(corpus.left_out),
     }
     if args.json:
         print_json(out)
@@ -91,6 +96,8 @@ def _train(args: argparse.Namespace) -> int:
         f"model {info.model_id}: {info.val_bits_per_char:.3f} bits/char on {info.n_val:,} held-out posts "
         f"(n-gram baseline {info.baseline_bits_per_char:.3f}), {info.n_posts:,} posts, {info.seconds:.0f} s"
     )
+    if corpus.left_out:
+        say("left out: " + ", ".join(f"{n:,} {reason}" for reason, n in corpus.left_out.items()))
     if info.pass_rate is not None:
         say(f"drafts passing the checks: {info.pass_rate:.0%}, near-copies: {info.near_copy_rate:.0%}")
     return 0

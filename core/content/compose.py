@@ -416,6 +416,19 @@ def _content_words(text: str) -> frozenset[str]:
     return frozenset(words)
 
 
+def _inflected(word: str) -> bool:
+    """Whether ``word`` is a verb of :data:`_VERBS` with -s, -es, -ies or -ed (not -ing: "warming")."""
+    if word.endswith("ies"):
+        return word[:-3] + "y" in _VERBS
+    if word.endswith("es") and (word[:-2] in _VERBS or word[:-1] in _VERBS):
+        return True
+    if word.endswith("s"):
+        return word[:-1] in _VERBS
+    if word.endswith("ed"):
+        return bool({word[:-2], word[:-1], word[:-3]} & _VERBS) or word[:-3] + "y" in _VERBS
+    return False
+
+
 def _has_verb(sentence: str) -> bool:
     """Whether an English sentence has a verb (Chinese sentences are taken as complete)."""
     if _HAN.search(sentence):
@@ -423,8 +436,7 @@ def _has_verb(sentence: str) -> bool:
     if _CONTRACTION.search(sentence):
         return True
     for word in _WORD.findall(sentence.casefold()):
-        stems = {word, word[:-1], word[:-2], word[:-3], word[:-2] + "e", word[:-3] + "e", word[:-3] + "y"}
-        if (word.endswith(("s", "ed", "ing", "ies")) and stems & _VERBS) or word in _VERBS:
+        if word in _VERBS or _inflected(word):
             return True
     return False
 

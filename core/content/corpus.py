@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import io
 import logging
 import math
@@ -56,8 +57,12 @@ log = logging.getLogger(__name__)
 URL = "\ue000"
 MENTION = "\ue001"
 
-URL_RE = re.compile(r"(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
+#: A link, or an export's placeholder where one was ("{link}", "[link]").
+URL_RE = re.compile(r"(?:https?://|www\.)[^\s<>\"']+|\{link\}|\[link\]", re.IGNORECASE)
 MENTION_RE = re.compile(r"(?<![\w@])@\w{1,30}")
+_RETWEET = re.compile(r"^\W{0,3}RT\b", re.IGNORECASE)
+#: A manual quote of another account: "@user: their words", “@user …” or @user: their words.
+_QUOTE = re.compile(r"^(?:[\"“'‘]\s*@\w{1,30}\b|@\w{1,30}:)")
 
 TEXT_COLUMN_NAMES = (
     "text",
@@ -97,7 +102,10 @@ class Corpus:
     name : str
         The file's name.
     rows_read, blank, duplicates : int
-        ``rows_read = len(texts) + blank + duplicates``.
+        ``rows_read = len(texts) + sum(left_out.values())``.
+    left_out : dict
+        Records not taken into the voice, by reason ("blank", "duplicate", "retweet",
+        "quote of another account", "only links or mentions"), and a few examples of each.
     """
 
     texts: list[str]
@@ -109,6 +117,8 @@ class Corpus:
     blank: int = 0
     duplicates: int = 0
     columns: dict[str, str] = field(default_factory=dict)
+    left_out: dict[str, int] = field(default_factory=dict)
+    left_out_examples: dict[str, list[str]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -145,6 +155,7 @@ class Corpus:
             "posts": len(self.texts),
             "blank": self.blank,
             "duplicates": self.duplicates,
+            "left_out": dict(self.left_out),
             "segments": sorted({s for s in self.segments if s}),
             "topics": sorted({t for t in self.topics if t}),
             "columns": self.columns,
@@ -215,8 +226,15 @@ def read_corpus(
     topic_column: str | None = None,
     engagement_column: str | None = None,
     name: str | None = None,
+    keep_all: bool = False,
 ) -> Corpus:
     """Read posts from a CSV or a text file (one post per line), in any encoding intake knows.
+
+    A CSV with a header is read as CSV even with one column (quoted multi-line posts stay whole);
+    HTML entities are unescaped (``&amp;`` → ``&``); an export's ``{link}`` counts as a link.
+    Retweets (``RT @…``), quotes of another account (``"@…: …"``) and posts that are only links or
+    mentions are left out of the voice and counted by reason (:attr:`Corpus.left_out`), unless
+    ``keep_all``.
 
     Parameters
     ----------
@@ -252,8 +270,8 @@ def read_corpus(
         reader = csv.DictReader(io.StringIO(raw, newline=""), delimiter=sniff_text_delimiter(raw))
         header = [h for h in (reader.fieldnames or []) if h is not None]
         rows = list(reader)
-        if len(header) < 2 and text_column is None:
-            # One column and no recognisable header: a text file in disguise.
+        if len(header) < 2 and text_column is None and not _pick(header, TEXT_COLUMN_NAMES) and '"' not in raw[:4096]:
+            # One column, no recognisable header and no quoted fields: a text file in disguise.
             texts = raw.splitlines()
             segments = topics = [""] * len(texts)
             engagement = None
@@ -285,19 +303,53 @@ def read_corpus(
             topics = [(r.get(topic_column) or "").strip() if topic_column else "" for r in rows]
             engagement = [_number(r.get(engagement_column)) for r in rows] if engagement_column else None
 
+    return _clean(texts, segments, topics, engagement, name=name, columns=columns, keep_all=keep_all)
+
+
+def _leave_out(post: str) -> str | None:
+    """Why a post is not the brand's own voice (None: it is)."""
+    if _RETWEET.match(post):
+        return "retweet"
+    if _QUOTE.match(post):
+        return "quote of another account"
+    if not re.search(r"\w", re.sub(r"#\w+", " ", MENTION_RE.sub(" ", URL_RE.sub(" ", post)))):
+        return "only links or mentions"
+    return None
+
+
+def _clean(
+    texts: list[str],
+    segments: list[str],
+    topics: list[str],
+    engagement: list[float | None] | None,
+    *,
+    name: str,
+    columns: dict[str, str],
+    keep_all: bool,
+) -> Corpus:
+    """Unescape, drop blanks, duplicates and (unless ``keep_all``) what is not the brand's voice."""
     seen: set[str] = set()
+    left_out: dict[str, int] = {}
+    examples: dict[str, list[str]] = {}
     keep_t: list[str] = []
     keep_s: list[str] = []
     keep_p: list[str] = []
     keep_e: list[float | None] = []
     blank = duplicates = 0
     for i, text in enumerate(texts):
-        post = normalise_post(text)
+        post = normalise_post(html.unescape(text) if "&" in text else text)
         if not post:
             blank += 1
             continue
         if post in seen:
             duplicates += 1
+            continue
+        reason = None if keep_all else _leave_out(post)
+        if reason:
+            left_out[reason] = left_out.get(reason, 0) + 1
+            examples.setdefault(reason, [])
+            if len(examples[reason]) < 3:
+                examples[reason].append(post)
             continue
         seen.add(post)
         keep_t.append(post)
@@ -306,10 +358,22 @@ def read_corpus(
         if engagement is not None:
             keep_e.append(engagement[i])
     if not keep_t:
-        raise CorpusError(f"{name} has no posts: all {len(texts)} rows are blank")
-    log.info("corpus %s: %d posts (%d blank, %d duplicates)", name, len(keep_t), blank, duplicates)
+        why = ", ".join(f"{n} {r}" for r, n in left_out.items()) or "blank"
+        raise CorpusError(f"{name} has no posts of your own: all {len(texts)} rows are left out ({why})")
+    counts = {"blank": blank, "duplicate": duplicates} | left_out
+    log.info("corpus %s: %d posts, left out %s", name, len(keep_t), counts)
     return Corpus(
-        keep_t, keep_s, keep_p, keep_e if engagement is not None else None, name, len(texts), blank, duplicates, columns
+        keep_t,
+        keep_s,
+        keep_p,
+        keep_e if engagement is not None else None,
+        name,
+        len(texts),
+        blank,
+        duplicates,
+        columns,
+        {k: v for k, v in counts.items() if v},
+        examples,
     )
 
 

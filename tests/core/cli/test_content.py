@@ -17,10 +17,22 @@ def home(tmp_path, monkeypatch):
     return tmp_path / "ws"
 
 
-OPENERS = ["Herbal tea for a calm evening.", "Chamomile before bed helps.", "Mint tea after a big dinner.",
-           "Lemon balm tea with honey.", "Ginger tea on a cold morning.", "Rooibos has no caffeine at all."]
-CLOSERS = ["Sip it slowly tonight.", "Our tea shelf is full again.", "Warm, simple and kind.",
-           "Try a cup with honey.", "Your evening will thank you.", "Good tea takes five minutes."]
+OPENERS = [
+    "Herbal tea for a calm evening.",
+    "Chamomile before bed helps.",
+    "Mint tea after a big dinner.",
+    "Lemon balm tea with honey.",
+    "Ginger tea on a cold morning.",
+    "Rooibos has no caffeine at all.",
+]
+CLOSERS = [
+    "Sip it slowly tonight.",
+    "Our tea shelf is full again.",
+    "Warm, simple and kind.",
+    "Try a cup with honey.",
+    "Your evening will thank you.",
+    "Good tea takes five minutes.",
+]
 POSTS = [f"{OPENERS[i % 6]} {CLOSERS[(i // 6 + i) % 6]} Day {i}." for i in range(30)]
 
 
@@ -37,8 +49,16 @@ def test_train_score_generate(home, write_file, capsys) -> None:
     path = _corpus(write_file)
     assert main(["train", "--corpus", str(path), "--epochs", "1", "--seed", "1", "--json"]) == 0
     trained = _json(capsys)
-    assert trained.keys() == {"model_id", "val_bits_per_char", "baseline_bits_per_char", "n_posts", "seconds"}
+    assert trained.keys() == {
+        "model_id",
+        "val_bits_per_char",
+        "baseline_bits_per_char",
+        "n_posts",
+        "seconds",
+        "left_out",
+    }
     assert trained["n_posts"] == 30 and trained["val_bits_per_char"] > 0
+    assert trained["left_out"] == {}
 
     assert main(["score", "--model", trained["model_id"], "--corpus", str(path), "--json"]) == 0
     scored = _json(capsys)
@@ -91,3 +111,15 @@ def test_user_errors_exit_2_with_one_line(home, write_file, capsys) -> None:
     assert "error: model 'nope' does not exist (models: none)" in capsys.readouterr().err
     assert main(["train", "--corpus", str(home / "missing.csv")]) == 2
     assert "missing.csv: no such file" in capsys.readouterr().err
+
+
+def test_a_one_column_export_is_read_as_csv_and_counted(home, write_file, capsys) -> None:
+    # one tweet_text column, latin-1, quoted multi-line posts, entities, retweets and link-only posts
+    posts = [f'"Day {i}: oats &amp; berries,\nthen a walk. Keep it simple."' for i in range(24)]
+    extra = ['"RT @mention Google to Launch Major New #Social #SXSW"', "{link}", '"@madebymany: it\'s not a rumor"']
+    path = write_file("export.csv", ("tweet_text\n" + "\n".join(posts + extra) + "\n").encode("latin-1"))
+    assert main(["train", "--corpus", str(path), "--epochs", "1", "--seed", "2", "--json"]) == 0
+    trained = _json(capsys)
+    assert trained["n_posts"] == 24
+    assert trained["left_out"] == {"retweet": 1, "only links or mentions": 1, "quote of another account": 1}
+    assert trained["n_posts"] + sum(trained["left_out"].values()) == len(posts) + len(extra)

@@ -99,3 +99,16 @@ def test_span_model_is_a_probability_distribution_over_seen_spans() -> None:
     assert spans.bits("https://a.example") < spans.bits("https://b.example")
     seen = sum(2 ** -spans.bits(s) for s in ("https://a.example", "@bo"))
     assert 0.5 < seen < 1.0
+
+
+def test_a_one_column_export_keeps_quoted_multi_line_posts_whole(write_file) -> None:
+    raw = (
+        'tweet_text\n"Line one &amp; more,\nline two with ""quotes""."\nA plain post. http://t.co/abc\n'
+        'RT @mention something of theirs\n"{link} @mention"\n'
+    )
+    corpus = read_corpus(write_file("export.csv", raw.encode("latin-1")))
+    assert corpus.texts == ['Line one & more,\nline two with "quotes".', "A plain post. http://t.co/abc"]
+    assert corpus.columns == {"text": "tweet_text"}
+    assert corpus.left_out == {"retweet": 1, "only links or mentions": 1}
+    assert corpus.rows_read == len(corpus) + sum(corpus.left_out.values())
+    assert read_corpus(write_file("export.csv", raw.encode("latin-1")), keep_all=True).left_out == {}
