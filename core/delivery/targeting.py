@@ -662,8 +662,6 @@ def weekly_plan(
     if profiles is None:
         profiles = segment_profiles(ws, with_angles=True)
     settings = PublishSettings.load(ws)
-    # length is checked by check_draft against the real limit
-    lenient = replace(settings, char_limit=max(registry.char_limits()))
     default_channel = registry.default_channel()
     banned = load_banned_words(ws)
     brand = load_brand(ws)
@@ -682,32 +680,16 @@ def weekly_plan(
         profile = find_segment(profiles, str(seg.id))
         if profile is not None:
             profile = replace(profile, name=seg.name)
-        problems: list[str] = []
-        text = ""
-        if rule.template not in templates:
-            problems.append(f"template {rule.template!r} does not exist any more")
-        else:
-            try:
-                text = render_template(templates[rule.template], template_context(profile, **brand))
-            except TemplateError as exc:
-                problems.append(f"template {rule.template!r}: {exc}")
+        text, problems = _render(rule.template, templates, template_context(profile, **brand))
         length = 0
         post_id = queued.get(slot)
         if text:
-            check = check_draft(text, banned_words=banned, max_weighted_length=settings.char_limit)
-            length = check.weighted_length
-            problems += check.reasons
             # an unknown channel is validate_rule's to report; check the text by the default one's rules
-            rules = registry.channel(rule.channel if rule.channel in registry.channel_names() else default_channel)
-            problems += preflight(ws, text, exclude_post_id=post_id, settings=lenient, channel=rules.name)
-            for other in items:
-                if (
-                    other.text
-                    and difflib.SequenceMatcher(None, text.casefold(), other.text.casefold(), autojunk=False).ratio()
-                    >= NEAR_DUPLICATE_RATIO
-                ):
-                    problems.append(f"nearly the same text as the post for {other.segment}; {rules.duplicate_rule}")
-                    break
+            channel = rule.channel if rule.channel in registry.channel_names() else default_channel
+            length, found = _text_problems(
+                ws, text, items, channel=channel, post_id=post_id, settings=settings, banned=banned
+            )
+            problems += found
         items.append(
             PlanItem(
                 seg.id,
@@ -727,6 +709,45 @@ def weekly_plan(
         )
     unreached = [s for s in aud.segments if s.id not in chosen]
     return WeeklyPlan(items, unreached, settings.timezone, now, now + timedelta(days=PLAN_DAYS), proposed)
+
+
+def _render(template: str, templates: Mapping[str, str], context: dict) -> tuple[str, list[str]]:
+    """(the text of ``template`` filled with ``context``, why it could not be rendered)."""
+    if template not in templates:
+        return "", [f"template {template!r} does not exist any more"]
+    try:
+        return render_template(templates[template], context), []
+    except TemplateError as exc:
+        return "", [f"template {template!r}: {exc}"]
+
+
+def _text_problems(
+    ws: Workspace,
+    text: str,
+    planned: Sequence[PlanItem],
+    *,
+    channel: str,
+    post_id: int | None,
+    settings: PublishSettings,
+    banned: Sequence[str],
+) -> tuple[int, list[str]]:
+    """(weighted length, why ``text`` cannot go out): the draft checks, pre-flight against the outbox
+    on ``channel``, and near-duplicates of the posts planned before it."""
+    check = check_draft(text, banned_words=banned, max_weighted_length=settings.char_limit)
+    problems = list(check.reasons)
+    # the length was checked by check_draft against the real limit
+    lenient = replace(settings, char_limit=max(registry.char_limits()))
+    problems += preflight(ws, text, exclude_post_id=post_id, settings=lenient, channel=channel)
+    for other in planned:
+        if (
+            other.text
+            and difflib.SequenceMatcher(None, text.casefold(), other.text.casefold(), autojunk=False).ratio()
+            >= NEAR_DUPLICATE_RATIO
+        ):
+            duplicate_rule = registry.channel(channel).duplicate_rule
+            problems.append(f"nearly the same text as the post for {other.segment}; {duplicate_rule}")
+            break
+    return check.weighted_length, problems
 
 
 def _queued_slots(ws: Workspace) -> dict[str, int]:
