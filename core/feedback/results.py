@@ -646,7 +646,7 @@ class Results:
     by_cell: pd.DataFrame  # segment × template × hour
     recommendations: list[Recommendation]
     unmeasured: int  # published posts without metrics yet
-    not_before: str | None = None  # X rate limit on metrics
+    not_before: str | None = None  # a live channel's rate limit on metrics
 
     @property
     def simulated(self) -> bool:
