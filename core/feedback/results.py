@@ -45,8 +45,9 @@ from core.content.templates import list_templates
 from core.delivery.channels import registry
 from core.delivery.channels.base import Channel, ErrorKind, PublishError
 from core.delivery.outbox import PublisherFactory
-from core.intake.ingest import IngestError, _clean_header, auto_mapping, read_text_file, sniff_text_delimiter
+from core.intake.mapping import auto_mapping
 from core.intake.timestamps import TimestampParser
+from core.textfiles import TextFileError, clean_header, read_text_file, sniff_text_delimiter
 from core.workspace import Workspace
 
 __all__ = [
@@ -834,7 +835,7 @@ def _read_table(path: Path, name: str) -> tuple[pd.DataFrame, str, str]:
         text, encoding = read_text_file(
             path, name=name, if_empty="export the posts with their likes, reposts and replies"
         )
-    except IngestError as exc:
+    except TextFileError as exc:
         raise ResultsError(str(exc)) from None
     delimiter = sniff_text_delimiter(text)
     try:
@@ -843,7 +844,7 @@ def _read_table(path: Path, name: str) -> tuple[pd.DataFrame, str, str]:
         )
     except (pd.errors.ParserError, csv.Error) as exc:
         raise ResultsError(f"{name}: cannot be read as a {delimiter!r}-separated CSV ({exc})") from None
-    frame.columns = _clean_header([str(c) for c in frame.columns])
+    frame.columns = clean_header([str(c) for c in frame.columns])
     return frame, encoding, delimiter
 
 

@@ -134,7 +134,7 @@ def x_server() -> Iterator:
 @pytest.fixture(scope="module")
 def x_app(tmp_path_factory: pytest.TempPathFactory, x_server) -> Iterator[tuple[str, Path]]:
     """``streamlit run app.py`` on an empty workspace with X keys pointing at ``x_server``; (url, workspace)."""
-    from core.workspace import open_workspace
+    from core.demo import open_workspace
     from tests.conftest import FAKE_X_KEYS
 
     home = tmp_path_factory.mktemp("e2e-x") / "workspace"
