@@ -113,6 +113,8 @@ with drafts_tab:
                     link=brand["link"] or None,
                     banned_words=banned,
                     internal_names=[p.name for p in profiles],
+                    # writing again gives new drafts, not the ones on the page
+                    exclude=[d["text"] for d in state.get("studio_drafts").values()],
                 )
             except ContentError as exc:
                 st.error(str(exc))

@@ -435,10 +435,7 @@ def _has_verb(sentence: str) -> bool:
         return True
     if _CONTRACTION.search(sentence):
         return True
-    for word in _WORD.findall(sentence.casefold()):
-        if word in _VERBS or _inflected(word):
-            return True
-    return False
+    return any(word in _VERBS or _inflected(word) for word in _WORD.findall(sentence.casefold()))
 
 
 def _leans_back(sentence: str) -> bool:

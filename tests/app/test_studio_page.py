@@ -27,7 +27,7 @@ def tiny_models(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def studio(workspace_home, tiny_models) -> AppTest:
-    shutil.copytree(tiny_models, workspace_home / "models")
+    shutil.copytree(tiny_models, workspace_home / "models", dirs_exist_ok=True)  # beside the demo's writer
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
     at.run()
     at.switch_page("pages/studio.py").run()
