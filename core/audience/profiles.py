@@ -8,6 +8,7 @@ step's templates and writer take profiles as values; they never read segments or
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 
 from core.audience.demo_groups import GROUPS, SIGNATURE_TOPICS
@@ -16,7 +17,7 @@ from core.audience.rules import hashtag as rules_hashtag
 from core.audience.segments import last_run
 from core.workspace import Workspace, WorkspaceError
 
-__all__ = ["SegmentProfile", "find_segment", "hashtag", "segment_profiles"]
+__all__ = ["SegmentProfile", "audience_phrase", "find_segment", "hashtag", "segment_profiles"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,23 @@ class SegmentProfile:
     angles: list[str] = field(default_factory=list)
     hashtags: list[str] = field(default_factory=list)
     source: str = "demo"  # "segments" (the audience step ran), "demo" (the demo's groups)
+    #: Customer-facing: who the segment is in public words, and its angles without figures.
+    audience: str = ""
+    public_angles: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.audience:
+            object.__setattr__(self, "audience", audience_phrase(self.interests))
+
+
+def audience_phrase(interests: list[str]) -> str:
+    """Who a segment is in words for customers: "people into yoga and smoothies", "喜欢瑜伽和护肤的朋友"."""
+    top = [str(t) for t in interests[:2] if str(t).strip()]
+    if not top:
+        return "everyone"
+    if all(re.search(r"[\u4e00-\u9fff]", t) for t in top):
+        return "喜欢" + "和".join(top) + "的朋友"
+    return "people into " + " and ".join(top)
 
 
 def _demo_profiles() -> list[SegmentProfile]:
@@ -93,7 +111,18 @@ def _with_angles(ws: Workspace, profiles: list[SegmentProfile]) -> list[SegmentP
     for p in profiles:
         mine = [a for a in all_angles if set(p.interests) & {*a.antecedents, *a.consequents}]
         tags = list(dict.fromkeys([*p.hashtags, *(t for a in mine for t in a.hashtags)]))
-        out.append(SegmentProfile(p.id, p.name, p.interests, [a.text for a in mine[:5]], tags[:8], p.source))
+        out.append(
+            SegmentProfile(
+                p.id,
+                p.name,
+                p.interests,
+                [a.text for a in mine[:5]],
+                tags[:8],
+                p.source,
+                p.audience,
+                [a.public for a in mine[:5]],
+            )
+        )
     return out
 
 

@@ -391,6 +391,8 @@ class Angle:
     lift: float
     confidence: float
     support: float
+    #: The same angle for customers: no figures, no analysis ("Love yoga? Smoothies might be for you too.").
+    public: str = ""
 
 
 def hashtag(topic: str) -> str:
@@ -439,10 +441,16 @@ def angles(
         else:
             text = f"People into {a} also follow {c} — {row.lift:.1f}× more than average"
         text += f" ({row.confidence:.0%} of them)."
+        public = (
+            f"Buying {a}? {c[:1].upper() + c[1:]} goes well with it."
+            if kind == "baskets"
+            else f"Love {a}? {c[:1].upper() + c[1:]} might be for you too."
+        )
         tags = list(dict.fromkeys(hashtag(t) for t in items))
         out.append(
             Angle(
                 text=text,
+                public=public,
                 hashtags=tags,
                 antecedents=row.antecedents,
                 consequents=row.consequents,

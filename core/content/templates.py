@@ -52,7 +52,21 @@ SAMPLE_PROFILE = SegmentProfile(
 )
 
 MAX_OUTPUT_CHARS = 5_000
-VARIABLES = ("segment", "interests", "top_interest", "product", "offer", "link", "hashtags", "angle", "angles")
+#: What a template can use: customer-facing words only. ``segment`` and ``audience`` are the segment's
+#: public audience phrase ("people into yoga and smoothies"), never its internal name; ``angle`` is a
+#: rule angle's customer line, never the analyst's sentence with its figures.
+VARIABLES = (
+    "segment",
+    "audience",
+    "interests",
+    "top_interest",
+    "product",
+    "offer",
+    "link",
+    "hashtags",
+    "angle",
+    "angles",
+)
 
 
 class TemplateError(ValueError):
@@ -78,8 +92,8 @@ STARTER_TEMPLATES: tuple[Template, ...] = (
     ),
     Template(
         "Offer",
-        "{{ segment | capitalize }}, this one's for you: {{ offer }} on {{ product }}. "
-        "Good for {{ interests[:2] | join(' and ') }}. {{ link }} {{ hashtags[:3] | join(' ') }}",
+        "{{ audience | capitalize }}, this one's for you: {{ offer }} on {{ product }}. "
+        "{{ link }} {{ hashtags[:3] | join(' ') }}",
         True,
     ),
     Template(
@@ -90,8 +104,7 @@ STARTER_TEMPLATES: tuple[Template, ...] = (
     ),
     Template(
         "Angle",
-        "{% if angle %}{{ angle }} {% endif %}We made {{ product }} with that in mind. "
-        "{{ link }} {{ hashtags[:3] | join(' ') }}",
+        "{% if angle %}{{ angle }} {% endif %}Try {{ product }}. {{ link }} {{ hashtags[:3] | join(' ') }}",
         True,
     ),
     Template(
@@ -144,11 +157,17 @@ def template_context(
     hashtags: list[str] | None = None,
     angle_index: int = 0,
 ) -> dict:
-    """The variables a template sees, from a segment profile and the operator's inputs."""
+    """The variables a template sees, from a segment profile and the operator's inputs.
+
+    Only customer-facing words: the segment's public audience phrase (not its internal name) and
+    its angles' customer lines (not the analyst's sentences with lift and shares).
+    """
     interests = list(profile.interests) if profile else []
-    angles = list(profile.angles) if profile else []
+    angles = list(profile.public_angles) if profile else []
+    audience = profile.audience if profile else "everyone"
     return {
-        "segment": profile.name if profile else "everyone",
+        "segment": audience,
+        "audience": audience,
         "interests": interests,
         "top_interest": interests[0] if interests else "healthy living",
         "product": product,

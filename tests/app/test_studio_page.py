@@ -88,7 +88,9 @@ def test_a_template_fills_in_the_segment(studio: AppTest) -> None:
     studio.selectbox(key="studio_template_pick").set_value("Offer").run()
     studio.button(key="studio_fill").click().run()
     editors = [t for t in studio.text_area if t.key and t.key.startswith("studio_draft_")]
-    assert editors and editors[0].value.startswith("Young men, this one's for you: 15% off this week")
+    assert editors and editors[0].value.startswith(
+        "People into fitness and protein, this one's for you: 15% off this week"
+    )
 
 
 def test_banned_words_are_saved(studio: AppTest) -> None:

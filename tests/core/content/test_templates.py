@@ -23,6 +23,7 @@ PROFILE = SegmentProfile(
     ["healthy eating", "organic cooking"],
     ["People into healthy eating also follow organic cooking — 1.8× more than average (40% of them)."],
     ["#HealthyEating", "#OrganicCooking"],
+    public_angles=["Love healthy eating? Organic cooking might be for you too."],
 )
 
 
@@ -60,11 +61,23 @@ def test_a_template_fills_every_variable() -> None:
         "{{ link }} {{ hashtags|join(' ') }} {{ angle }}",
         ctx,
     )
+    # customer-facing words only: the audience phrase, not the internal name; the angle without figures
     assert text == (
-        "Middle-aged women love healthy eating: our organic oats, 2 for 1 https://shop.example/oats "
-        "#HealthyEating #OrganicCooking People into healthy eating also follow organic cooking — "
-        "1.8× more than average (40% of them)."
+        "People into healthy eating and organic cooking love healthy eating: our organic oats, 2 for 1 "
+        "https://shop.example/oats #HealthyEating #OrganicCooking "
+        "Love healthy eating? Organic cooking might be for you too."
     )
+
+
+def test_no_starter_puts_internal_names_or_figures_into_public_copy(workspace) -> None:
+    from core.content.checks import check_draft
+
+    brand = {"product": "our collagen", "offer": "15% off", "link": "https://shop.example/c"}
+    internal = SegmentProfile("7", "55+ · joint health, gardening", ["joint health", "gardening"], PROFILE.angles)
+    for template in STARTER_TEMPLATES:
+        text = render_template(template.body, template_context(internal, **brand))
+        assert "55+" not in text and "×" not in text and "% of them" not in text, (template.name, text)
+        assert check_draft(text, internal_names=[internal.name]).passes, (template.name, text)
 
 
 def test_every_starter_renders_for_every_demo_group_and_fits_in_a_post(workspace) -> None:
