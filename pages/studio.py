@@ -21,6 +21,7 @@ from ui.studio_views import (
     newest_info,
     template_editor,
     train_with_progress,
+    training_estimate,
 )
 
 
@@ -155,6 +156,8 @@ with model_tab:
             help="Training stops earlier when the held-out posts stop improving.",
         )
         train_seed = c3.number_input("Seed", 0, 10_000, TrainConfig.seed, key="studio_train_seed")
+    if corpus is not None:
+        st.caption(training_estimate(len(corpus)))
     if st.button(
         "Train", type="primary", key="studio_train", disabled=corpus is None, icon=":material/model_training:"
     ):

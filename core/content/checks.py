@@ -200,7 +200,9 @@ URL_OR_MENTION = re.compile(r"(?:https?://|www\.)\S+|(?<![\w@])@\w{1,30}", re.IG
 _PLACEHOLDER = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{\s*\w+\s*\}|(?<![\w@])@mention\b|\[(?:link|url|mention)\]", re.I)
 _RETWEET = re.compile(r"^\W{0,3}RT\b", re.I)
 _ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-f]{1,6}|[a-z]{2,8});", re.I)
-_LOST = re.compile(r"\?{2,}|\ufffd")
+#: Characters lost on the way: runs of "?" or U+FFFD where emoji were, and mojibake (UTF-8 read as
+#: Latin-1 or Mac Roman: "â€™", "Ã©", "äóî").
+_LOST = re.compile(r"\?{2,}|\ufffd|â€|Ã[\u0080-\u00bf]|äó[\u0080-\u017f]|Â[\u00a0-\u00bf]")
 #: An unfinished ending: a joining mark, or a last word no sentence ends on ("… into your").
 _OPEN_END = re.compile(r"[,;:(\-–—&/，、：；（]$")
 _NON_FINAL = frozenset(

@@ -32,8 +32,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
 
-from core.content.checks import NEAR_COPY_CHARS, canonical, check_draft, script_of, weighted_length
+from core.content.checks import (
+    NEAR_COPY_CHARS,
+    canonical,
+    check_draft,
+    publishing_problems,
+    script_of,
+    weighted_length,
+)
 from core.content.corpus import MENTION_RE, URL, restore_placeholders, to_units
 from core.content.generate import Draft, GenerationResult
 from core.content.lexicon import SENTENCE_SPLIT
@@ -102,6 +110,8 @@ ONE_SENTENCE = 0.2
 NOISE = 0.12
 #: Candidates scored per draft asked for.
 CANDIDATES_PER_DRAFT = 30
+#: Least TF-IDF cosine between two posts whose sentences may meet in a draft.
+MIN_POST_SIMILARITY = 0.12
 #: Fewest blocks a segment needs before drafts are composed for it.
 MIN_BLOCKS = 4
 
@@ -446,8 +456,16 @@ def _leans_back(sentence: str) -> bool:
     return sentence.lstrip().startswith(REFERRING_ZH)
 
 
+#: A sentence that points at what is not in it: "Watch this.", "about it", "Read more:".
+_POINTS_AWAY = re.compile(
+    r"\b(?:this|that|these|those|it|them|here|below|above)\s*[.!?:]|:\s*$|\b(?:watch|read|see)\b\s*:", re.I
+)
+
+
 def _stands_alone(sentence: str, script: str) -> bool:
-    if MENTION_RE.search(sentence) or not _CLEAN_END.search(sentence):
+    if MENTION_RE.search(sentence) or not _CLEAN_END.search(sentence) or _POINTS_AWAY.search(sentence):
+        return False
+    if publishing_problems(sentence) or sentence[:1].islower():  # lower case: its start was a mention or cut
         return False
     if len(canonical(sentence)) >= NEAR_COPY_CHARS:
         return False
@@ -498,6 +516,22 @@ class Composer:
         self.post_words: dict[int, frozenset[str]] = defaultdict(frozenset)
         for b in self.blocks:
             self.post_words[b.post] = self.post_words[b.post] | b.words
+        # How alike two posts are in their words (TF-IDF cosine): sentences of unlike posts do not meet.
+        posts = sorted({b.post for b in self.blocks})
+        self._row = {post: i for i, post in enumerate(posts)}
+        texts = [" ".join(sorted(self.post_words[p])) or "_" for p in posts]
+        self._vectors = TfidfVectorizer(token_pattern=r"\S+").fit_transform(texts) if texts else None
+        self._alike: dict[int, np.ndarray] = {}
+
+    def alike(self, post: int) -> np.ndarray:
+        """TF-IDF cosine of ``post``'s content words with every post's (index by post number)."""
+        if post not in self._alike:
+            row = self._vectors[self._row[post]]
+            sims = np.asarray((self._vectors @ row.T).todense()).ravel()
+            out = np.zeros(max(self._row) + 1)
+            out[list(self._row)] = sims
+            self._alike[post] = out
+        return self._alike[post]
 
     def relevant(self, label: str, topics: Sequence[str], interests: Sequence[str]) -> list[Block]:
         """Blocks from posts of the segment's label, its topics, or using its interest words."""
@@ -527,13 +561,14 @@ class Composer:
                 break
             first = openers[rng.integers(len(openers))]
             group = by_topic[first.topic] if first.topic else pool
+            alike = self.alike(first.post)
             mates = [
                 b
                 for b in group
                 if b.post != first.post
                 and b.script == first.script
                 and not _leans_back(b.text)
-                and (first.topic or (self.post_words[b.post] & self.post_words[first.post]))
+                and alike[b.post] >= MIN_POST_SIMILARITY
             ]
             if not mates:
                 continue

@@ -36,6 +36,8 @@ def studio(workspace_home, tiny_models) -> AppTest:
 
 
 def test_model_card_shows_quality_next_to_the_baseline(studio: AppTest) -> None:
+    # in plain words first: what it learnt from, and how its drafts fare
+    assert any(a.value.startswith("Learned your voice from ") for a in studio.success)
     labels = [m.label for m in studio.metric]
     assert "Held-out bits per character" in labels
     assert any(label.startswith("Best n-gram (order ") for label in labels)
@@ -48,8 +50,8 @@ def test_model_card_shows_quality_next_to_the_baseline(studio: AppTest) -> None:
         for c in studio.caption
     )
     # Sample drafts as the Drafts tab returns them: five, each passing the checks.
-    shown = [m.value for m in studio.markdown]
-    samples = [text[2:] for text in shown[shown.index("**Sample drafts**") + 1 :] if text.startswith("> ")][:5]
+    assert "**Sample drafts**" in [m.value for m in studio.markdown]
+    samples = [t.value for t in studio.text][:5]  # shown as text, never as Markdown
     assert len(samples) == 5
     assert all(check_draft(text).passes for text in samples), samples
 
@@ -64,6 +66,13 @@ def test_write_drafts_for_a_segment_and_edit_one(studio: AppTest) -> None:
     editors[0].input("Herbal tea and a slow walk in the garden make a calm evening.").run()
     shown = " ".join(m.value for m in studio.markdown)
     assert "**61/280**] · passes the checks" in shown
+    # a draft that could not be published is shown as failing, with why, and cannot be saved
+    editors = [t for t in studio.text_area if t.key and t.key.startswith("studio_draft_")]
+    editors[0].input("RT @mention Oat bars are back {link}").run()
+    shown = " ".join(m.value for m in studio.markdown)
+    assert "starts with RT (a retweet, not a post of yours)" in shown and "an unfilled placeholder" in shown
+    save = next(b for b in studio.button if b.key and b.key.endswith("_save") and b.key.startswith(editors[0].key))
+    assert save.disabled
 
 
 def test_writing_again_gives_new_drafts_and_the_seed_brings_old_ones_back(studio: AppTest) -> None:
