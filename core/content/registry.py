@@ -31,7 +31,7 @@ class TrainConfig:
 
     ``max_seconds`` bounds the wall time: training stops after the batch that passes it and keeps
     the best weights seen so far. ``None`` scales it with the corpus (:meth:`time_budget`): about a
-    minute for the demo's few hundred posts, 9 minutes for 10,000. The learning rate decays by
+    minute for the demo's few hundred posts, 200 s for 4,000 or more. The learning rate decays by
     ``lr_decay`` every epoch.
 
     ``units``, ``batch_size`` and ``learning_rate`` left at ``None`` follow the corpus
