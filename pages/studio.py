@@ -19,6 +19,7 @@ from ui.studio_views import (
     model_card,
     models_table,
     newest_info,
+    template_drafts,
     template_editor,
     train_with_progress,
     training_estimate,
@@ -120,15 +121,16 @@ with drafts_tab:
             except ContentError as exc:
                 st.error(str(exc))
             else:
+                drafts = {
+                    f"d{i}": {"text": d.text, "segment": profile.name, "seed": state.get("studio_seed_used")}
+                    for i, d in enumerate(result.drafts)
+                }
                 if result.message:
                     st.warning(result.message)
-                state.put(
-                    "studio_drafts",
-                    {
-                        f"d{i}": {"text": d.text, "segment": profile.name, "seed": state.get("studio_seed_used")}
-                        for i, d in enumerate(result.drafts)
-                    },
-                )
+                if not drafts:  # nothing of yours on these interests: the templates speak for this segment
+                    drafts = template_drafts(ws, profile, brand, banned, n)
+                    st.info("Here are posts from your templates for this segment instead.")
+                state.put("studio_drafts", drafts)
                 state.put("studio_draft_round", state.get("studio_draft_round") + 1)
     drafts = state.get("studio_drafts")
     if drafts:

@@ -273,6 +273,21 @@ def draft_editor(
             st.rerun()
 
 
+def template_drafts(ws: Workspace, profile: SegmentProfile, brand: dict, banned: list[str], n: int) -> dict:
+    """Up to ``n`` drafts from the templates for ``profile``, those that pass the checks first."""
+    out = {}
+    for template in list_templates(ws):
+        try:
+            text = render_template(template.body, template_context(profile, **brand))
+        except TemplateError:
+            continue
+        if check_draft(text, banned_words=banned).passes:
+            out[f"t{len(out)}"] = {"text": text, "segment": profile.name, "template": template.name}
+        if len(out) >= n:
+            break
+    return out
+
+
 def template_editor(ws: Workspace, profile: SegmentProfile, brand: dict, banned: list[str]) -> None:
     """The Templates tab: edit a Jinja2 template with a live preview for ``profile``, save or delete it."""
     templates = {t.name: t for t in list_templates(ws)}
