@@ -80,17 +80,18 @@ MIN_BLOCKS = 4
 
 #: Common English verbs (base forms); with their inflections they tell a sentence from a verbless
 #: fragment ("Heart-friendly and warming."), which only makes sense after its own post's sentence.
+#: Words that are more often nouns or adjectives in posts ("plant-based", "warm", "water") are not in it.
 _VERBS = frozenset(
     """be is are was were am been being has have had do does did can could will would should may might must
     shall need needs add ask bake be beat begin blend boil break bring build buy call care carry catch
-    change check choose clean come cook count cover cut dance deserve drink drive drop eat end enjoy
-    fall feed feel fill find finish fit fix follow forget freeze get give go grab grill grow hate head
-    hear help hide hit hold hope keep kick know last laugh lead learn leave let lift like listen live
-    look lose love make matter mean meet miss mix move notice open order pack pair pay pick plan plant
-    play pour prefer prep prepare protect pull push put reach read remember rest return roast run save
-    say see seem sell send serve set share show sip sit skip sleep slow soak spend spread stand start
-    stay steam stir stop store support swap swim take talk taste teach tell think throw top train travel
-    treat try turn use wait wake walk want warm wash watch water wear welcome win wish work worry write""".split()
+    change check choose clean come cook count cut dance deserve drink drive drop eat enjoy fall feed
+    feel fill find finish fix follow forget freeze get give go grab grill grow hate hear help hide hit
+    hold hope keep kick know last laugh lead learn leave let lift like listen live look lose love make
+    mean meet miss mix move notice open pack pay pick plan play pour prefer prep prepare protect pull
+    push put reach read remember rest return roast run save say see seem sell send serve share show sip
+    sit skip sleep slow soak spend spread stand start stay stir stop support swap swim take talk taste
+    teach tell think throw train travel try turn use wait wake walk want wash watch wear welcome win
+    wish work worry write""".split()
 )
 _CONTRACTION = re.compile(r"\b\w+'(?:s|re|ve|ll|d|m|t)\b|n't\b", re.I)
 _WORD = re.compile(r"[a-zA-Z\u00c0-\u024f]+(?:'[a-zA-Z]+)?")
@@ -171,8 +172,16 @@ _POINTS_AWAY = re.compile(
 )
 
 
+#: Pronouns that name something the sentence does not ("Break them in slowly.", "because it is").
+_PRONOUN = re.compile(r"\b(?:it|its|it's|they|them|their|he|she|him|his|her)\b", re.I)
+#: A sentence that opens on "A …"/"An …" describes something named elsewhere ("A treat your heart …").
+_DESCRIBES = re.compile(r"^(?:A|An)\s")
+
+
 def _stands_alone(sentence: str, script: str) -> bool:
     if MENTION_RE.search(sentence) or not _CLEAN_END.search(sentence) or _POINTS_AWAY.search(sentence):
+        return False
+    if _PRONOUN.search(sentence) or _DESCRIBES.match(sentence):
         return False
     if publishing_problems(sentence) or sentence[:1].islower():  # lower case: its start was a mention or cut
         return False
