@@ -1,0 +1,215 @@
+"""Which template each segment should get next: Thompson sampling on a Beta-Binomial of engagement.
+
+See :func:`recommend` for how evidence is counted (per post, not per impression).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from core.content.templates import list_templates
+from core.feedback.results.metrics import SOURCE_SIMULATED, ResultsError, engagement_posts
+from core.feedback.results.simulate import stable_unit
+from core.workspace import Workspace
+
+# Evidence model (see recommend): prior intra-post correlation and how many posts it weighs.
+RHO_PRIOR = 0.02  # a post counts as at most ~50 independent impressions until data says otherwise
+RHO_PRIOR_POSTS = 10.0
+RHO_BOUNDS = (0.001, 0.5)
+SETTLED = 0.75  # probability_best at which a recommendation is called settled
+PRIOR_POSTS = 0.5  # the shared prior weighs as much as half a typical post
+
+
+@dataclass(frozen=True)
+class TemplateOdds:
+    """One candidate template of a segment: its posterior, its chance of being best, its evidence."""
+
+    template: str
+    probability_best: float
+    posts: int
+    impressions: int
+    engagements: int
+    alpha: float
+    beta: float
+
+    @property
+    def mean_rate(self) -> float:
+        """Posterior mean engagement rate."""
+        return self.alpha / (self.alpha + self.beta)
+
+    @property
+    def observed_rate(self) -> float | None:
+        """Engagements over impressions, None when untried."""
+        return self.engagements / self.impressions if self.impressions else None
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The template Thompson sampling picks next for ``segment``, with every candidate's odds."""
+
+    segment: str
+    template: str
+    probability_best: float
+    candidates: list[TemplateOdds]
+    simulated: bool = False
+
+    @property
+    def leader(self) -> TemplateOdds:
+        """The candidate most likely to be best."""
+        return max(self.candidates, key=lambda c: (c.probability_best, c.posts))
+
+    @property
+    def settled(self) -> bool:
+        """Whether one template is the best with probability ≥ 0.75 (the pick may still explore another)."""
+        return self.leader.probability_best >= SETTLED
+
+    @property
+    def untried(self) -> list[str]:
+        """Candidates without a measured post in this segment."""
+        return [c.template for c in self.candidates if c.posts == 0]
+
+    @property
+    def posts(self) -> int:
+        """Measured posts behind this recommendation."""
+        return sum(c.posts for c in self.candidates)
+
+    def as_json(self) -> dict:
+        """``recommendations`` entry of ``python -m core results --json``."""
+        return {"segment": self.segment, "template": self.template, "probability_best": round(self.probability_best, 4)}
+
+
+def _overdispersion(rated: pd.DataFrame) -> float:
+    """Intra-post correlation ρ of engagements: between-post variance of rates beyond binomial noise.
+
+    Moment estimate within each segment × template (so real differences between arms are not
+    counted as noise), shrunk towards ``RHO_PRIOR`` by ``RHO_PRIOR_POSTS`` pseudo-posts.
+    """
+    if rated.empty:
+        return RHO_PRIOR
+    between = binomial = 0.0
+    dof = 0
+    p_all = rated["engagements"].sum() / rated["impressions"].sum()
+    for _, arm in rated.groupby(["segment", "template"]):
+        if len(arm) < 2:
+            continue
+        rates = arm["engagements"] / arm["impressions"]
+        pooled = arm["engagements"].sum() / arm["impressions"].sum()
+        between += float(((rates - pooled) ** 2).sum())
+        binomial += float((pooled * (1 - pooled) / arm["impressions"]).sum())
+        dof += len(arm) - 1
+    if dof == 0 or not 0 < p_all < 1:
+        return RHO_PRIOR
+    excess = max(between - binomial, 0.0) / dof
+    estimate = min(max(excess / (p_all * (1 - p_all)), RHO_BOUNDS[0]), RHO_BOUNDS[1])
+    return (RHO_PRIOR_POSTS * RHO_PRIOR + dof * estimate) / (RHO_PRIOR_POSTS + dof)
+
+
+def _shared_prior(rated: pd.DataFrame, rho: float) -> tuple[float, float]:
+    """Beta(a, b) centred on the pooled engagement rate, worth ``PRIOR_POSTS`` typical posts (Beta(1, 1) without data)."""
+    impressions = rated["impressions"].sum() if not rated.empty else 0.0
+    if impressions <= 0:
+        return 1.0, 1.0
+    pooled = min(max(rated["engagements"].sum() / impressions, 1e-4), 1 - 1e-4)
+    typical = float(rated["impressions"].median())
+    strength = max(PRIOR_POSTS * typical / (1.0 + (typical - 1.0) * rho), 2.0)
+    return pooled * strength, (1 - pooled) * strength
+
+
+def recommend(
+    posts: pd.DataFrame,
+    templates: Sequence[str],
+    *,
+    segments: Sequence[str] | None = None,
+    random_state: int = 0,
+    n_draws: int = 4000,
+) -> list[Recommendation]:
+    """The next template per segment by Thompson sampling on a Beta-Binomial of engagement.
+
+    Every template in ``templates`` is a candidate. The prior is shared and empirical: centred on the
+    engagement rate of all rated posts, weighing as much as half a typical post (``PRIOR_POSTS``), so
+    an untried template is believed to be about average but very uncertain — it stays possible
+    without looking better than everything measured (a flat Beta(1, 1) would give it a 50 % mean
+    rate against the few percent real posts reach). Engagements are successes out of impressions, but **evidence is counted per
+    post**: impressions of one post are not independent trials (the same text, hour and audience
+    lift or sink them all together), so a post with ``n`` impressions counts as
+    ``n / (1 + (n - 1) ρ)`` trials — the Beta-Binomial design effect, at most ``1 / ρ`` whatever
+    ``n`` is. ``ρ`` (intra-post correlation) is estimated from the spread of post rates within each
+    segment × template beyond binomial noise and shrunk towards 0.02 (a post is worth at most ~50
+    trials until the data says otherwise). Without this, 5,000 impressions from a single post would
+    make a template look certain; with it, a template needs several posts to be believed.
+
+    Parameters
+    ----------
+    posts
+        :func:`engagement_posts` (rows without a segment, template or impressions are ignored).
+    templates
+        Candidate template names (starters and the operator's).
+    segments
+        Segments to recommend for (default: every segment with a measured post).
+    random_state
+        Seeds the posterior draws; the same data and seed give the same recommendations.
+    n_draws
+        Joint posterior draws behind ``probability_best``.
+    """
+    if n_draws < 1:
+        raise ResultsError(f"n_draws={n_draws} must be at least 1")
+    candidates = list(dict.fromkeys(str(t) for t in templates))
+    if not candidates:
+        raise ResultsError("templates is empty: there is nothing to recommend")
+    rated = posts[posts["engagement_rate"].notna() & posts["segment"].notna() & posts["template"].notna()]
+    rated = rated.assign(
+        impressions=rated["impressions"].astype(float),
+        engagements=np.minimum(rated["engagements"], rated["impressions"]).astype(float),
+    )
+    rho = _overdispersion(rated)
+    prior_a, prior_b = _shared_prior(rated, rho)
+    if segments is None:
+        segments = sorted(rated["segment"].unique())
+    out = []
+    for segment in segments:
+        mine = rated[rated["segment"] == segment]
+        weight = 1.0 / (1.0 + (mine["impressions"] - 1).clip(lower=0) * rho)
+        odds_inputs = []
+        for template in candidates:
+            arm = mine["template"] == template
+            successes = float((mine.loc[arm, "engagements"] * weight[arm]).sum())
+            trials = float((mine.loc[arm, "impressions"] * weight[arm]).sum())
+            odds_inputs.append(
+                (
+                    template,
+                    int(arm.sum()),
+                    int(mine.loc[arm, "impressions"].sum()),
+                    int(mine.loc[arm, "engagements"].sum()),
+                    prior_a + successes,
+                    prior_b + trials - successes,
+                )
+            )
+        rng = np.random.default_rng([int(random_state), int(stable_unit("segment", segment) * 2**32)])
+        draws = np.column_stack([rng.beta(a, b, size=n_draws) for *_, a, b in odds_inputs])
+        wins = np.bincount(draws.argmax(axis=1), minlength=len(candidates)) / n_draws
+        pick = int(draws[0].argmax())  # one posterior draw: Thompson sampling's choice
+        odds = [
+            TemplateOdds(t, float(w), n, imp, eng, a, b)
+            for (t, n, imp, eng, a, b), w in zip(odds_inputs, wins, strict=True)
+        ]
+        simulated = bool((mine["source"] == SOURCE_SIMULATED).any())
+        out.append(Recommendation(str(segment), candidates[pick], float(wins[pick]), odds, simulated))
+    return out
+
+
+def recommended_templates(ws: Workspace, *, random_state: int = 0) -> dict[str, Recommendation]:
+    """segment name → its recommendation, for the Targeting page's defaults (empty without measured posts)."""
+
+    posts = engagement_posts(ws)
+    if posts["engagement_rate"].notna().sum() == 0:
+        return {}
+    return {r.segment: r for r in recommend(posts, [t.name for t in list_templates(ws)], random_state=random_state)}
+
+
+def recommended_template_names(ws: Workspace, *, random_state: int = 0) -> dict[str, str]:
+    """segment name → the template measured results recommend next (empty before any post was measured)."""
+    return {segment: rec.template for segment, rec in recommended_templates(ws, random_state=random_state).items()}

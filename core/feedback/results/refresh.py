@@ -1,0 +1,212 @@
+"""Refreshing metrics: one new point of each published post's time series.
+
+:func:`refresh_metrics` reads the public metrics of every published post on its live channel (on X
+``GET /2/tweets``, 100 ids a call, through the publisher) and stores one row per post per refresh
+in ``post_metrics``; dry-run posts get simulated metrics (:mod:`~core.feedback.results.simulate`).
+A 429 stores when the channel may be asked again (setting ``results.metrics_not_before``); until
+then a refresh does not call it and says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from core import clock
+from core.delivery.channels import registry
+from core.delivery.channels.base import Channel, ErrorKind, PublishError
+from core.delivery.outbox import PublisherFactory
+from core.feedback.results.metrics import METRICS, SOURCE_SIMULATED
+from core.feedback.results.simulate import simulated_metrics
+from core.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+NOT_BEFORE_SETTING = "results.metrics_not_before"
+RATE_LIMIT_FALLBACK = timedelta(minutes=15)  # a 429 without x-rate-limit-reset
+_COUNTS = ("likes", "reposts", "replies", "quotes", "bookmarks", "impressions")  # post_metrics column order
+
+
+@dataclass(frozen=True)
+class RefreshReport:
+    """What :func:`refresh_metrics` did.
+
+    ``updated`` posts got a new metrics row (``simulated`` of them dry-run posts); ``deferred_until``
+    is set when a channel's rate limit stopped the refresh; ``problem`` says why it could not be
+    read. ``network`` names the live channels asked (their labels).
+    """
+
+    updated: int
+    simulated: int = 0
+    deferred_until: str | None = None
+    problem: str | None = None
+    waiting: int = 0  # posts on live channels not refreshed this time
+    network: str = ""
+
+    def as_json(self) -> dict:
+        """``python -m core metrics-refresh --json``."""
+        return {"updated": self.updated}
+
+    def message(self, tz: str = "UTC") -> str:
+        """One line for the page or the CLI."""
+        parts = [f"{self.updated} post{'s' if self.updated != 1 else ''} updated"]
+        if self.simulated:
+            parts.append(f"{self.simulated} with simulated metrics (dry-run posts)")
+        text = ", ".join(parts) + "."
+        if self.deferred_until:
+            text += (
+                f" {self.network}'s rate limit was reached: metrics of {self.waiting} {self.network} post(s) "
+                f"are read again after {clock.format_local(self.deferred_until, tz)}."
+            )
+        if self.problem:
+            text += f" {self.network} could not be read: {self.problem}"
+        return text
+
+
+def metrics_not_before(ws: Workspace, *, now: datetime | None = None) -> str | None:
+    """When live channels may be asked for metrics again (UTC ISO), or None when they may be asked now."""
+    until = ws.get_setting(NOT_BEFORE_SETTING)
+    if until and datetime.fromisoformat(until) > (now or clock.now()):
+        return until
+    return None
+
+
+def _measurable(ws: Workspace) -> list:
+    """Published posts that can have metrics: not replies to mentions (those are conversation, not campaign)."""
+    names = registry.channel_names()
+    with ws.connect() as con:
+        return con.execute(
+            "SELECT id, remote_id, channel, segment, template, published_at FROM outbox "
+            "WHERE state = 'published' AND remote_id IS NOT NULL AND in_reply_to IS NULL "
+            f"AND channel IN ({','.join('?' * len(names))}) ORDER BY id",
+            names,
+        ).fetchall()
+
+
+def _store(ws: Workspace, rows: list[tuple]) -> None:
+    if not rows:
+        return
+    with ws.connect() as con:
+        con.executemany(
+            "INSERT INTO post_metrics (post_id, remote_id, fetched_at, likes, reposts, replies, quotes, "
+            "bookmarks, impressions, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+
+def refresh_metrics(
+    ws: Workspace,
+    *,
+    publishers: PublisherFactory | None = None,
+    now: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RefreshReport:
+    """Read the metrics of every published post and store them as a new point of its time series.
+
+    Posts on live channels are read from their channel; dry-run posts get simulated metrics.
+
+    Parameters
+    ----------
+    publishers
+        ``channel -> Channel`` (default: :func:`core.delivery.channels.registry.publisher_for`).
+    now
+        The refresh time (default: now); simulated metrics depend on it.
+    progress
+        Called with (live posts read so far, live posts to read) after each call to a channel.
+
+    Returns
+    -------
+    RefreshReport
+        How many posts were updated; whether a channel's rate limit deferred the rest (and until
+        when) or another problem stopped reading. Simulated metrics are stored either way.
+    """
+    now = (now or clock.now()).astimezone(UTC).replace(microsecond=0)
+    stamp = clock.iso(now)
+    posts = _measurable(ws)
+    simulated_rows = _simulated_rows(ws, [p for p in posts if not registry.channel(p["channel"]).live], now, stamp)
+    _store(ws, simulated_rows)
+    live = [p for p in posts if registry.channel(p["channel"]).live]
+    if not live:
+        return RefreshReport(len(simulated_rows), len(simulated_rows))
+    names = [c.name for c in registry.live_channels() if any(p["channel"] == c.name for p in live)]
+    network = " and ".join(registry.label(name) for name in names)
+    until = metrics_not_before(ws, now=now)
+    if until:
+        log.info("metrics refresh: %s is rate limited until %s; not asked", network, until)
+        return RefreshReport(len(simulated_rows), len(simulated_rows), until, waiting=len(live), network=network)
+    live_rows: list[tuple] = []  # filled as calls succeed, so a 429 midway keeps what was read
+    deferred = problem = None
+    try:
+        factory = publishers or (lambda channel: registry.publisher_for(ws, channel))
+        done = 0
+        for name in names:
+            mine = [p for p in live if p["channel"] == name]
+            _read_metrics(factory(name), mine, stamp, live_rows, progress, done=done, total=len(live))
+            done += len(mine)
+    except PublishError as exc:
+        if exc.kind == ErrorKind.RATE_LIMITED:
+            deferred = clock.iso(exc.retry_at or now + RATE_LIMIT_FALLBACK)
+            ws.set_setting(NOT_BEFORE_SETTING, deferred)
+        else:
+            problem = exc.message
+        log.warning("metrics refresh stopped: %s", exc.message)
+    _store(ws, live_rows)
+    counts = {name: sum(1 for row in live_rows if row[-1] == name) for name in names}
+    with ws.connect() as con:
+        ws.audit("results.refresh", {**counts, "simulated": len(simulated_rows), "deferred_until": deferred}, con=con)
+    refreshed = {row[0] for row in live_rows}
+    return RefreshReport(
+        len(simulated_rows) + len(live_rows),
+        len(simulated_rows),
+        deferred,
+        problem,
+        waiting=sum(1 for p in live if p["id"] not in refreshed),
+        network=network,
+    )
+
+
+def _simulated_rows(ws: Workspace, posts: list, now: datetime, stamp: str) -> list[tuple]:
+    """``post_metrics`` rows of simulated metrics at ``now`` for dry-run posts."""
+    tz = ZoneInfo(clock.operator_timezone(ws))
+    rows = []
+    for p in posts:
+        published = datetime.fromisoformat(p["published_at"])
+        m = simulated_metrics(
+            p["id"],
+            segment=p["segment"],
+            template=p["template"],
+            published_at=published,
+            now=now,
+            local_hour=published.astimezone(tz).hour,
+        )
+        rows.append((p["id"], p["remote_id"], stamp, *(m[name] for name in _COUNTS), SOURCE_SIMULATED))
+    return rows
+
+
+def _read_metrics(
+    channel: Channel,
+    posts: list,
+    stamp: str,
+    into: list[tuple],
+    progress: Callable[[int, int], None] | None,
+    *,
+    done: int,
+    total: int,
+) -> None:
+    """Append ``post_metrics`` rows read from ``channel`` to ``into``, one call per 100 posts.
+
+    Raises :class:`PublishError` as the channel does; rows of the calls before stay in ``into``.
+    """
+    for start in range(0, len(posts), 100):
+        chunk = posts[start : start + 100]
+        found = channel.public_metrics([p["remote_id"] for p in chunk])
+        if progress is not None:
+            progress(done + start + len(chunk), total)
+        for p in chunk:
+            values = found.get(str(p["remote_id"]))
+            if values is not None:
+                counts = (int(values.get(METRICS[name], 0) or 0) for name in _COUNTS)
+                into.append((p["id"], p["remote_id"], stamp, *counts, channel.name))

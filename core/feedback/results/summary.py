@@ -1,0 +1,92 @@
+"""Everything the Results page and ``python -m core results`` show, in one value (:class:`Results`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from core.content.templates import list_templates
+from core.feedback.results.metrics import SOURCE_SIMULATED, engagement_posts, performance
+from core.feedback.results.recommendations import Recommendation, recommend
+from core.feedback.results.refresh import metrics_not_before
+from core.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Results:
+    """Measured posts, their aggregates and the recommendations."""
+
+    posts: pd.DataFrame
+    by_template: pd.DataFrame
+    by_segment: pd.DataFrame
+    by_cell: pd.DataFrame  # segment × template × hour
+    recommendations: list[Recommendation]
+    unmeasured: int  # published posts without metrics yet
+    not_before: str | None = None  # a live channel's rate limit on metrics
+
+    @property
+    def simulated(self) -> bool:
+        """Whether any shown metrics are simulated."""
+        return bool((self.posts["source"] == SOURCE_SIMULATED).any())
+
+    @property
+    def without_impressions(self) -> int:
+        """Posts (mostly imported) whose counts are kept but which give no engagement rate."""
+        return int(self.posts["engagement_rate"].isna().sum())
+
+    def as_json(self) -> dict:
+        """``python -m core results --json`` (the contract's keys, exactly)."""
+        mine = self.posts[self.posts["kind"] == "outbox"]
+        posts = [
+            {
+                "post_id": int(r.post_id),
+                "remote_id": r.remote_id,
+                "segment": r.segment,
+                "template": r.template,
+                "likes": int(r.likes),
+                "reposts": int(r.reposts),
+                "replies": int(r.replies),
+                "impressions": int(r.impressions),
+            }
+            for r in mine.itertuples()
+        ]
+        return {
+            "posts": posts,
+            "by_template": [
+                {"template": r.template, "posts": int(r.posts), "engagement_rate": _rate(r.engagement_rate)}
+                for r in self.by_template.itertuples()
+            ],
+            "by_segment": [
+                {"segment": r.segment, "posts": int(r.posts), "engagement_rate": _rate(r.engagement_rate)}
+                for r in self.by_segment.itertuples()
+            ],
+            "recommendations": [r.as_json() for r in self.recommendations],
+        }
+
+
+def _rate(value: float) -> float | None:
+    return None if value is None or pd.isna(value) else round(float(value), 6)
+
+
+def results(ws: Workspace, *, random_state: int = 0) -> Results:
+    """Measured and imported posts, performance by template, segment and segment × template × hour,
+    and the next template per segment."""
+
+    posts = engagement_posts(ws)
+    with ws.connect() as con:
+        published = con.execute(
+            "SELECT COUNT(*) FROM outbox WHERE state = 'published' AND in_reply_to IS NULL AND remote_id IS NOT NULL"
+        ).fetchone()[0]
+    measured = int((posts["kind"] == "outbox").sum())
+    has_rates = posts["engagement_rate"].notna().any()
+    recs = recommend(posts, [t.name for t in list_templates(ws)], random_state=random_state) if has_rates else []
+    return Results(
+        posts,
+        performance(posts, ["template"]),
+        performance(posts, ["segment"]),
+        performance(posts, ["segment", "template", "hour"]),
+        recs,
+        int(published) - measured,
+        metrics_not_before(ws),
+    )
