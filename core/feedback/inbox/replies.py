@@ -137,6 +137,18 @@ def reply(
         if time.monotonic() > deadline:
             raise InboxError(f"another reply to mention {mention.id} is being prepared right now; try again shortly")
         time.sleep(0.1)
+    post = _queue_reply(ws, mention, text, token)
+    outcome = publish.publish_now(ws, post.id, publishers=publishers)
+    return ReplyResult(
+        mention.id, publish.get_post(ws, post.id), True, outcome, f"Reply to {mention.id}: {outcome.message}"
+    )
+
+
+def _queue_reply(ws: Workspace, mention: InboxItem, text: str | None, token: str) -> Post:
+    """Check and queue the reply (approved) under our claim and link it to the mention, marked handled.
+
+    The claim is released when the reply cannot be queued.
+    """
     try:
         body = text if text is not None else suggest_reply(ws, mention).text
         problems = check_reply(ws, body)
@@ -156,10 +168,7 @@ def reply(
             (post.id, utc_now(), mention.id, token),
         )
         ws.audit("inbox.reply", {"mention_id": mention.id, "post_id": post.id}, con=con)
-    outcome = publish.publish_now(ws, post.id, publishers=publishers)
-    return ReplyResult(
-        mention.id, publish.get_post(ws, post.id), True, outcome, f"Reply to {mention.id}: {outcome.message}"
-    )
+    return post
 
 
 def retry_reply(ws: Workspace, mention_id: str, *, publishers: PublisherFactory | None = None) -> ReplyResult:

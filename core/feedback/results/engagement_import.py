@@ -227,7 +227,6 @@ def import_engagement_csv(
         When the file cannot be read, a required column (text, likes) is missing — the message
         names it and the columns found — or no row can be imported. Nothing is stored then.
     """
-
     path = Path(path)
     name = name or path.name
     frame, _, _ = _read_table(path, name)
@@ -242,55 +241,85 @@ def import_engagement_csv(
         )
     if frame.empty:
         raise ResultsError(f"{name} has a header but no rows")
-    stamps = None
-    if "posted_at" in chosen:
-        parsed, _ = TimestampParser().parse(frame[chosen["posted_at"]])
-        stamps = parsed
-    rows: list[dict] = []
-    rejected: list[tuple[int, str]] = []
-    for i, record in enumerate(frame.to_dict("records")):
-        line = i + 2
-        text = html.unescape(str(record.get(chosen["text"], "")).strip())
-        if not text:
-            rejected.append((line, "empty text"))
-            continue
-        counts: dict[str, int | None] = {}
-        bad = None
-        for canonical in (*ENGAGEMENTS, "impressions"):
-            if canonical not in chosen:
-                counts[canonical] = None
-                continue
-            try:
-                counts[canonical] = _count(record[chosen[canonical]])
-            except ValueError:
-                bad = f"{canonical} {str(record[chosen[canonical]])[:30]!r} is not a count"
-                break
-        if bad:
-            rejected.append((line, bad))
-            continue
-        url = str(record.get(chosen["url"], "")).strip() if "url" in chosen else ""
-        remote_id = str(record.get(chosen["remote_id"], "")).strip() if "remote_id" in chosen else ""
-        if not remote_id and (m := _STATUS_ID.search(url)):
-            remote_id = m.group(1)
-        when = stamps.iloc[i] if stamps is not None else pd.NaT
-        rows.append(
-            {
-                "remote_id": remote_id or None,
-                "url": url or None,
-                "text": text,
-                "posted_at": None if pd.isna(when) else clock.iso(when.to_pydatetime().replace(tzinfo=UTC)),
-                "segment": (str(record.get(chosen["segment"], "")).strip() or None) if "segment" in chosen else None,
-                "template": (str(record.get(chosen["template"], "")).strip() or None) if "template" in chosen else None,
-                **{k: counts[k] or 0 for k in ENGAGEMENTS},
-                "impressions": counts["impressions"],
-            }
-        )
+    rows, rejected = _external_posts(frame, chosen)
     if not rows:
         reasons = "; ".join(f"line {line}: {why}" for line, why in rejected[:3])
         raise ResultsError(f"{name}: none of its {len(frame)} rows can be imported ({reasons})")
     kept = ws.home / "uploads" / "engagement" / f"{clock.now():%Y%m%dT%H%M%S}-{Path(name).name}"
     kept.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(path, kept)
+    source_file = str(kept.relative_to(ws.home))
+    imported, already, without = _store_new(ws, rows, source_file, name=name, rejected=len(rejected))
+    log.info("engagement import %s: %d imported, %d already there, %d rejected", name, imported, already, len(rejected))
+    return EngagementImport(name, imported, already, rejected, without, source_file)
+
+
+class _RejectedRowError(Exception):
+    """A row that cannot be imported; the message says why."""
+
+
+def _cell(record: dict, chosen: Mapping[str, str], canonical: str) -> str:
+    """The stripped cell of ``canonical``'s column ("" when no column is mapped to it)."""
+    return str(record.get(chosen[canonical], "")).strip() if canonical in chosen else ""
+
+
+def _counts(record: dict, chosen: Mapping[str, str]) -> dict[str, int | None]:
+    """Engagement counts and impressions of one row, None where not mapped or blank."""
+    counts: dict[str, int | None] = {}
+    for canonical in (*ENGAGEMENTS, "impressions"):
+        if canonical not in chosen:
+            counts[canonical] = None
+            continue
+        try:
+            counts[canonical] = _count(record[chosen[canonical]])
+        except ValueError:
+            raise _RejectedRowError(f"{canonical} {str(record[chosen[canonical]])[:30]!r} is not a count") from None
+    return counts
+
+
+def _external_post(record: dict, chosen: Mapping[str, str], when: pd.Timestamp) -> dict:
+    """One CSV row as an ``external_posts`` row; :class:`_RejectedRowError` when it cannot be one."""
+    text = html.unescape(_cell(record, chosen, "text"))
+    if not text:
+        raise _RejectedRowError("empty text")
+    counts = _counts(record, chosen)
+    url = _cell(record, chosen, "url")
+    remote_id = _cell(record, chosen, "remote_id")
+    if not remote_id and (m := _STATUS_ID.search(url)):
+        remote_id = m.group(1)
+    return {
+        "remote_id": remote_id or None,
+        "url": url or None,
+        "text": text,
+        "posted_at": None if pd.isna(when) else clock.iso(when.to_pydatetime().replace(tzinfo=UTC)),
+        "segment": _cell(record, chosen, "segment") or None,
+        "template": _cell(record, chosen, "template") or None,
+        **{k: counts[k] or 0 for k in ENGAGEMENTS},
+        "impressions": counts["impressions"],
+    }
+
+
+def _external_posts(frame: pd.DataFrame, chosen: Mapping[str, str]) -> tuple[list[dict], list[tuple[int, str]]]:
+    """The rows that can be imported, and (line number, reason) for each that cannot."""
+    stamps = None
+    if "posted_at" in chosen:
+        stamps, _ = TimestampParser().parse(frame[chosen["posted_at"]])
+    rows: list[dict] = []
+    rejected: list[tuple[int, str]] = []
+    for i, record in enumerate(frame.to_dict("records")):
+        when = stamps.iloc[i] if stamps is not None else pd.NaT
+        try:
+            rows.append(_external_post(record, chosen, when))
+        except _RejectedRowError as exc:
+            rejected.append((i + 2, str(exc)))
+    return rows, rejected
+
+
+def _store_new(ws: Workspace, rows: list[dict], source_file: str, *, name: str, rejected: int) -> tuple[int, int, int]:
+    """Insert the rows not imported before (same id, or same text and date), and audit the import.
+
+    Returns (imported, already there, imported without impressions).
+    """
     imported = already = without = 0
     stamp = utc_now()
     with ws.connect() as con:
@@ -308,30 +337,17 @@ def import_engagement_csv(
                 "reposts, replies, quotes, impressions, source_file, imported_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    row["remote_id"],
-                    row["url"],
-                    row["text"],
-                    row["posted_at"],
-                    row["segment"],
-                    row["template"],
-                    row["likes"],
-                    row["reposts"],
-                    row["replies"],
-                    row["quotes"],
-                    row["impressions"],
-                    str(kept.relative_to(ws.home)),
+                    *(row[k] for k in ("remote_id", "url", "text", "posted_at", "segment", "template")),
+                    *(row[k] for k in (*ENGAGEMENTS, "impressions")),
+                    source_file,
                     stamp,
                 ),
             )
             imported += 1
             without += int(not row["impressions"])
-        ws.audit(
-            "results.import",
-            {"file": name, "imported": imported, "already_there": already, "rejected": len(rejected)},
-            con=con,
-        )
-    log.info("engagement import %s: %d imported, %d already there, %d rejected", name, imported, already, len(rejected))
-    return EngagementImport(name, imported, already, rejected, without, str(kept.relative_to(ws.home)))
+        details = {"file": name, "imported": imported, "already_there": already, "rejected": rejected}
+        ws.audit("results.import", details, con=con)
+    return imported, already, without
 
 
 def imported_sources(ws: Workspace) -> list[dict]:

@@ -172,33 +172,47 @@ def recommend(
     out = []
     for segment in segments:
         mine = rated[rated["segment"] == segment]
-        weight = 1.0 / (1.0 + (mine["impressions"] - 1).clip(lower=0) * rho)
-        odds_inputs = []
-        for template in candidates:
-            arm = mine["template"] == template
-            successes = float((mine.loc[arm, "engagements"] * weight[arm]).sum())
-            trials = float((mine.loc[arm, "impressions"] * weight[arm]).sum())
-            odds_inputs.append(
-                (
-                    template,
-                    int(arm.sum()),
-                    int(mine.loc[arm, "impressions"].sum()),
-                    int(mine.loc[arm, "engagements"].sum()),
-                    prior_a + successes,
-                    prior_b + trials - successes,
-                )
-            )
-        rng = np.random.default_rng([int(random_state), int(stable_unit("segment", segment) * 2**32)])
-        draws = np.column_stack([rng.beta(a, b, size=n_draws) for *_, a, b in odds_inputs])
-        wins = np.bincount(draws.argmax(axis=1), minlength=len(candidates)) / n_draws
-        pick = int(draws[0].argmax())  # one posterior draw: Thompson sampling's choice
+        arms = _arms(mine, candidates, (prior_a, prior_b), rho)
+        wins, pick = _thompson(segment, arms, random_state=random_state, n_draws=n_draws)
         odds = [
-            TemplateOdds(t, float(w), n, imp, eng, a, b)
-            for (t, n, imp, eng, a, b), w in zip(odds_inputs, wins, strict=True)
+            TemplateOdds(t, float(w), n, imp, eng, a, b) for (t, n, imp, eng, a, b), w in zip(arms, wins, strict=True)
         ]
         simulated = bool((mine["source"] == SOURCE_SIMULATED).any())
         out.append(Recommendation(str(segment), candidates[pick], float(wins[pick]), odds, simulated))
     return out
+
+
+def _arms(mine: pd.DataFrame, candidates: list[str], prior: tuple[float, float], rho: float) -> list[tuple]:
+    """(template, posts, impressions, engagements, alpha, beta) of each candidate on one segment's posts.
+
+    A post with ``n`` impressions counts as ``n / (1 + (n - 1) ρ)`` trials (see :func:`recommend`).
+    """
+    prior_a, prior_b = prior
+    weight = 1.0 / (1.0 + (mine["impressions"] - 1).clip(lower=0) * rho)
+    arms = []
+    for template in candidates:
+        arm = mine["template"] == template
+        successes = float((mine.loc[arm, "engagements"] * weight[arm]).sum())
+        trials = float((mine.loc[arm, "impressions"] * weight[arm]).sum())
+        arms.append(
+            (
+                template,
+                int(arm.sum()),
+                int(mine.loc[arm, "impressions"].sum()),
+                int(mine.loc[arm, "engagements"].sum()),
+                prior_a + successes,
+                prior_b + trials - successes,
+            )
+        )
+    return arms
+
+
+def _thompson(segment: str, arms: list[tuple], *, random_state: int, n_draws: int) -> tuple[np.ndarray, int]:
+    """(each arm's probability of being best, Thompson sampling's pick), seeded per segment."""
+    rng = np.random.default_rng([int(random_state), int(stable_unit("segment", segment) * 2**32)])
+    draws = np.column_stack([rng.beta(a, b, size=n_draws) for *_, a, b in arms])
+    wins = np.bincount(draws.argmax(axis=1), minlength=len(arms)) / n_draws
+    return wins, int(draws[0].argmax())  # one posterior draw: Thompson sampling's choice
 
 
 def recommended_templates(ws: Workspace, *, random_state: int = 0) -> dict[str, Recommendation]:

@@ -137,22 +137,7 @@ def refresh_metrics(
     if until:
         log.info("metrics refresh: %s is rate limited until %s; not asked", network, until)
         return RefreshReport(len(simulated_rows), len(simulated_rows), until, waiting=len(live), network=network)
-    live_rows: list[tuple] = []  # filled as calls succeed, so a 429 midway keeps what was read
-    deferred = problem = None
-    try:
-        factory = publishers or (lambda channel: registry.publisher_for(ws, channel))
-        done = 0
-        for name in names:
-            mine = [p for p in live if p["channel"] == name]
-            _read_metrics(factory(name), mine, stamp, live_rows, progress, done=done, total=len(live))
-            done += len(mine)
-    except PublishError as exc:
-        if exc.kind == ErrorKind.RATE_LIMITED:
-            deferred = clock.iso(exc.retry_at or now + RATE_LIMIT_FALLBACK)
-            ws.set_setting(NOT_BEFORE_SETTING, deferred)
-        else:
-            problem = exc.message
-        log.warning("metrics refresh stopped: %s", exc.message)
+    live_rows, deferred, problem = _read_live(ws, live, names, now, stamp, publishers, progress)
     _store(ws, live_rows)
     counts = {name: sum(1 for row in live_rows if row[-1] == name) for name in names}
     with ws.connect() as con:
@@ -166,6 +151,38 @@ def refresh_metrics(
         waiting=sum(1 for p in live if p["id"] not in refreshed),
         network=network,
     )
+
+
+def _read_live(
+    ws: Workspace,
+    live: list,
+    names: list[str],
+    now: datetime,
+    stamp: str,
+    publishers: PublisherFactory | None,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[list[tuple], str | None, str | None]:
+    """(rows read, rate limited until, problem) from each live channel in ``names``.
+
+    A rate limit stores when the channels may be asked again; the rows read before any stop are kept.
+    """
+    rows: list[tuple] = []  # filled as calls succeed, so a 429 midway keeps what was read
+    deferred = problem = None
+    try:
+        factory = publishers or (lambda channel: registry.publisher_for(ws, channel))
+        done = 0
+        for name in names:
+            mine = [p for p in live if p["channel"] == name]
+            _read_metrics(factory(name), mine, stamp, rows, progress, done=done, total=len(live))
+            done += len(mine)
+    except PublishError as exc:
+        if exc.kind == ErrorKind.RATE_LIMITED:
+            deferred = clock.iso(exc.retry_at or now + RATE_LIMIT_FALLBACK)
+            ws.set_setting(NOT_BEFORE_SETTING, deferred)
+        else:
+            problem = exc.message
+        log.warning("metrics refresh stopped: %s", exc.message)
+    return rows, deferred, problem
 
 
 def _simulated_rows(ws: Workspace, posts: list, now: datetime, stamp: str) -> list[tuple]:
