@@ -176,7 +176,9 @@ with model_tab:
     models = list_models(ws)
     if models:
         ids = [m.model_id for m in models]
-        st.selectbox("Model used for drafts", ids, index=ids.index(info.model_id), key="studio_model")
+        if state.get("studio_model") not in ids:  # nothing chosen yet (or it was deleted): the one in use
+            state.put("studio_model", info.model_id)
+        st.selectbox("Model used for drafts", ids, key="studio_model")
         model_card(info)
         with st.expander(f"All models ({len(models)})"):
             st.dataframe(models_table(models), hide_index=True)

@@ -75,6 +75,8 @@ NOISE = 0.12
 CANDIDATES_PER_DRAFT = 30
 #: Least TF-IDF cosine between two posts whose sentences may meet in a draft.
 MIN_POST_SIMILARITY = 0.12
+#: Without topic labels the posts' words are all there is to go on: only close ones meet.
+MIN_POST_SIMILARITY_UNLABELLED = 0.3
 #: Fewest blocks a segment needs before drafts are composed for it.
 MIN_BLOCKS = 4
 
@@ -286,7 +288,7 @@ class Composer:
                 if b.post != first.post
                 and b.script == first.script
                 and not _leans_back(b.text)
-                and alike[b.post] >= MIN_POST_SIMILARITY
+                and alike[b.post] >= (MIN_POST_SIMILARITY if first.topic else MIN_POST_SIMILARITY_UNLABELLED)
             ]
             if not mates:
                 continue

@@ -37,6 +37,8 @@ def test_train_generate_and_edit_a_draft(page: Page, app_url: str) -> None:
         re.compile(r"Model [\d-]+ trained: \d\.\d{3} bits/char \(n-gram \d\.\d{3}\)"), timeout=180_000
     )
     page.get_by_role("tab", name="Model").click()
+    expect(page.get_by_text("Learned your voice from")).to_be_visible()
+    page.get_by_text("Technical figures").click()  # the figures for the curious, behind an expander
     expect(page.get_by_text("Held-out bits per character")).to_be_visible()
     expect(page.get_by_text("16 LSTM units", exact=False)).to_be_visible()
 
