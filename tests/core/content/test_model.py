@@ -168,7 +168,7 @@ def test_home_reports_the_trained_model(trained) -> None:
 
     ws, lm, _ = trained
     content = next(s for s in pipeline_status(ws) if s.title == "Content")
-    assert content.status == f"model trained · {lm.info.val_bits_per_char:.2f} bits/char"
+    assert content.status == f"writer ready · learned from {lm.info.n_posts:,} posts"  # words an owner reads
     assert content.state == "done"
 
 
