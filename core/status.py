@@ -64,7 +64,7 @@ def _content_status(ws: Workspace) -> StepStatus:
     m = models[0]
     return StepStatus(
         "Content",
-        f"model trained · {m.val_bits_per_char:.2f} bits/char",
+        f"writer ready · learned from {m.n_posts:,} posts",
         "done",
         "Write drafts for each segment in the Studio.",
         page,
