@@ -251,6 +251,12 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (intent, lang)
         )""",
     ],
+    # Targeting: where a rule's posts come from (its template filled in, or the writer's drafts;
+    # existing rules keep their templates), and which of the two wrote each queued plan post.
+    [
+        "ALTER TABLE targeting_rules ADD COLUMN source TEXT NOT NULL DEFAULT 'template'",
+        "ALTER TABLE targeting_queue ADD COLUMN source TEXT NOT NULL DEFAULT 'template'",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

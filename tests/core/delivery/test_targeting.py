@@ -145,7 +145,7 @@ def test_edits_keep_their_history(demo: Workspace) -> None:
 
 def test_proposals_cover_every_segment_at_its_best_hour_and_are_not_saved(demo: Workspace) -> None:
     aud = targeting.audience(demo)
-    proposals = targeting.propose_rules(aud, targeting._template_names(demo))
+    proposals = targeting.propose_rules(aud, targeting.template_names(demo))
     assert [p.segment_id for p in proposals] == [0, 1, 2, 3, 4]
     assert all(p.hour is None and p.id is None for p in proposals)  # None: the segment's best hour
     by_segment = {p.segment_id: p.template for p in proposals}
@@ -163,7 +163,7 @@ def test_the_demo_plan_gives_every_segment_a_checked_post_at_its_hour_in_the_tim
 ) -> None:
     PublishSettings.load(demo).save(demo, timezone="Asia/Shanghai")
     aud = targeting.audience(demo)
-    targeting.save_rules(demo, targeting.propose_rules(aud, targeting._template_names(demo)), aud)
+    targeting.save_rules(demo, targeting.propose_rules(aud, targeting.template_names(demo)), aud)
     plan = targeting.weekly_plan(demo, profiles=profiles, now=NOW)
     assert not plan.proposed and plan.unreached == []
     assert [i.segment_id for i in plan.items] == [0, 1, 2, 3, 4]
@@ -215,7 +215,7 @@ def test_plan_without_rules_uses_proposals_and_cannot_be_queued(demo: Workspace,
 
 def test_queueing_is_idempotent(demo: Workspace, profiles: list) -> None:
     aud = targeting.audience(demo)
-    targeting.save_rules(demo, targeting.propose_rules(aud, targeting._template_names(demo)), aud)
+    targeting.save_rules(demo, targeting.propose_rules(aud, targeting.template_names(demo)), aud)
     now = datetime.now(UTC)
     plan = targeting.weekly_plan(demo, profiles=profiles, now=now)
     first = targeting.queue_plan(demo, plan)
@@ -239,7 +239,7 @@ def test_queueing_is_idempotent(demo: Workspace, profiles: list) -> None:
 
 def test_queueing_approved_schedules_the_posts(demo: Workspace, profiles: list) -> None:
     aud = targeting.audience(demo)
-    targeting.save_rules(demo, targeting.propose_rules(aud, targeting._template_names(demo)), aud)
+    targeting.save_rules(demo, targeting.propose_rules(aud, targeting.template_names(demo)), aud)
     plan = targeting.weekly_plan(demo, profiles=profiles)
     report = targeting.queue_plan(demo, plan, approve=True)
     assert len(report.added) == 5

@@ -1,24 +1,18 @@
-"""Targeting: which message goes to which segment, on which channel, at what hour — and the week's plan.
+"""Targeting rules: which message goes to which segment, on which channel, at what hour, written by whom.
 
 A **rule** sends a template to a segment of the active dataset's latest segmentation, or to every
 segment that fits a *predicate* on demographics and interests (``gender=female; age=18-29;
 interest=skincare & beauty``: the segment is mostly female, its median age is 18–29 and skincare is
 among its top interests). It names a registered channel (``x``, ``dry-run``), a posting hour (0–23; empty:
-the segment's best hour from its profile) and an active flag. Rules are validated with messages
-that name the value, stored in SQLite, and every create, edit and delete is kept in a history.
+the segment's best hour from its profile), a *source* for its posts (``template``: the template
+filled in; ``writer``: drafts the writer composes from the brand's own posts) and an active flag.
+Rules are validated with messages that name the value, stored in SQLite, and every create, edit and
+delete is kept in a history.
 
 A segment is reached by its own segment rule first, else by the first active predicate rule that
-fits it. The **weekly plan** gives every reached segment one post in the next seven days: the
-template filled with the segment's name, interests, angles and hashtags and the brand's product,
-offer and link, with the draft checks and the publish pre-flight, scheduled on the segment's
-busiest weekday at the rule's hour in the operator's time zone (stored as UTC). One post per
-segment per week keeps X from refusing the same text twice. Segments no rule reaches are listed.
+fits it (:func:`resolve`); the week's posts are planned from there (:mod:`.plan`).
 
-:func:`queue_plan` puts the plan into the outbox through :mod:`core.delivery.outbox` (drafts, or approved
-and scheduled). Each post takes a *slot* (segment and local day) first, so queueing the same plan
-again — a double click, a second tab — adds nothing.
-
-Per-segment facts the rules need (best hour, busiest weekday, gender shares, median age) are not in
+Per-segment facts the rules need (best hours, busiest weekdays, gender shares, median age) are not in
 the stored segmentation summary; they are recomputed once per segmentation run with the stored k
 (about a second on the demo: KMeans is seeded, so the segments are the same) and cached in the
 database, so the Home page reads them without clustering.
@@ -26,54 +20,47 @@ database, so the Home page reads them without clustering.
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 import re
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
-from core import clock
-from core.audience.profiles import find_segment, segment_profiles
 from core.audience.segments import last_run, run_segments
 from core.clock import utc_now
-from core.content.checks import check_draft, load_banned_words
-from core.content.templates import TemplateError, list_templates, load_brand, render_template, template_context
+from core.content.templates import list_templates
 from core.delivery.channels import registry
-from core.delivery.outbox import OutboxError, PublishSettings, add_post, get_post, preflight
-from core.delivery.outbox.preflight import NEAR_DUPLICATE_RATIO
 from core.workspace import Workspace, WorkspaceError
 
 __all__ = [
+    "SOURCES",
     "Audience",
-    "PlanItem",
     "Predicate",
-    "QueueReport",
     "Rule",
     "RuleValidationError",
     "SegmentFacts",
     "TargetingError",
-    "WeeklyPlan",
     "audience",
     "load_rules",
     "parse_predicate",
     "propose_rules",
-    "queue_plan",
+    "resolve",
     "rule_history",
     "save_rules",
     "targeting_status",
+    "template_names",
     "validate_rule",
-    "weekly_plan",
 ]
 
 log = logging.getLogger(__name__)
 
 FALLBACK_HOUR = 9  # a dataset without timestamps has no best hour
-PLAN_DAYS = 7
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+#: Where a rule's posts come from: its template filled in, or the writer's drafts.
+SOURCES = ("template", "writer")
+#: The shape of the cached per-segment facts; older caches are recomputed (they lack hour and day rankings).
+FACTS_VERSION = 2
 
 
 class TargetingError(ValueError):
@@ -102,6 +89,8 @@ class SegmentFacts:
     best_weekday: str | None = None
     gender: dict[str, float] = field(default_factory=dict)
     age_median: float | None = None
+    best_hours: tuple[int, ...] = ()  # the busiest hours, busiest first (best_hour is the first)
+    best_weekdays: tuple[str, ...] = ()  # every weekday by activity, busiest first
 
     @property
     def label(self) -> str:
@@ -112,6 +101,11 @@ class SegmentFacts:
     def default_hour(self) -> int:
         """The hour a rule without one posts at: the best hour, else 09:00."""
         return FALLBACK_HOUR if self.best_hour is None else self.best_hour
+
+    @property
+    def posting_hours(self) -> tuple[int, ...]:
+        """The hours a rule without one spreads posts over: the best hours, else :attr:`default_hour`."""
+        return self.best_hours or (self.default_hour,)
 
 
 @dataclass(frozen=True)
@@ -153,7 +147,7 @@ def audience(ws: Workspace, dataset_id: int | None = None, *, compute: bool = Tr
             "SELECT k, run_at, facts FROM targeting_audiences WHERE dataset_id = ?", (int(dataset_id),)
         ).fetchone()
     cached = json.loads(row["facts"]) if row and row["run_at"] == run["created_at"] and row["k"] == run["k"] else None
-    if cached is None and compute:
+    if compute and (cached is None or cached.get("version") != FACTS_VERSION):
         cached = _compute_facts(ws, int(dataset_id), run)
     facts = {int(f["id"]): f for f in (cached or {}).get("segments", [])}
     segments = []
@@ -170,6 +164,8 @@ def audience(ws: Workspace, dataset_id: int | None = None, *, compute: bool = Tr
                 best_weekday=f.get("best_weekday"),
                 gender=dict(f.get("gender", {})),
                 age_median=f.get("age_median"),
+                best_hours=tuple(int(h) for h in f.get("best_hours", [])),
+                best_weekdays=tuple(str(d) for d in f.get("best_weekdays", [])),
             )
         )
     topics = list(cached["topics"]) if cached else sorted({t for s in segments for t in s.interests})
@@ -181,6 +177,7 @@ def _compute_facts(ws: Workspace, dataset_id: int, run: dict) -> dict:
 
     report = run_segments(ws, dataset_id, k=run["k"])
     facts = {
+        "version": FACTS_VERSION,
         "topics": sorted(str(t) for t in report.profiles[0].topics["topic"]) if report.profiles else [],
         "segments": [
             {
@@ -188,6 +185,8 @@ def _compute_facts(ws: Workspace, dataset_id: int, run: dict) -> dict:
                 "size": p.size,
                 "best_hour": p.best_hours[0] if p.best_hours else None,
                 "best_weekday": p.best_slots[0][0] if p.best_slots else None,
+                "best_hours": list(p.best_hours),
+                "best_weekdays": _weekdays_by_activity(p.hour_weekday),
                 "gender": p.demographics.get("gender", {}),
                 "age_median": p.demographics.get("age_median"),
             }
@@ -202,6 +201,14 @@ def _compute_facts(ws: Workspace, dataset_id: int, run: dict) -> dict:
         )
     log.info("targeting facts cached for dataset %s (k=%s)", dataset_id, run["k"])
     return facts
+
+
+def _weekdays_by_activity(hour_weekday) -> list[str]:
+    """Weekday names, busiest first (empty without timestamps); ``hour_weekday`` is 7 × 24 counts, Monday first."""
+    if hour_weekday is None:
+        return []
+    totals = [float(sum(hour_weekday[d])) for d in range(7)]
+    return [WEEKDAYS[d] for d in sorted(range(7), key=lambda d: (-totals[d], d))]
 
 
 # -- predicates -------------------------------------------------------------------------------------
@@ -317,6 +324,7 @@ class Rule:
     active: bool = True
     id: int | None = None
     version: int = 0
+    source: str = "template"
 
     def reaches(self, segment: SegmentFacts) -> bool:
         """Whether this rule (valid or not, active or not) is meant for ``segment``."""
@@ -362,13 +370,15 @@ def validate_rule(rule: Rule, aud: Audience, templates: Iterable[str]) -> list[s
         problems.append(f"template {rule.template!r} does not exist (templates: {', '.join(templates)})")
     if rule.channel not in registry.channel_names():
         problems.append(f"channel {rule.channel!r} must be one of {', '.join(registry.channel_names())}")
+    if rule.source not in SOURCES:
+        problems.append(f"source {rule.source!r} must be one of {', '.join(SOURCES)}")
     if rule.hour is not None and not (isinstance(rule.hour, int) and 0 <= rule.hour <= 23):
         problems.append(f"hour={rule.hour} must be between 0 and 23 (empty: the segment's best hour)")
     return problems
 
 
-def _template_names(ws: Workspace) -> list[str]:
-
+def template_names(ws: Workspace) -> list[str]:
+    """The names of every template a rule may use."""
     return [t.name for t in list_templates(ws)]
 
 
@@ -382,6 +392,7 @@ def _rule(row: sqlite3.Row) -> Rule:
         active=bool(row["active"]),
         id=row["id"],
         version=row["version"],
+        source=row["source"],
     )
 
 
@@ -408,7 +419,7 @@ def save_rules(ws: Workspace, rules: Sequence[Rule], aud: Audience) -> list[Rule
     RuleValidationError
         With every bad row's messages; nothing is saved then.
     """
-    templates = _template_names(ws)
+    templates = template_names(ws)
     errors: dict[int, list[str]] = {}
     owner: dict[int, int] = {}
     for row, rule in enumerate(rules):
@@ -441,6 +452,7 @@ def save_rules(ws: Workspace, rules: Sequence[Rule], aud: Audience) -> list[Rule
                 rule.channel,
                 rule.hour,
                 int(rule.active),
+                rule.source,
             )
             clean = replace(rule, predicate=values[1])
             if rule.id is not None and rule.id in stored:
@@ -451,15 +463,15 @@ def save_rules(ws: Workspace, rules: Sequence[Rule], aud: Audience) -> list[Rule
                 version = old.version + 1
                 con.execute(
                     "UPDATE targeting_rules SET segment_id = ?, predicate = ?, template = ?, channel = ?, "
-                    "hour = ?, active = ?, version = ?, updated_at = ? WHERE id = ?",
+                    "hour = ?, active = ?, source = ?, version = ?, updated_at = ? WHERE id = ?",
                     (*values, version, now, rule.id),
                 )
                 _history(con, rule.id, version, "update", clean, now)
             else:
                 cur = con.execute(
                     "INSERT INTO targeting_rules (dataset_id, k, segment_id, predicate, template, "
-                    "channel, hour, active, version, created_at, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+                    "channel, hour, active, source, version, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
                     (aud.dataset_id, aud.k, *values, now, now),
                 )
                 _history(con, cur.lastrowid, 1, "create", clean, now)
@@ -554,289 +566,6 @@ def resolve(rules: Sequence[Rule], aud: Audience) -> dict[int, Rule]:
         if own or fits:
             chosen[seg.id] = (own or fits)[0]
     return chosen
-
-
-# -- the weekly plan --------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class PlanItem:
-    """One segment's post of the week."""
-
-    segment_id: int
-    segment: str
-    rule_id: int | None
-    template: str
-    channel: str
-    hour: int
-    local_time: datetime  # in the operator's time zone
-    scheduled_at: datetime  # UTC
-    text: str
-    weighted_length: int
-    problems: list[str]
-    slot: str
-    queued_post_id: int | None = None
-
-    @property
-    def passes(self) -> bool:
-        """Whether every check passes."""
-        return not self.problems
-
-
-@dataclass(frozen=True)
-class WeeklyPlan:
-    """The week's posts, the segments nobody reaches, and the window they fall in."""
-
-    items: list[PlanItem]
-    unreached: list[SegmentFacts]
-    timezone: str
-    start: datetime  # UTC, exclusive
-    end: datetime  # UTC, inclusive
-    proposed: bool = False  # made from unsaved proposals: show it, do not queue it
-
-    @property
-    def days(self) -> list[date]:
-        """The local days of the window, in order."""
-        first = self.start.astimezone(ZoneInfo(self.timezone)).date()
-        return [first + timedelta(days=i) for i in range(PLAN_DAYS + 1)]
-
-
-def _slot_time(seg: SegmentFacts, hour: int, position: int, now: datetime, tz: str) -> datetime:
-    """The first time at ``hour`` (local) on the segment's busiest weekday after ``now`` (UTC)."""
-
-    zone = ZoneInfo(tz)
-    today = now.astimezone(zone).date()
-    # without timestamps there is no busiest weekday: spread the segments over the week
-    weekday = WEEKDAYS.index(seg.best_weekday) if seg.best_weekday in WEEKDAYS else (today.weekday() + 1 + position) % 7
-    for offset in range(PLAN_DAYS + 1):
-        day = today + timedelta(days=offset)
-        if day.weekday() != weekday:
-            continue
-        wall = datetime(day.year, day.month, day.day, hour)
-        try:
-            moment = clock.to_utc(wall, tz)
-        except OutboxError:  # the clocks skip this hour: post an hour later
-            moment = clock.to_utc(wall + timedelta(hours=1), tz)
-        if now < moment <= now + timedelta(days=PLAN_DAYS):
-            return moment
-    raise AssertionError("every weekday occurs in a seven-day window")  # pragma: no cover
-
-
-def weekly_plan(
-    ws: Workspace,
-    *,
-    aud: Audience | None = None,
-    rules: Sequence[Rule] | None = None,
-    profiles: list | None = None,
-    recommended: Mapping[str, str] | None = None,
-    now: datetime | None = None,
-) -> WeeklyPlan:
-    """Every reached segment's post for the next seven days, with its checks and time.
-
-    Parameters
-    ----------
-    aud
-        The audience (default: :func:`audience` of the active dataset).
-    rules
-        The rules (default: the saved ones; none saved: the proposals, and the plan says so).
-    profiles
-        :func:`core.audience.profiles.segment_profiles` with angles (default: computed; seconds on the demo).
-    recommended
-        segment name → template measured results recommend, for proposed rules (see :func:`propose_rules`).
-    now
-        UTC time the week starts after (default: now).
-
-    Raises
-    ------
-    TargetingError
-        When the dataset has no segmentation yet.
-    """
-
-    aud = aud or audience(ws)
-    if aud is None:
-        raise TargetingError("no segments yet: find them on the Segments page or run `python -m core segments`")
-    templates = {t.name: t.body for t in list_templates(ws)}
-    proposed = False
-    if rules is None:
-        rules = load_rules(ws, aud)
-        if not rules:
-            rules, proposed = propose_rules(aud, list(templates), recommended=recommended), True
-    if profiles is None:
-        profiles = segment_profiles(ws, with_angles=True)
-    settings = PublishSettings.load(ws)
-    default_channel = registry.default_channel()
-    banned = load_banned_words(ws)
-    brand = load_brand(ws)
-    now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    chosen = resolve(rules, aud)
-    queued = _queued_slots(ws)
-    items: list[PlanItem] = []
-    for position, seg in enumerate(aud.segments):
-        rule = chosen.get(seg.id)
-        if rule is None:
-            continue
-        hour = rule.hour_for(seg)
-        at = _slot_time(seg, hour, position, now, settings.timezone)
-        local = at.astimezone(ZoneInfo(settings.timezone))
-        slot = f"{aud.dataset_id}/{aud.k}/{seg.id}/{local.date().isoformat()}"
-        profile = find_segment(profiles, str(seg.id))
-        if profile is not None:
-            profile = replace(profile, name=seg.name)
-        text, problems = _render(rule.template, templates, template_context(profile, **brand))
-        length = 0
-        post_id = queued.get(slot)
-        if text:
-            # an unknown channel is validate_rule's to report; check the text by the default one's rules
-            channel = rule.channel if rule.channel in registry.channel_names() else default_channel
-            length, found = _text_problems(
-                ws, text, items, channel=channel, post_id=post_id, settings=settings, banned=banned
-            )
-            problems += found
-        items.append(
-            PlanItem(
-                seg.id,
-                seg.name,
-                rule.id,
-                rule.template,
-                rule.channel,
-                hour,
-                local,
-                at,
-                text,
-                length,
-                problems,
-                slot,
-                post_id,
-            )
-        )
-    unreached = [s for s in aud.segments if s.id not in chosen]
-    return WeeklyPlan(items, unreached, settings.timezone, now, now + timedelta(days=PLAN_DAYS), proposed)
-
-
-def _render(template: str, templates: Mapping[str, str], context: dict) -> tuple[str, list[str]]:
-    """(the text of ``template`` filled with ``context``, why it could not be rendered)."""
-    if template not in templates:
-        return "", [f"template {template!r} does not exist any more"]
-    try:
-        return render_template(templates[template], context), []
-    except TemplateError as exc:
-        return "", [f"template {template!r}: {exc}"]
-
-
-def _text_problems(
-    ws: Workspace,
-    text: str,
-    planned: Sequence[PlanItem],
-    *,
-    channel: str,
-    post_id: int | None,
-    settings: PublishSettings,
-    banned: Sequence[str],
-) -> tuple[int, list[str]]:
-    """(weighted length, why ``text`` cannot go out): the draft checks, pre-flight against the outbox
-    on ``channel``, and near-duplicates of the posts planned before it."""
-    check = check_draft(text, banned_words=banned, max_weighted_length=settings.char_limit)
-    problems = list(check.reasons)
-    # the length was checked by check_draft against the real limit
-    lenient = replace(settings, char_limit=max(registry.char_limits()))
-    problems += preflight(ws, text, exclude_post_id=post_id, settings=lenient, channel=channel)
-    for other in planned:
-        if (
-            other.text
-            and difflib.SequenceMatcher(None, text.casefold(), other.text.casefold(), autojunk=False).ratio()
-            >= NEAR_DUPLICATE_RATIO
-        ):
-            duplicate_rule = registry.channel(channel).duplicate_rule
-            problems.append(f"nearly the same text as the post for {other.segment}; {duplicate_rule}")
-            break
-    return check.weighted_length, problems
-
-
-def _queued_slots(ws: Workspace) -> dict[str, int]:
-    """slot → post id for plan posts still in the outbox."""
-    with ws.connect() as con:
-        rows = con.execute(
-            "SELECT q.slot, q.post_id FROM targeting_queue q JOIN outbox o ON o.id = q.post_id"
-        ).fetchall()
-    return {r["slot"]: int(r["post_id"]) for r in rows}
-
-
-@dataclass
-class QueueReport:
-    """What :func:`queue_plan` did: post ids added, and segments skipped or refused with the reason."""
-
-    added: list[int] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    refused: list[tuple[str, str]] = field(default_factory=list)
-
-    def summary(self) -> str:
-        """One line for a page or the CLI."""
-        parts = [f"{len(self.added)} post{'s' if len(self.added) != 1 else ''} added to the outbox"]
-        if self.skipped:
-            parts.append(f"{len(self.skipped)} already there")
-        if self.refused:
-            parts.append(f"{len(self.refused)} not queued (failing checks)")
-        return ", ".join(parts)
-
-
-def queue_plan(ws: Workspace, plan: WeeklyPlan, *, approve: bool = False) -> QueueReport:
-    """Put the plan's posts into the outbox: drafts with their time, or with ``approve`` approved and scheduled.
-
-    A post whose slot (segment and local day) already has a post in the outbox is skipped, so
-    queueing twice adds nothing; a post failing its checks is not queued (the reason is reported).
-
-    Raises
-    ------
-    TargetingError
-        When the plan was made from unsaved proposals.
-    """
-
-    if plan.proposed:
-        raise TargetingError("these rules are proposals: save them before queueing the week")
-    report = QueueReport()
-    for item in plan.items:
-        if not item.passes:
-            report.refused.append((item.segment, "; ".join(item.problems)))
-            continue
-        with ws.connect() as con:
-            row = con.execute("SELECT post_id FROM targeting_queue WHERE slot = ?", (item.slot,)).fetchone()
-            if row is not None and row["post_id"] is not None:
-                try:
-                    get_post(ws, row["post_id"])
-                    report.skipped.append((item.segment, f"already in the outbox as post {row['post_id']}"))
-                    continue
-                except OutboxError:  # the operator deleted it: this slot is free again
-                    con.execute("DELETE FROM targeting_queue WHERE slot = ?", (item.slot,))
-            elif row is not None:
-                report.skipped.append((item.segment, "being queued by another click"))
-                continue
-            try:
-                con.execute(
-                    "INSERT INTO targeting_queue (slot, post_id, queued_at) VALUES (?, NULL, ?)", (item.slot, utc_now())
-                )
-            except sqlite3.IntegrityError:
-                report.skipped.append((item.segment, "being queued by another click"))
-                continue
-        try:
-            post = add_post(
-                ws,
-                item.text,
-                channel=item.channel,
-                segment=item.segment,
-                template=item.template,
-                at=item.scheduled_at,
-                approve=approve,
-            )
-        except OutboxError as exc:
-            with ws.connect() as con:
-                con.execute("DELETE FROM targeting_queue WHERE slot = ? AND post_id IS NULL", (item.slot,))
-            report.refused.append((item.segment, str(exc)))
-            continue
-        with ws.connect() as con:
-            con.execute("UPDATE targeting_queue SET post_id = ? WHERE slot = ?", (post.id, item.slot))
-        report.added.append(post.id)
-    if report.added:
-        with ws.connect() as con:
-            ws.audit("targeting.queue", {"added": report.added, "approved": approve}, con=con)
-    return report
 
 
 # -- status for the Home page -----------------------------------------------------------------------
