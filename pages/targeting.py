@@ -43,18 +43,24 @@ views.render_recommendations(ws, aud, rules, proposed, recommendations)
 with st.expander("Rule history", icon=":material/history:"):
     views.render_history(ws)
 
+st.subheader("Fill the week")
+source, per_segment, writer = views.render_fill_choice(ws)
 # Without saved rules the plan is made from the proposals and says so (it cannot be queued).
-plan = weekly_plan(
-    ws,
-    aud=aud,
-    rules=None if proposed else rules,
-    profiles=cached_profiles(ws, with_angles=True, spinner="Mining interest angles for the templates…"),
-    recommended={s: r.template for s, r in recommendations.items()},
-)
+with st.spinner("Writing the week…" if writer else "Filling in the templates…"):
+    plan = weekly_plan(
+        ws,
+        aud=aud,
+        rules=None if proposed else rules,
+        profiles=cached_profiles(ws, with_angles=True, spinner="Mining interest angles for the templates…"),
+        recommended={s: r.template for s, r in recommendations.items()},
+        per_segment=per_segment,
+        source=source,
+        lm=writer,
+    )
 
 st.subheader("Coverage of the coming week")
 m1, m2, m3 = st.columns(3)
-m1.metric("Segments reached", f"{len(plan.items)} of {len(aud.segments)}")
+m1.metric("Segments reached", f"{len({i.segment_id for i in plan.items})} of {len(aud.segments)}")
 m2.metric("Posts passing checks", f"{sum(i.passes for i in plan.items)} of {len(plan.items)}")
 m3.metric("Time zone", plan.timezone, help="Set it under Publishing settings on the Publish page")
 if plan.unreached:
@@ -67,6 +73,7 @@ if plan.unreached:
 st.plotly_chart(views.coverage_figure(plan, aud), key="targeting_coverage")
 
 st.subheader("Preview")
+views.render_plan_table(plan)
 views.render_preview(plan, settings.char_limit)
 
 st.subheader("Queue the week")

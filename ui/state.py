@@ -32,6 +32,8 @@ DEFAULTS: dict[str, Any] = {
     "targeting_errors": {},  # editor row -> validation messages of the last failed save
     "targeting_editor_round": 0,  # bumped after a save so the rules editor (targeting_rules_<round>) restarts
     "targeting_approve": False,  # widget: queue the week approved and scheduled instead of as drafts
+    "targeting_fill": "Templates",  # widget: fill the week from the "Writer" or the "Templates"
+    "targeting_per_segment": 3,  # widget: the writer's posts per segment in the week
     # Results page
     "results_notice": None,  # (kind, message) left by a Results action, shown once
     "results_metric": "impressions",  # widget: the metric the "over time" chart shows

@@ -15,17 +15,22 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.content.model import LanguageModel
+from core.content.registry import list_models
 from core.delivery import targeting
 from core.delivery.channels import registry
 from core.delivery.outbox import default_channel
-from core.delivery.targeting import Audience, Rule, RuleValidationError, TargetingError, WeeklyPlan
+from core.delivery.targeting import MAX_PER_SEGMENT, Audience, Rule, RuleValidationError, TargetingError, WeeklyPlan
 from core.feedback.results import Recommendation, recommended_templates
 from core.workspace import Workspace
 from ui import state
+from ui.studio_views import cached_model
 
 COLUMNS = ["id", "Segment", "Who (predicate)", "Template", "Channel", "Hour", "Active", "Posts at"]
 BEST_HOUR = "best hour"
 HOUR_OPTIONS = [BEST_HOUR] + [f"{h:02d}:00" for h in range(24)]
+#: The "Fill the week from" choice → the plan's source.
+FILL_SOURCES = {"Writer": "writer", "Templates": "template"}
 
 
 def notify(kind: str, message: str, where: str = "top") -> None:
@@ -102,8 +107,12 @@ def _hour(value):
     return int(number) if number.is_integer() else number
 
 
-def rules_from_frame(frame: pd.DataFrame, aud: Audience) -> list[Rule]:
-    """The editor's rows as rules (labels back to segment ids; "best hour" or empty is the best hour)."""
+def rules_from_frame(frame: pd.DataFrame, aud: Audience, sources: dict[int, str] | None = None) -> list[Rule]:
+    """The editor's rows as rules (labels back to segment ids; "best hour" or empty is the best hour).
+
+    ``sources`` (rule id → source) keeps the source of saved rules, which the editor does not show.
+    """
+    sources = sources or {}
     by_label = {s.label: s.id for s in aud.segments}
     out = []
     for row in frame.to_dict("records"):
@@ -119,6 +128,7 @@ def rules_from_frame(frame: pd.DataFrame, aud: Audience) -> list[Rule]:
                 hour=hour,
                 active=True if _blank(row.get("Active")) else bool(row["Active"]),
                 id=None if _blank(rule_id) else int(rule_id),
+                source="template" if _blank(rule_id) else sources.get(int(rule_id), "template"),
             )
         )
     return out
@@ -178,7 +188,7 @@ def _save_rules(ws: Workspace, aud: Audience, edited: pd.DataFrame, proposed: bo
         icon=":material/save:",
         key="targeting_save",
     ):
-        submitted = rules_from_frame(edited, aud)
+        submitted = rules_from_frame(edited, aud, {r.id: r.source for r in targeting.load_rules(ws, aud)})
         try:
             saved = targeting.save_rules(ws, submitted, aud)
         except RuleValidationError as exc:
@@ -289,22 +299,88 @@ def render_history(ws: Workspace) -> None:
     st.dataframe(frame, hide_index=True, width="stretch", key="targeting_history")
 
 
+# -- who fills the week ------------------------------------------------------------------------------
+def render_fill_choice(ws: Workspace) -> tuple[str, int, LanguageModel | None]:
+    """ "Fill the week from: Writer / Templates" and the writer's posts per segment.
+
+    Returns (source, posts per segment, the newest writer model or None). Templates give one post
+    per segment: the same text twice in a week would be refused as a duplicate.
+    """
+    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    choice = left.radio(
+        "Fill the week from",
+        list(FILL_SOURCES),
+        horizontal=True,
+        key="targeting_fill",
+        help="Writer: drafts composed from your own posts by the newest writer model (Studio); "
+        "Templates: each rule's template filled in for the segment",
+    )
+    source = FILL_SOURCES[choice]
+    if source == "template":
+        return source, 1, None
+    per_segment = right.number_input(
+        "Posts per segment", min_value=1, max_value=MAX_PER_SEGMENT, step=1, key="targeting_per_segment"
+    )
+    models = list_models(ws)
+    if not models:
+        st.info(
+            "No writer model yet: the week is filled from the templates. Train one in the Studio.",
+            icon=":material/edit_note:",
+        )
+        return source, int(per_segment), None
+    return source, int(per_segment), cached_model(ws, models[0])
+
+
+def plan_frame(plan: WeeklyPlan) -> pd.DataFrame:
+    """One row per post of the week: segment, local time, who wrote it, the text and its checks."""
+    return pd.DataFrame(
+        [
+            {
+                "Segment": f"{i.segment_id} · {i.segment}",
+                "When": f"{i.local_time:%a %d %b %H:%M}",
+                "Source": i.source,
+                "Text": i.text,
+                "Checks": "pass" if i.passes else "fail",
+                "Notes": "; ".join(i.reasons),
+            }
+            for i in plan.items
+        ],
+        columns=["Segment", "When", "Source", "Text", "Checks", "Notes"],
+    )
+
+
+def render_plan_table(plan: WeeklyPlan) -> None:
+    """The week's posts as a table, each with its source."""
+    if plan.items:
+        st.dataframe(plan_frame(plan), hide_index=True, width="stretch", key="targeting_plan")
+
+
 # -- preview and coverage ---------------------------------------------------------------------------
 def render_preview(plan: WeeklyPlan, char_limit: int) -> None:
     """One tab per reached segment: the post, its time, and its checks with reasons."""
     if not plan.items:
         st.info("No active rule reaches any segment yet.")
         return
-    tabs = st.tabs([f"{'✓' if i.passes else '✕'} {i.segment_id} · {i.segment.split(' · ')[0]}" for i in plan.items])
+    several = len({i.segment_id for i in plan.items}) < len(plan.items)
+    tabs = st.tabs(
+        [
+            f"{'✓' if i.passes else '✕'} {i.segment_id} · {i.segment.split(' · ')[0]}"
+            + (f" · {i.local_time:%a}" if several else "")
+            for i in plan.items
+        ]
+    )
     for tab, item in zip(tabs, plan.items, strict=True):
         with tab:
+            made_by = "written by the writer" if item.source == "writer" else f"template *{item.template}*"
             st.markdown(
-                f"**{item.segment_id} · {item.segment}** — template *{item.template}* on "
+                f"**{item.segment_id} · {item.segment}** — {made_by} on "
                 f"{registry.label(item.channel) if registry.is_live(item.channel) else 'the dry run'}, "
                 f"{item.local_time:%a %d %b %H:%M} ({plan.timezone})"
             )
             with st.container(border=True):
                 st.text(item.text or "(nothing rendered)")
+            for note in item.notes:
+                st.caption(note)
             c1, c2 = st.columns([1, 3])
             c1.metric(
                 "Weighted length",
@@ -345,7 +421,7 @@ def coverage_figure(plan: WeeklyPlan, aud: Audience) -> go.Figure:
                 text=[f"{i.local_time:%H:%M}" for i in items],
                 textposition="middle right",
                 marker={"size": 18, "color": colour, "symbol": symbol},
-                hovertext=[f"{i.template} · {i.channel} · {i.local_time:%a %H:%M}" for i in items],
+                hovertext=[f"{i.template or i.source} · {i.channel} · {i.local_time:%a %H:%M}" for i in items],
                 hoverinfo="text+y",
             )
         )
