@@ -190,12 +190,7 @@ def behaviour_from_events(
     if len(events) == 0:
         raise ValueError("no event has both a user and a topic")
 
-    user_code, user_vocab = _encode(events["user_id"])
-    order = np.argsort(user_vocab.astype(str), kind="stable")
-    remap = np.empty(len(order), dtype=np.int64)
-    remap[order] = np.arange(len(order))
-    user_code = remap[user_code]
-    user_ids = user_vocab[order]
+    user_code, user_ids = _users_sorted(events["user_id"])
     n_users = len(user_ids)
 
     topic_code, topic_vocab = _by_frequency(*_encode(events["topic"]))
@@ -211,17 +206,7 @@ def behaviour_from_events(
 
     slot_counts = active_days = recency_days = None
     if "timestamp" in events.columns:
-        stamps = events["timestamp"].to_numpy(dtype="datetime64[ms]").astype(np.int64)
-        known = stamps != np.iinfo(np.int64).min  # NaT
-        if known.any():
-            ms = stamps[known]
-            day = ms // _MS_PER_DAY
-            hour = (ms % _MS_PER_DAY) // 3_600_000
-            weekday = (day + 3) % 7  # 1970-01-01 was a Thursday
-            users_known = user_code[known]
-            slot_counts = _count_matrix(users_known, weekday * 24 + hour, n_users, 168)
-            active_days, last_day = _days(users_known, day - day.min(), n_users)
-            recency_days = np.where(last_day >= 0, (day.max() - day.min()) - last_day, np.nan).astype(np.float32)
+        slot_counts, active_days, recency_days = _time_counts(events["timestamp"], user_code, n_users)
 
     table = _align_users(users, user_ids)
     return Behaviour(
@@ -237,6 +222,34 @@ def behaviour_from_events(
         users=table,
         kind=kind,
     )
+
+
+def _users_sorted(user_column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(user code per event, user ids) with codes in the order of the ids as text."""
+    user_code, user_vocab = _encode(user_column)
+    order = np.argsort(user_vocab.astype(str), kind="stable")
+    remap = np.empty(len(order), dtype=np.int64)
+    remap[order] = np.arange(len(order))
+    return remap[user_code], user_vocab[order]
+
+
+def _time_counts(
+    timestamps: pd.Series, user_code: np.ndarray, n_users: int
+) -> tuple[sparse.csr_matrix | None, np.ndarray | None, np.ndarray | None]:
+    """(weekday × hour counts, distinct active days, days since last event) per user; Nones without a known time."""
+    stamps = timestamps.to_numpy(dtype="datetime64[ms]").astype(np.int64)
+    known = stamps != np.iinfo(np.int64).min  # NaT
+    if not known.any():
+        return None, None, None
+    ms = stamps[known]
+    day = ms // _MS_PER_DAY
+    hour = (ms % _MS_PER_DAY) // 3_600_000
+    weekday = (day + 3) % 7  # 1970-01-01 was a Thursday
+    users_known = user_code[known]
+    slot_counts = _count_matrix(users_known, weekday * 24 + hour, n_users, 168)
+    active_days, last_day = _days(users_known, day - day.min(), n_users)
+    recency_days = np.where(last_day >= 0, (day.max() - day.min()) - last_day, np.nan).astype(np.float32)
+    return slot_counts, active_days, recency_days
 
 
 def _count_matrix(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> sparse.csr_matrix:
@@ -342,22 +355,31 @@ def build_features(
     if max_topics < 1:
         raise ValueError(f"max_topics={max_topics} must be at least 1")
     weights = {**BLOCK_WEIGHTS, **(weights or {})}
+    blocks = _blocks(behaviour, max_topics)
+    matrices, columns, block_columns = [], [], {}
+    for name, names, values in blocks:
+        scaled, kept = _standardise(np.asarray(values, dtype=np.float64))
+        if not kept.any():
+            continue
+        scaled *= weights.get(name, 1.0) / np.sqrt(kept.sum())
+        matrices.append(scaled.astype(np.float32))
+        kept_names = [n for n, k in zip(names, kept, strict=True) if k]
+        columns += kept_names
+        block_columns[name] = kept_names
+    if not matrices:
+        raise ValueError("every feature is constant: there is nothing to tell these users apart")
+    matrix = np.hstack(matrices)
+    log.debug("features: %d users x %d columns in blocks %s", *matrix.shape, list(block_columns))
+    return UserFeatures(user_ids=behaviour.user_ids, matrix=matrix, columns=columns, blocks=block_columns)
+
+
+def _blocks(behaviour: Behaviour, max_topics: int) -> list[tuple[str, list[str], np.ndarray]]:
+    """The feature blocks the data has, unscaled: (block name, column names, values)."""
     blocks: list[tuple[str, list[str], np.ndarray]] = []
 
-    counts = behaviour.topic_counts
-    n_topics = counts.shape[1]
-    if behaviour.kind == "users":
-        # Interest counts of a profile table: log-scaled, not shares (a teen with 0 mentions is informative).
-        dense = np.log1p(counts[:, :max_topics].toarray())
-        blocks.append(("interests", list(behaviour.topics[:max_topics]), dense))
-    elif n_topics:
-        head = counts[:, :max_topics].toarray()
-        names = list(behaviour.topics[:max_topics])
-        if n_topics > max_topics:
-            other = np.asarray(counts[:, max_topics:].sum(axis=1))
-            head = np.hstack([head, other])
-            names.append("other topics")
-        blocks.append(("interests", [f"topic: {t}" for t in names], _shares(head)))
+    interests = _interest_block(behaviour, max_topics)
+    if interests is not None:
+        blocks.append(interests)
 
     if len(behaviour.actions) > 1:
         blocks.append(("actions", [f"action: {a}" for a in behaviour.actions], np.log1p(behaviour.action_counts)))
@@ -393,22 +415,26 @@ def build_features(
         values = behaviour.users[profile].astype("float64")
         values = values.fillna(values.median()).fillna(0.0).to_numpy()
         blocks.append(("profile", profile, np.sign(values) * np.log1p(np.abs(values))))
+    return blocks
 
-    matrices, columns, block_columns = [], [], {}
-    for name, names, values in blocks:
-        scaled, kept = _standardise(np.asarray(values, dtype=np.float64))
-        if not kept.any():
-            continue
-        scaled *= weights.get(name, 1.0) / np.sqrt(kept.sum())
-        matrices.append(scaled.astype(np.float32))
-        kept_names = [n for n, k in zip(names, kept, strict=True) if k]
-        columns += kept_names
-        block_columns[name] = kept_names
-    if not matrices:
-        raise ValueError("every feature is constant: there is nothing to tell these users apart")
-    matrix = np.hstack(matrices)
-    log.debug("features: %d users x %d columns in blocks %s", *matrix.shape, list(block_columns))
-    return UserFeatures(user_ids=behaviour.user_ids, matrix=matrix, columns=columns, blocks=block_columns)
+
+def _interest_block(behaviour: Behaviour, max_topics: int) -> tuple[str, list[str], np.ndarray] | None:
+    """Topic shares (log counts for a profile table), the topics beyond ``max_topics`` pooled; None without topics."""
+    counts = behaviour.topic_counts
+    n_topics = counts.shape[1]
+    if behaviour.kind == "users":
+        # Interest counts of a profile table: log-scaled, not shares (a teen with 0 mentions is informative).
+        dense = np.log1p(counts[:, :max_topics].toarray())
+        return ("interests", list(behaviour.topics[:max_topics]), dense)
+    if n_topics:
+        head = counts[:, :max_topics].toarray()
+        names = list(behaviour.topics[:max_topics])
+        if n_topics > max_topics:
+            other = np.asarray(counts[:, max_topics:].sum(axis=1))
+            head = np.hstack([head, other])
+            names.append("other topics")
+        return ("interests", [f"topic: {t}" for t in names], _shares(head))
+    return None
 
 
 def _standardise(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

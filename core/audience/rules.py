@@ -287,17 +287,7 @@ def mine_rules(
     if transactions.n == 0:
         raise RulesError("there are no transactions to mine (no user has an interest at this threshold)")
 
-    estimate = estimate_itemsets(transactions, min_support=min_support, max_len=max_len, cap=max_itemsets)
-    if estimate.capped:
-        hint = _suggestion(transactions, min_support, max_len, max_itemsets)
-        if estimate.estimate > max_itemsets:
-            about = f"more than {max_itemsets:,} itemsets"
-        else:
-            about = f"about {estimate.estimate:,} itemsets with more than {MAX_RULE_CANDIDATES:,} rule candidates"
-        raise RuleExplosionError(
-            f"min_support={min_support:g} with max_len={max_len} would find {about} among "
-            f"{estimate.frequent_items:,} frequent items in {transactions.n:,} transactions; {hint}"
-        )
+    _refuse_explosion(transactions, min_support=min_support, max_len=max_len, max_itemsets=max_itemsets)
 
     supports = transactions.item_support()
     keep = np.flatnonzero(supports >= min_support)  # an infrequent item is in no frequent itemset
@@ -305,10 +295,7 @@ def mine_rules(
         return _empty_rules(), 0
     sub = transactions.matrix[:, keep]
     names = [transactions.items[j] for j in keep]
-    if sub.shape[0] * sub.shape[1] <= _DENSE_CELLS:
-        onehot = pd.DataFrame(sub.toarray(), columns=names)
-    else:
-        onehot = pd.DataFrame.sparse.from_spmatrix(sub.tocsc(), columns=names)
+    onehot = _onehot(sub, names)
     miner = fpgrowth if algorithm == "fpgrowth" else apriori
     itemsets = miner(onehot, min_support=min_support, use_colnames=True, max_len=max_len)
     n_itemsets = len(itemsets)
@@ -331,6 +318,35 @@ def mine_rules(
     )
     if rules.empty:
         return _empty_rules(), n_itemsets
+    return _tidy(rules), n_itemsets
+
+
+def _refuse_explosion(
+    transactions: Transactions, *, min_support: float, max_len: int | None, max_itemsets: int
+) -> None:
+    """Raise :class:`RuleExplosionError`, with settings that would work, when mining would find too many itemsets."""
+    estimate = estimate_itemsets(transactions, min_support=min_support, max_len=max_len, cap=max_itemsets)
+    if estimate.capped:
+        hint = _suggestion(transactions, min_support, max_len, max_itemsets)
+        if estimate.estimate > max_itemsets:
+            about = f"more than {max_itemsets:,} itemsets"
+        else:
+            about = f"about {estimate.estimate:,} itemsets with more than {MAX_RULE_CANDIDATES:,} rule candidates"
+        raise RuleExplosionError(
+            f"min_support={min_support:g} with max_len={max_len} would find {about} among "
+            f"{estimate.frequent_items:,} frequent items in {transactions.n:,} transactions; {hint}"
+        )
+
+
+def _onehot(sub: sparse.csr_matrix, names: list[str]) -> pd.DataFrame:
+    """The transactions × frequent items matrix as mlxtend wants it (sparse when large)."""
+    if sub.shape[0] * sub.shape[1] <= _DENSE_CELLS:
+        return pd.DataFrame(sub.toarray(), columns=names)
+    return pd.DataFrame.sparse.from_spmatrix(sub.tocsc(), columns=names)
+
+
+def _tidy(rules: pd.DataFrame) -> pd.DataFrame:
+    """mlxtend's rules as :data:`RULE_COLUMNS`: items as sorted tuples, sorted by lift, confidence, support, text."""
     rules = rules.assign(
         antecedents=rules["antecedents"].map(lambda s: tuple(sorted(s))),
         consequents=rules["consequents"].map(lambda s: tuple(sorted(s))),
@@ -343,7 +359,7 @@ def mine_rules(
     rules = rules.assign(_text=text, **keys).sort_values(
         ["_lift", "_confidence", "_support", "_text"], ascending=[False, False, False, True], kind="stable"
     )
-    return rules[RULE_COLUMNS].reset_index(drop=True), n_itemsets
+    return rules[RULE_COLUMNS].reset_index(drop=True)
 
 
 def _empty_rules() -> pd.DataFrame:

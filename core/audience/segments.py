@@ -154,8 +154,44 @@ def segment_users(
         if len(sample) > silhouette_size
         else np.arange(len(sample))
     )
-
     candidates = [k] if k is not None else list(range(low, min(high, len(sample) - 1) + 1))
+    curve, fits = _try_ks(sample, sil_idx, candidates, n_init=n_init, random_state=random_state, progress=progress)
+    if k is None:
+        best = curve.loc[curve["silhouette"].fillna(-1.0).idxmax()]
+        k_final = int(best["k"])
+    else:
+        k_final = k
+    silhouette = float(curve.loc[curve["k"] == k_final, "silhouette"].iloc[0])
+
+    if progress:
+        progress(0.85, f"Fitting {k_final} segments on all {n:,} users…")
+    labels, centers, algorithm = _final_fit(
+        matrix, fits[k_final], fitted_all=n == len(sample), minibatch_above=minibatch_above, random_state=random_state
+    )
+    labels, centers = _order_by_size(np.asarray(labels), np.asarray(centers), k_final)
+    if progress:
+        progress(1.0, "Segments found")
+    return Segmentation(
+        labels=labels,
+        k=k_final,
+        silhouette=silhouette,
+        curve=curve,
+        centers=centers,
+        auto=k is None,
+        algorithm=algorithm,
+    )
+
+
+def _try_ks(
+    sample: np.ndarray,
+    sil_idx: np.ndarray,
+    candidates: list[int],
+    *,
+    n_init: int,
+    random_state: int,
+    progress: Progress | None,
+) -> tuple[pd.DataFrame, dict]:
+    """KMeans for each candidate k on ``sample``: the curve (k, silhouette on ``sil_idx``, inertia) and the fits."""
     rows, fits = [], {}
     for i, kk in enumerate(candidates):
         if progress:
@@ -170,47 +206,30 @@ def segment_users(
         )
         rows.append({"k": kk, "silhouette": score, "inertia": float(model.inertia_)})
         fits[kk] = model
-    curve = pd.DataFrame(rows)
-    if k is None:
-        best = curve.loc[curve["silhouette"].fillna(-1.0).idxmax()]
-        k_final = int(best["k"])
-    else:
-        k_final = k
-    silhouette = float(curve.loc[curve["k"] == k_final, "silhouette"].iloc[0])
+    return pd.DataFrame(rows), fits
 
-    if progress:
-        progress(0.85, f"Fitting {k_final} segments on all {n:,} users…")
-    seed_model = fits[k_final]
-    if n == len(sample):
-        labels, centers, algorithm = seed_model.labels_, seed_model.cluster_centers_, "kmeans"
-    elif n <= minibatch_above:
+
+def _final_fit(
+    matrix: np.ndarray, seed_model: KMeans, *, fitted_all: bool, minibatch_above: int, random_state: int
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """(labels, centres, algorithm) on all users, starting from the centres ``seed_model`` found on the sample."""
+    k_final = seed_model.n_clusters
+    if fitted_all:
+        return seed_model.labels_, seed_model.cluster_centers_, "kmeans"
+    if matrix.shape[0] <= minibatch_above:
         final = KMeans(n_clusters=k_final, init=seed_model.cluster_centers_, n_init=1, random_state=random_state).fit(
             matrix
         )
-        labels, centers, algorithm = final.labels_, final.cluster_centers_, "kmeans"
-    else:
-        final = MiniBatchKMeans(
-            n_clusters=k_final,
-            init=seed_model.cluster_centers_,
-            n_init=1,
-            batch_size=4096,
-            random_state=random_state,
-            max_no_improvement=20,
-        ).fit(matrix)
-        labels, centers, algorithm = final.predict(matrix), final.cluster_centers_, "minibatch"
-
-    labels, centers = _order_by_size(np.asarray(labels), np.asarray(centers), k_final)
-    if progress:
-        progress(1.0, "Segments found")
-    return Segmentation(
-        labels=labels,
-        k=k_final,
-        silhouette=silhouette,
-        curve=curve,
-        centers=centers,
-        auto=k is None,
-        algorithm=algorithm,
-    )
+        return final.labels_, final.cluster_centers_, "kmeans"
+    final = MiniBatchKMeans(
+        n_clusters=k_final,
+        init=seed_model.cluster_centers_,
+        n_init=1,
+        batch_size=4096,
+        random_state=random_state,
+        max_no_improvement=20,
+    ).fit(matrix)
+    return final.predict(matrix), final.cluster_centers_, "minibatch"
 
 
 def _order_by_size(labels: np.ndarray, centers: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -259,6 +278,22 @@ def _segment_sums(indicator: sparse.csr_matrix, values) -> np.ndarray:
     return np.asarray(out.todense() if sparse.issparse(out) else out, dtype=np.float64)
 
 
+def _topic_table(
+    names: list[str], sums: np.ndarray, overall_share: np.ndarray, users: np.ndarray, n_top: int
+) -> tuple[pd.DataFrame, list[str]]:
+    """One segment's topics (share, overall, lift, users; most distinguishing first) and its top ``n_top``."""
+    seg_total = sums.sum()
+    share = sums / seg_total if seg_total > 0 else np.zeros_like(overall_share)
+    lift = np.divide(share, overall_share, out=np.zeros_like(share), where=overall_share > 0)
+    topics = pd.DataFrame({"topic": names, "share": share, "overall": overall_share, "lift": lift, "users": users})
+    score = np.where(lift > 1.0, share * np.log(np.maximum(lift, 1e-12)), -np.inf)
+    topics = topics.assign(score=score).sort_values(["score", "share"], ascending=False, kind="stable")
+    top = topics.loc[topics["score"] > -np.inf, "topic"].head(n_top).tolist()
+    if not top:  # a segment that is average in everything: name it by its biggest topics
+        top = topics.sort_values("share", ascending=False, kind="stable")["topic"].head(n_top).tolist()
+    return topics.drop(columns="score").reset_index(drop=True), top
+
+
 def profile_segments(behaviour: Behaviour, segmentation: Segmentation, *, n_top: int = 4) -> list[SegmentProfile]:
     """Profile each segment of ``segmentation`` (labels aligned with ``behaviour.user_ids``).
 
@@ -282,23 +317,9 @@ def profile_segments(behaviour: Behaviour, segmentation: Segmentation, *, n_top:
 
     profiles = []
     for s in range(k):
-        seg_total = topic_sums[s].sum()
-        share = topic_sums[s] / seg_total if seg_total > 0 else np.zeros_like(overall_share)
-        lift = np.divide(share, overall_share, out=np.zeros_like(share), where=overall_share > 0)
-        topics = pd.DataFrame(
-            {
-                "topic": behaviour.topics,
-                "share": share,
-                "overall": overall_share,
-                "lift": lift,
-                "users": topic_users[s] / max(sizes[s], 1),
-            }
+        topics, top = _topic_table(
+            behaviour.topics, topic_sums[s], overall_share, topic_users[s] / max(sizes[s], 1), n_top
         )
-        score = np.where(lift > 1.0, share * np.log(np.maximum(lift, 1e-12)), -np.inf)
-        topics = topics.assign(score=score).sort_values(["score", "share"], ascending=False, kind="stable")
-        top = topics.loc[topics["score"] > -np.inf, "topic"].head(n_top).tolist()
-        if not top:  # a segment that is average in everything: name it by its biggest topics
-            top = topics.sort_values("share", ascending=False, kind="stable")["topic"].head(n_top).tolist()
         members = labels == s
         demo = _demographics_summary(behaviour.users, members)
         mix = (
@@ -315,7 +336,7 @@ def profile_segments(behaviour: Behaviour, segmentation: Segmentation, *, n_top:
                 share=float(sizes[s] / n),
                 name="",
                 top_topics=top,
-                topics=topics.drop(columns="score").reset_index(drop=True),
+                topics=topics,
                 demographics=demo,
                 action_mix=mix,
                 hour_weekday=grid,
