@@ -5,7 +5,8 @@ not import the audience step. Output contract (``--json``): ``{"slots": [{"segme
 "source", "channel", "scheduled_at", "passes", "reasons"}]}`` with ``scheduled_at`` in UTC and
 ``source`` ``writer`` or ``template``; ``reasons`` holds notes on how the text was made (a writer
 slot filled from the template, and why) and the checks it fails. With ``--queue`` the passing slots
-go into the outbox as drafts, each slot once, and the count goes to stderr.
+go into the outbox as drafts, each slot once, and the count goes to stderr; without saved rules,
+``--queue`` saves the proposed ones first (as accepting them on the Targeting page does).
 """
 
 from __future__ import annotations
@@ -18,7 +19,18 @@ from core import clock
 from core.cli.output import print_json, say
 from core.content.registry import ContentError
 from core.delivery.outbox import PublishSettings
-from core.delivery.targeting import MAX_PER_SEGMENT, SOURCES, TargetingError, queue_plan, weekly_plan
+from core.delivery.targeting import (
+    MAX_PER_SEGMENT,
+    SOURCES,
+    TargetingError,
+    audience,
+    load_rules,
+    propose_rules,
+    queue_plan,
+    save_rules,
+    template_names,
+    weekly_plan,
+)
 from core.demo import open_workspace
 from core.feedback.results import recommended_template_names
 
@@ -60,13 +72,13 @@ def _plan(args: argparse.Namespace) -> int:
     week = _week(args.week)
     if args.source is not None and args.source not in SOURCES:
         raise TargetingError(f"--source {args.source!r} must be one of {', '.join(SOURCES)}")
-    plan = weekly_plan(
-        ws,
-        per_segment=args.per_segment,
-        source=args.source,
-        week=week,
-        recommended=recommended_template_names(ws),
-    )
+    recommended = recommended_template_names(ws)
+    if args.queue:
+        # queueing from the command line accepts the proposals, as "Save" does on the page
+        aud = audience(ws)
+        if aud is not None and not load_rules(ws, aud):
+            save_rules(ws, propose_rules(aud, template_names(ws), recommended=recommended), aud)
+    plan = weekly_plan(ws, per_segment=args.per_segment, source=args.source, week=week, recommended=recommended)
     report = queue_plan(ws, plan) if args.queue else None
     if args.json:
         print_json({"slots": [item.as_json() for item in plan.items]})

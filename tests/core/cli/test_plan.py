@@ -64,6 +64,13 @@ def test_queue_twice_adds_nothing_the_second_time(segmented: Path, capsys: pytes
     assert len(publish.list_posts(ws)) == 15
 
 
+def test_queue_on_a_fresh_workspace_accepts_the_proposals(segmented: Path, capsys: pytest.CaptureFixture) -> None:
+    slots = cli_json(capsys, ["plan", "--json", "--queue", "--source", "writer"])["slots"]
+    ws = open_workspace(segmented, with_demo=False)
+    assert len(targeting.load_rules(ws, targeting.audience(ws))) == 5  # the proposals are the rules now
+    assert sorted(p.text for p in publish.list_posts(ws)) == sorted(s["text"] for s in slots if s["passes"])
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -71,7 +78,6 @@ def test_queue_twice_adds_nothing_the_second_time(segmented: Path, capsys: pytes
         (["--week", "2020-01-01"], "error: the week of 2019-12-30 is over; plan this week or a later one"),
         (["--source", "robot"], "error: --source 'robot' must be one of template, writer"),
         (["--per-segment", "9"], "error: per_segment=9 must be between 1 and 7 (one post a day)"),
-        (["--queue"], "error: these rules are proposals: save them before queueing the week"),
     ],
 )
 def test_input_errors_exit_2_with_one_line(
