@@ -274,6 +274,8 @@ def generate_demo(
 ) -> DemoData:
     """Generate the demo events and users with five planted audience groups.
 
+    The random draws stay in this one sequence on purpose: their order is what makes a seed give the same data.
+
     Parameters
     ----------
     n_users : int, default 6000
@@ -322,21 +324,8 @@ def generate_demo(
     action_cum = np.stack([_action_table(spec) for spec in _SPECS]).cumsum(axis=2)
     event_action = _sample_rows(action_cum[event_group, event_topic], None, rng)
 
-    platform_probs = np.array([spec.platforms for spec in _SPECS])
-    primary = _sample_rows(platform_probs.cumsum(axis=1), group_of_user, rng)
-    any_platform = _sample_rows(platform_probs.cumsum(axis=1), event_group, rng)
-    event_platform = np.where(rng.random(n_events) < _PRIMARY_PLATFORM_SHARE, primary[event_user], any_platform)
-
-    start_day = end_day - np.timedelta64(days - 1, "D")
-    day_cum = _day_table(start_day, days).cumsum(axis=1)
-    event_day = _sample_rows(day_cum, event_group, rng)
-    hour_cum = np.stack([_hour_profile(spec) for spec in _SPECS]).cumsum(axis=1)
-    event_hour = _sample_rows(hour_cum, event_group, rng)
-    second_of_day = event_hour * 3600 + rng.integers(0, 3600, size=n_events)
-    second_of_day = _make_unique_per_user(event_user, event_day, second_of_day)
-    seconds = event_day.astype(np.int64) * 86_400 + second_of_day
-    timestamp = start_day.astype("datetime64[s]") + seconds.astype("timedelta64[s]")
-
+    event_platform = _event_platforms(group_of_user, event_user, rng)
+    timestamp = _event_times(event_user, event_group, end_day - np.timedelta64(days - 1, "D"), days, rng)
     order = np.lexsort((event_user, timestamp))
     user_ids = users["user_id"].to_numpy()
     events = pd.DataFrame(
@@ -356,6 +345,29 @@ def generate_demo(
         days,
     )
     return DemoData(events=events, users=users, truth=truth)
+
+
+def _event_platforms(group_of_user: np.ndarray, event_user: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Platform of each event: mostly the user's primary platform, otherwise any of the group's."""
+    event_group = group_of_user[event_user]
+    platform_probs = np.array([spec.platforms for spec in _SPECS])
+    primary = _sample_rows(platform_probs.cumsum(axis=1), group_of_user, rng)
+    any_platform = _sample_rows(platform_probs.cumsum(axis=1), event_group, rng)
+    return np.where(rng.random(event_user.size) < _PRIMARY_PLATFORM_SHARE, primary[event_user], any_platform)
+
+
+def _event_times(
+    event_user: np.ndarray, event_group: np.ndarray, start_day: np.datetime64, days: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Timestamp of each event: a day (growing activity), an hour by its group's profile, unique per user."""
+    day_cum = _day_table(start_day, days).cumsum(axis=1)
+    event_day = _sample_rows(day_cum, event_group, rng)
+    hour_cum = np.stack([_hour_profile(spec) for spec in _SPECS]).cumsum(axis=1)
+    event_hour = _sample_rows(hour_cum, event_group, rng)
+    second_of_day = event_hour * 3600 + rng.integers(0, 3600, size=event_user.size)
+    second_of_day = _make_unique_per_user(event_user, event_day, second_of_day)
+    seconds = event_day.astype(np.int64) * 86_400 + second_of_day
+    return start_day.astype("datetime64[s]") + seconds.astype("timedelta64[s]")
 
 
 def demo_mess_counts(demo: DemoData) -> dict[str, int]:

@@ -181,15 +181,7 @@ def behaviour_from_events(
         if len(users) == 0 or "user_id" not in users.columns:
             raise ValueError("the dataset has neither events nor a user table to build features from")
         return _behaviour_from_user_table(users)
-    missing = {"user_id", "topic"} - set(events.columns)
-    if missing:
-        raise ValueError(f"events need columns user_id and topic; missing: {', '.join(sorted(missing))}")
-    keep = events["user_id"].notna() & events["topic"].notna()
-    if not keep.all():
-        events = events[keep]
-    if len(events) == 0:
-        raise ValueError("no event has both a user and a topic")
-
+    events = _with_user_and_topic(events)
     user_code, user_ids = _users_sorted(events["user_id"])
     n_users = len(user_ids)
 
@@ -222,6 +214,19 @@ def behaviour_from_events(
         users=table,
         kind=kind,
     )
+
+
+def _with_user_and_topic(events: pd.DataFrame) -> pd.DataFrame:
+    """The events that have both a user and a topic; ValueError when the columns or such rows are missing."""
+    missing = {"user_id", "topic"} - set(events.columns)
+    if missing:
+        raise ValueError(f"events need columns user_id and topic; missing: {', '.join(sorted(missing))}")
+    keep = events["user_id"].notna() & events["topic"].notna()
+    if not keep.all():
+        events = events[keep]
+    if len(events) == 0:
+        raise ValueError("no event has both a user and a topic")
+    return events
 
 
 def _users_sorted(user_column: pd.Series) -> tuple[np.ndarray, np.ndarray]:

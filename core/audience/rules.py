@@ -289,15 +289,7 @@ def mine_rules(
 
     _refuse_explosion(transactions, min_support=min_support, max_len=max_len, max_itemsets=max_itemsets)
 
-    supports = transactions.item_support()
-    keep = np.flatnonzero(supports >= min_support)  # an infrequent item is in no frequent itemset
-    if len(keep) == 0:
-        return _empty_rules(), 0
-    sub = transactions.matrix[:, keep]
-    names = [transactions.items[j] for j in keep]
-    onehot = _onehot(sub, names)
-    miner = fpgrowth if algorithm == "fpgrowth" else apriori
-    itemsets = miner(onehot, min_support=min_support, use_colnames=True, max_len=max_len)
+    itemsets = _frequent_itemsets(transactions, min_support=min_support, max_len=max_len, algorithm=algorithm)
     n_itemsets = len(itemsets)
     if n_itemsets == 0 or (itemsets["itemsets"].map(len) > 1).sum() == 0:
         return _empty_rules(), n_itemsets
@@ -306,15 +298,7 @@ def mine_rules(
         num_itemsets=transactions.n,
         metric="confidence",
         min_threshold=min_confidence,
-        return_metrics=[
-            "antecedent support",
-            "consequent support",
-            "support",
-            "confidence",
-            "lift",
-            "leverage",
-            "conviction",
-        ],
+        return_metrics=_RULE_METRICS,
     )
     if rules.empty:
         return _empty_rules(), n_itemsets
@@ -336,6 +320,30 @@ def _refuse_explosion(
             f"min_support={min_support:g} with max_len={max_len} would find {about} among "
             f"{estimate.frequent_items:,} frequent items in {transactions.n:,} transactions; {hint}"
         )
+
+
+_RULE_METRICS = [
+    "antecedent support",
+    "consequent support",
+    "support",
+    "confidence",
+    "lift",
+    "leverage",
+    "conviction",
+]
+
+
+def _frequent_itemsets(
+    transactions: Transactions, *, min_support: float, max_len: int | None, algorithm: str
+) -> pd.DataFrame:
+    """mlxtend's frequent itemsets (``support``, ``itemsets``) of the items frequent on their own."""
+    supports = transactions.item_support()
+    keep = np.flatnonzero(supports >= min_support)  # an infrequent item is in no frequent itemset
+    if len(keep) == 0:
+        return pd.DataFrame({"support": pd.Series(dtype="float64"), "itemsets": pd.Series(dtype="object")})
+    onehot = _onehot(transactions.matrix[:, keep], [transactions.items[j] for j in keep])
+    miner = fpgrowth if algorithm == "fpgrowth" else apriori
+    return miner(onehot, min_support=min_support, use_colnames=True, max_len=max_len)
 
 
 def _onehot(sub: sparse.csr_matrix, names: list[str]) -> pd.DataFrame:

@@ -112,6 +112,8 @@ def segment_users(
 ) -> Segmentation:
     """Cluster users with KMeans; choose k by silhouette when ``k`` is None.
 
+    Long only for its nine documented options; the body is one pass: sample, try each k, fit all users.
+
     Parameters
     ----------
     features : UserFeatures
