@@ -115,6 +115,10 @@ def generate_drafts(
 ) -> GenerationResult:
     """Write ``n`` drafts for a segment and check each; resample until ``n`` pass or give up.
 
+    The character sampler's path (the Studio and the plan compose drafts with
+    :func:`core.content.compose.compose_drafts`); kept for the bench and the model's tests. Its
+    rounds share the candidates, the seen texts and the kept phrases, hence one function.
+
     Drafts cycle through ``topics`` (the segment's interests the model knows). URL and mention
     placeholders become ``link`` and the corpus's frequent mentions. The sampler keeps every draft
     within ``max_weighted_length`` and, with ``known_words``, to the corpus's own Latin-script words

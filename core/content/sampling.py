@@ -117,6 +117,9 @@ class Sampler:
     ) -> list[str]:
         """``n`` raw samples in parallel (placeholders still in), each with its (segment, topic).
 
+        One long function on purpose: it is the per-symbol loop over a batch, and every rule reads and
+        updates the same per-row arrays; helpers called per symbol would cost more than the LSTM step.
+
         A sample ends at the end-of-post symbol. One that reaches ``max_length`` symbols, or whose
         next symbol would take it past ``max_weighted_length`` (X's weighted length once ``link``
         and the corpus's mentions are put back), is cut after its last full sentence, or else

@@ -189,6 +189,9 @@ def train_model(
 ) -> LanguageModel:
     """Train a model on ``corpus``, measure it against the n-gram baseline and save it in ``ws``.
 
+    One function on purpose: it is the training recipe read top to bottom (split, vocabulary, LSTM,
+    baselines, mixture, card, save), and its steps share the split, the vocabulary and the model.
+
     Parameters
     ----------
     corpus
