@@ -217,6 +217,7 @@ _ANALYTICS = re.compile(
     r"|\b(?:support|lift|confidence|leverage|conviction|silhouette)\s*(?:of|=|:|is)?\s*\d",
     re.I,
 )
+_ANALYTICS_ZH = re.compile(r"支持度|置信度|提升度|\d+(?:\.\d+)?\s*倍于平均|高出平均")
 _PAIRS = (("(", ")"), ("[", "]"), ("“", "”"), ("「", "」"), ("（", "）"), ("【", "】"))
 _HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_RE = re.compile(r"[A-Za-z\u00c0-\u024f]")
@@ -248,12 +249,16 @@ def _unbalanced(text: str) -> list[str]:
 
 
 def publishing_problems(
-    text: str, *, internal_names: Sequence[str] = (), languages: Sequence[str] | None = None
+    text: str, *, internal_names: Sequence[str] = (), languages: Sequence[str] | None = None, style: bool = True
 ) -> list[str]:
     """Why ``text`` cannot be published as it stands (none: it can), in words an owner acts on.
 
     Parameters
     ----------
+    style
+        Also judge how it reads (an unfinished ending, unbalanced quotes): for drafts Reach wrote.
+        The outbox checks what the owner typed without it; the rest (placeholders, ``RT``,
+        entities, lost characters, analysis wording) never goes out.
     internal_names
         Names that are Reach's own and never public (the segments' internal names).
     languages
@@ -265,14 +270,16 @@ def publishing_problems(
         problems.append(f"an unfilled placeholder ({_PLACEHOLDER.search(stripped).group(0)})")
     if _RETWEET.search(stripped):
         problems.append("starts with RT (a retweet, not a post of yours)")
-    for mark in _unbalanced(stripped):
+    for mark in _unbalanced(stripped) if style else ():
         problems.append(f"unbalanced {mark}")
     if _ENTITY.search(stripped):
         problems.append(f"an HTML entity ({_ENTITY.search(stripped).group(0)}) instead of its character")
     if _LOST.search(stripped):
         problems.append("lost characters (?? or �, where emoji or Chinese were)")
     last = re.findall(r"[A-Za-z']+", stripped[-30:])
-    if _OPEN_END.search(stripped) or (last and stripped[-1].isalpha() and last[-1].casefold() in _NON_FINAL):
+    if style and (
+        _OPEN_END.search(stripped) or (last and stripped[-1].isalpha() and last[-1].casefold() in _NON_FINAL)
+    ):
         problems.append("ends mid-sentence")
     content = re.sub(r"#\w+", " ", URL_OR_MENTION.sub(" ", stripped))
     if stripped and not re.search(r"\w", content):
@@ -282,8 +289,9 @@ def publishing_problems(
         name = name.strip()
         if len(name) >= 3 and name.casefold() in folded:
             problems.append(f"names an internal segment ({name})")
-    if _ANALYTICS.search(stripped):
-        problems.append(f"analysis wording in public copy ({_ANALYTICS.search(stripped).group(0)})")
+    analysis = _ANALYTICS.search(stripped) or _ANALYTICS_ZH.search(stripped)
+    if analysis:
+        problems.append(f"analysis wording in public copy ({analysis.group(0)})")
     script = script_of(stripped)
     if languages is not None and script and script not in languages:
         wanted = " or ".join({"latin": "English", "han": "Chinese"}.get(s, s) for s in languages) or "none"

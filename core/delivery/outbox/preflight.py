@@ -1,4 +1,5 @@
-"""Pre-flight: why a text cannot go out yet (too long for its channel, nearly the same as a recent post)."""
+"""Pre-flight: why a text cannot go out yet (an unfilled placeholder or other unpublishable text, too long
+for its channel, nearly the same as a recent post)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import unicodedata
 from datetime import timedelta
 
 from core import clock
+from core.content.checks import publishing_problems
 from core.delivery.channels import registry
 from core.delivery.outbox.posts import OutboxState as S
 from core.delivery.outbox.settings import PublishSettings
@@ -59,6 +61,8 @@ def preflight(
     if not text.strip():
         problems.append("the text is empty")
         return problems
+    # the same checks as every draft (what the owner typed is theirs to word: no style rules)
+    problems += publishing_problems(text, style=False)
     length = rules.weighted_length(text)
     if length > settings.char_limit:
         problems.append(

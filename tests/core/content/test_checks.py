@@ -133,6 +133,16 @@ PUBLISHABLE_RULES = [
     ),
     ("share", "Runners love it (82% of them).", "Runners love it.", "analysis wording"),
     ("lift", "Collagen and yoga: lift 2.4 this month.", "Collagen and yoga, a good pair.", "analysis wording"),
+    (
+        "chinese placeholder",
+        "新品上架：{link} 快来看看。",
+        "新品上架：https://shop.example/b 快来看看。",
+        "placeholder",
+    ),
+    ("chinese retweet", "RT @meadow 燕麦棒今天回来了。", "燕麦棒今天回来了。", "starts with RT"),
+    ("chinese entity", "燕麦&amp;蜂蜜，今天到货。", "燕麦和蜂蜜，今天到货。", "HTML entity"),
+    ("chinese tags only", "#燕麦 #早餐", "燕麦配早餐，刚刚好。#燕麦", "only hashtags"),
+    ("chinese analysis", "喜欢低糖的人也关注心脏健康，提升度 3.0。", "少糖的日子，心脏也轻松。", "analysis wording"),
 ]
 
 
