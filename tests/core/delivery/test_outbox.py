@@ -98,6 +98,16 @@ def test_over_length_is_refused_by_weighted_length(workspace: Workspace) -> None
     assert publish.add_post(workspace, "a" * 3000, channel="dry-run", approve=True).state == "approved"
 
 
+def test_unpublishable_text_is_refused_before_approval(workspace: Workspace) -> None:
+    with pytest.raises(PreflightError, match=r"an unfilled placeholder \(\{link\}\)"):
+        publish.add_post(workspace, "New bundle is live: {link} #skincare", channel="dry-run", approve=True)
+    with pytest.raises(PreflightError, match="starts with RT"):
+        publish.add_post(workspace, "RT @someone our oat bars are back", channel="dry-run", approve=True)
+    assert publish.list_posts(workspace) == []
+    # the owner's own wording is theirs: no style rules on a typed post
+    assert publish.add_post(workspace, "Chia pudding, 3 ways and", channel="dry-run", approve=True).state == "approved"
+
+
 def test_near_duplicate_of_a_recent_post_is_refused(workspace: Workspace) -> None:
     publish.add_post(
         workspace, "Try our new protein granola today! https://shop.example/granola", channel="dry-run", approve=True
