@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from core.content.checks import check_draft, load_banned_words, weighted_length
+from core.content.checks import check_draft, load_banned_words, publishing_problems, weighted_length
 from core.content.templates import load_brand, render_template
 from core.delivery.channels.base import Mention
 from core.delivery.outbox import PublishSettings
@@ -96,14 +96,17 @@ class ReplyContext:
 
 def check_reply(ws: Workspace, text: str, *, _context: ReplyContext | None = None) -> list[str]:
     """Why ``text`` cannot go out as a reply (empty list when it can): the post checks of
-    :mod:`core.content.checks` that apply to a reply — empty, X's weighted length, banned words."""
+    :mod:`core.content.checks` that apply to a reply — empty, X's weighted length, banned words, and
+    what never goes out (placeholders, ``RT``, entities, lost characters, analysis wording)."""
     banned = _context.banned if _context else load_banned_words(ws)
     limit = _context.char_limit if _context else PublishSettings.load(ws).char_limit
     if not text.strip():
         return ["the reply is empty"]
     check = check_draft(text, banned_words=banned, max_weighted_length=limit)
     # "too short" and similar garbage checks are for generated drafts; "@ana 谢谢！" is a fine reply
-    return [r for r in check.reasons if r.startswith(("too long", "banned word"))]
+    return [r for r in check.reasons if r.startswith(("too long", "banned word"))] + publishing_problems(
+        text, style=False
+    )
 
 
 def _first_sentence(text: str) -> str:

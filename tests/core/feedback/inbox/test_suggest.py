@@ -80,3 +80,9 @@ def test_a_banned_word_in_the_faq_is_flagged_and_never_sent(workspace: Workspace
     with pytest.raises(InboxValidationError, match="not sent: banned word: miracle"):
         inbox.reply(workspace, "demo-1", text="@demo_lily Our turmeric is a miracle for joints")
     assert publish.list_posts(workspace) == []
+
+
+def test_a_reply_goes_through_the_same_publishing_checks(workspace: Workspace) -> None:
+    assert inbox.check_reply(workspace, "@ana 谢谢！") == []  # short is fine for a reply
+    assert "an unfilled placeholder ({{ name }})" in inbox.check_reply(workspace, "Thanks {{ name }}, it ships today!")
+    assert any(r.startswith("an HTML entity") for r in inbox.check_reply(workspace, "Oats &amp; honey ship today!"))
