@@ -30,6 +30,7 @@ import weakref
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -329,6 +330,7 @@ def _follower(before: Block, mates: Sequence[Block], rng: np.random.Generator) -
         and not _is_question(b)
         and b.words & before.words
         and len(b.words & before.words) < 0.6 * min(len(b.words), len(before.words))  # not saying it twice
+        and SequenceMatcher(None, b.text.casefold().split(), before.text.casefold().split()).ratio() < 0.5
     ]
     if not mates:
         return None
