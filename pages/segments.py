@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.audience.segments import SegmentError, rename_segment
+from core.audience.segments import SegmentError
 from core.safe_csv import safe_csv
 from ui.audience_views import (
     actions_figure,
@@ -12,6 +12,7 @@ from ui.audience_views import (
     heatmap_figure,
     k_curve_figure,
     map_figure,
+    name_form,
     radar_figure,
     segment_report,
     sizes_figure,
@@ -94,17 +95,7 @@ for profile in report.profiles:
             a.plotly_chart(heatmap_figure(profile, tint), key=f"heatmap_{profile.id}")
             if len(profile.action_mix):
                 b.plotly_chart(actions_figure(profile, tint), key=f"actions_{profile.id}")
-        with st.form(key=f"rename_{report.k}_{profile.id}", border=False):
-            c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
-            new_name = c1.text_input(
-                "Name",
-                value=profile.name,
-                max_chars=80,
-                help=f"Generated: {profile.generated_name}. Empty restores it.",
-            )
-            if c2.form_submit_button("Rename"):
-                rename_segment(ws, info.id, report.k, profile.id, new_name)
-                st.rerun()
+        name_form(ws, info.id, report.k, profile)
 
 st.subheader("Export")
 members = report.assignments()

@@ -15,8 +15,9 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from core.audience.features import WEEKDAYS, Behaviour, load_behaviour
+from core.audience.profiles import audience_phrase, public_phrases, save_public_phrase
 from core.audience.rules import RuleReport, run_rules
-from core.audience.segments import SegmentReport, last_run, run_segments, save_run, segment_names
+from core.audience.segments import SegmentReport, last_run, rename_segment, run_segments, save_run, segment_names
 from core.workspace import Workspace
 from ui.resources import workspace_at
 
@@ -393,3 +394,26 @@ def _spring_layout(nodes: list[str], edges: dict[tuple[str, str], float], iterat
         xy += move / length * np.minimum(length, temperature)
         temperature *= 0.98
     return {node: xy[index[node]] for node in nodes}
+
+
+def name_form(ws: Workspace, dataset_id: int, k: int, profile) -> None:
+    """The segment's name (internal, for you) and how posts call it (public), saved together."""
+    phrase = public_phrases(ws).get(str(profile.id)) or audience_phrase(list(profile.top_topics))
+    with st.form(key=f"rename_{k}_{profile.id}", border=False):
+        c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
+        new_name = c1.text_input(
+            "Name",
+            value=profile.name,
+            max_chars=80,
+            help=f"For you, never in posts. Generated: {profile.generated_name}. Empty restores it.",
+        )
+        new_phrase = c2.text_input(
+            "In posts, call them",
+            value=phrase,
+            max_chars=80,
+            help="How templates and plans address this segment in public copy. Empty restores the generated phrase.",
+        )
+        if c3.form_submit_button("Save"):
+            rename_segment(ws, dataset_id, k, profile.id, new_name)
+            save_public_phrase(ws, dataset_id, profile.id, new_phrase)
+            st.rerun()

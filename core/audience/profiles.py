@@ -7,9 +7,10 @@ step's templates and writer take profiles as values; they never read segments or
 
 from __future__ import annotations
 
+import json
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from core.audience.demo_groups import GROUPS, SIGNATURE_TOPICS
 from core.audience.rules import angles, run_rules
@@ -17,7 +18,15 @@ from core.audience.rules import hashtag as rules_hashtag
 from core.audience.segments import last_run
 from core.workspace import Workspace, WorkspaceError
 
-__all__ = ["SegmentProfile", "audience_phrase", "find_segment", "hashtag", "segment_profiles"]
+__all__ = [
+    "SegmentProfile",
+    "audience_phrase",
+    "find_segment",
+    "hashtag",
+    "public_phrases",
+    "save_public_phrase",
+    "segment_profiles",
+]
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +104,44 @@ def segment_profiles(ws: Workspace, *, with_angles: bool = False) -> list[Segmen
             )
     else:
         profiles = _demo_profiles()
+    phrases = public_phrases(ws)
+    profiles = [replace(p, audience=phrases.get(p.id) or audience_phrase(p.interests)) for p in profiles]
     if with_angles:
         profiles = _with_angles(ws, profiles)
     return profiles
+
+
+#: The operator's own public phrases, per dataset and segment: ``{"<dataset>:<segment>": phrase}``.
+PHRASES_SETTING = "audience.public_phrases"
+MAX_PHRASE_CHARS = 80
+
+
+def public_phrases(ws: Workspace) -> dict[str, str]:
+    """segment id → the public phrase the operator chose for it in the active dataset (none: generated)."""
+    dataset_id = ws.active_dataset_id()
+    stored = json.loads(ws.get_setting(PHRASES_SETTING) or "{}")
+    prefix = f"{dataset_id}:"
+    return {key[len(prefix) :]: value for key, value in stored.items() if key.startswith(prefix)}
+
+
+def save_public_phrase(ws: Workspace, dataset_id: int, segment_id: str | int, phrase: str) -> str:
+    """Store how posts call a segment ("runners who cook"); empty restores the generated phrase.
+
+    Returns the phrase now in use. Raises ``ValueError`` for a phrase over 80 characters.
+    """
+    phrase = " ".join(phrase.split())
+    if len(phrase) > MAX_PHRASE_CHARS:
+        raise ValueError(f"the public phrase has {len(phrase)} characters; at most {MAX_PHRASE_CHARS} fit in a post")
+    stored = json.loads(ws.get_setting(PHRASES_SETTING) or "{}")
+    key = f"{dataset_id}:{segment_id}"
+    if phrase:
+        stored[key] = phrase
+    else:
+        stored.pop(key, None)
+    with ws.connect() as con:
+        ws.set_setting(PHRASES_SETTING, json.dumps(stored, ensure_ascii=False), con=con)
+        ws.audit("audience.public_phrase", {"dataset_id": dataset_id, "segment": str(segment_id)}, con=con)
+    return phrase
 
 
 def _with_angles(ws: Workspace, profiles: list[SegmentProfile]) -> list[SegmentProfile]:

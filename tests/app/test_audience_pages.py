@@ -6,6 +6,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from core.audience.profiles import segment_profiles
 from core.demo import open_workspace
 
 
@@ -47,9 +48,14 @@ def test_segments_page_shows_five_named_groups_with_hours(app: AppTest) -> None:
 def test_rename_is_kept(app: AppTest, workspace_home) -> None:
     at = app.switch_page("pages/segments.py").run()
     at.text_input[0].set_value("Glow-up crowd")
-    next(b for b in at.button if b.label == "Rename").click().run()
+    assert at.text_input[1].value.startswith("people into ")  # the generated public phrase
+    at.text_input[1].set_value("skin-care fans")
+    next(b for b in at.button if b.label == "Save").click().run()
     assert not at.exception, at.exception
     assert "0 · Glow-up crowd" in _markdown(at)
+    # the internal name is for the operator; posts call the segment by its public phrase
+    ws = open_workspace(workspace_home, with_demo=False)
+    assert segment_profiles(ws)[0].audience == "skin-care fans"
     assert open_workspace(workspace_home, with_demo=False).get_setting("demo_installed")
     fresh = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"), default_timeout=120)
     fresh.run()
