@@ -44,6 +44,8 @@ def test_train_generate_and_edit_a_draft(page: Page, app_url: str) -> None:
 
     page.get_by_role("tab", name="Drafts").click()
     page.get_by_role("button", name=re.compile("Write drafts")).click()
+    # the demo writer's drafts (seed 0) are still on the page: wait for the new ones (seed 1)
+    expect(page.get_by_text(re.compile(r"^Written with seed 1\."))).to_be_visible(timeout=60_000)
     _wait_for_app(page)
     editors = page.locator("[class*='st-key-studio_draft_'] textarea")
     expect(editors).to_have_count(5)
