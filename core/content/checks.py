@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from twitter_text import parse_tweet
 
-from core.content.corpus import MENTION, URL, to_units
+from core.content.corpus import MENTION, URL, to_units, without_links_and_tags
 
 if TYPE_CHECKING:
     from core.workspace import Workspace
@@ -225,7 +225,7 @@ _LATIN_RE = re.compile(r"[A-Za-z\u00c0-\u024f]")
 
 def script_of(text: str) -> str:
     """The main script of a text: "han" (Chinese characters), "latin", or "" (neither)."""
-    content = re.sub(r"#\w+", " ", URL_OR_MENTION.sub(" ", text))
+    content = without_links_and_tags(text)
     han, latin = len(_HAN_RE.findall(content)), len(_LATIN_RE.findall(content))
     if not han and not latin:
         return ""
@@ -248,6 +248,12 @@ def _unbalanced(text: str) -> list[str]:
     return marks
 
 
+def _ends_mid_sentence(text: str) -> bool:
+    """On a joining mark, or on a word no sentence ends on ("… into your")."""
+    last = re.findall(r"[A-Za-z']+", text[-30:])
+    return bool(_OPEN_END.search(text) or (last and text[-1].isalpha() and last[-1].casefold() in _NON_FINAL))
+
+
 def publishing_problems(
     text: str, *, internal_names: Sequence[str] = (), languages: Sequence[str] | None = None, style: bool = True
 ) -> list[str]:
@@ -266,31 +272,26 @@ def publishing_problems(
     """
     stripped = text.strip()
     problems = []
-    if _PLACEHOLDER.search(stripped):
-        problems.append(f"an unfilled placeholder ({_PLACEHOLDER.search(stripped).group(0)})")
+    if placeholder := _PLACEHOLDER.search(stripped):
+        problems.append(f"an unfilled placeholder ({placeholder.group(0)})")
     if _RETWEET.search(stripped):
         problems.append("starts with RT (a retweet, not a post of yours)")
     for mark in _unbalanced(stripped) if style else ():
         problems.append(f"unbalanced {mark}")
-    if _ENTITY.search(stripped):
-        problems.append(f"an HTML entity ({_ENTITY.search(stripped).group(0)}) instead of its character")
+    if entity := _ENTITY.search(stripped):
+        problems.append(f"an HTML entity ({entity.group(0)}) instead of its character")
     if _LOST.search(stripped):
         problems.append("lost characters (?? or �, where emoji or Chinese were)")
-    last = re.findall(r"[A-Za-z']+", stripped[-30:])
-    if style and (
-        _OPEN_END.search(stripped) or (last and stripped[-1].isalpha() and last[-1].casefold() in _NON_FINAL)
-    ):
+    if style and _ends_mid_sentence(stripped):
         problems.append("ends mid-sentence")
-    content = re.sub(r"#\w+", " ", URL_OR_MENTION.sub(" ", stripped))
-    if stripped and not re.search(r"\w", content):
+    if stripped and not re.search(r"\w", without_links_and_tags(stripped)):
         problems.append("only hashtags, mentions or links")
     folded = stripped.casefold()
     for name in internal_names:
         name = name.strip()
         if len(name) >= 3 and name.casefold() in folded:
             problems.append(f"names an internal segment ({name})")
-    analysis = _ANALYTICS.search(stripped) or _ANALYTICS_ZH.search(stripped)
-    if analysis:
+    if analysis := _ANALYTICS.search(stripped) or _ANALYTICS_ZH.search(stripped):
         problems.append(f"analysis wording in public copy ({analysis.group(0)})")
     script = script_of(stripped)
     if languages is not None and script and script not in languages:

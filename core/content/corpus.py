@@ -60,6 +60,14 @@ MENTION = "\ue001"
 #: A link, or an export's placeholder where one was ("{link}", "[link]").
 URL_RE = re.compile(r"(?:https?://|www\.)[^\s<>\"']+|\{link\}|\[link\]", re.IGNORECASE)
 MENTION_RE = re.compile(r"(?<![\w@])@\w{1,30}")
+_HASHTAG = re.compile(r"#\w+")
+
+
+def without_links_and_tags(text: str) -> str:
+    """``text`` with its links (an export's ``{link}`` too), @mentions and hashtags blanked out."""
+    return _HASHTAG.sub(" ", MENTION_RE.sub(" ", URL_RE.sub(" ", text)))
+
+
 _RETWEET = re.compile(r"^\W{0,3}RT\b", re.IGNORECASE)
 #: A manual quote of another account: "@user: their words", “@user …” or @user: their words.
 _QUOTE = re.compile(r"^(?:[\"“'‘]\s*@\w{1,30}\b|@\w{1,30}:)")
@@ -312,7 +320,7 @@ def _leave_out(post: str) -> str | None:
         return "retweet"
     if _QUOTE.match(post):
         return "quote of another account"
-    if not re.search(r"\w", re.sub(r"#\w+", " ", MENTION_RE.sub(" ", URL_RE.sub(" ", post)))):
+    if not re.search(r"\w", without_links_and_tags(post)):
         return "only links or mentions"
     return None
 
