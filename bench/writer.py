@@ -29,7 +29,7 @@ from sklearn.pipeline import make_pipeline, make_union
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.audience.demo_groups import GROUPS, SIGNATURE_TOPICS
-from core.content.compose import compose_drafts
+from core.content.compose import compose_drafts, compose_for_segment
 from core.content.model import load_model
 from core.workspace import open_workspace
 
@@ -60,9 +60,10 @@ def main() -> None:
     drafts, asked, started = [], 0, time.perf_counter()
     for seed in range(1, args.seeds + 1):
         for group in groups:
-            interests = SIGNATURE_TOPICS[group] if group else ()
-            label, topics = lm.control_labels(group, interests) if group else ("", [])
-            result = compose_drafts(lm, n=args.n, segment=label, topics=topics, interests=interests, seed=seed)
+            if group:
+                result = compose_for_segment(lm, group, SIGNATURE_TOPICS[group], n=args.n, seed=seed)
+            else:
+                result = compose_drafts(lm, n=args.n, seed=seed)
             asked += args.n
             drafts += [(group, d) for d in result.drafts]
     seconds = time.perf_counter() - started

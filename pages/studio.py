@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.content.checks import load_banned_words
-from core.content.compose import compose_drafts
+from core.content.compose import compose_for_segment
 from core.content.registry import ContentError, TrainConfig, list_models
 from core.content.sampling import DEFAULT_TEMPERATURE
 from core.content.templates import TemplateError, list_templates, load_brand, render_template, template_context
@@ -101,14 +101,12 @@ with drafts_tab:
         if st.button(
             "Write drafts", type="primary", key="studio_generate", icon=":material/edit_note:", on_click=_advance_seed
         ):
-            label, topics = lm.control_labels(profile.name, profile.interests)
             try:
-                result = compose_drafts(
+                result = compose_for_segment(
                     lm,
+                    profile.name,
+                    profile.interests,
                     n=n,
-                    segment=label,
-                    topics=topics,
-                    interests=profile.interests,
                     seed=state.get("studio_seed_used"),
                     temperature=temperature,
                     opening=opening,

@@ -8,7 +8,7 @@ import sys
 from core.audience.profiles import find_segment, segment_profiles
 from core.cli.output import print_json, say
 from core.content.checks import load_banned_words
-from core.content.compose import compose_drafts
+from core.content.compose import compose_drafts, compose_for_segment
 from core.content.corpus import CorpusError, read_corpus
 from core.content.generate import score_corpus
 from core.content.model import load_model
@@ -118,27 +118,23 @@ def _score(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace) -> int:
     ws = open_workspace()
     lm = load_model(ws, args.model)
-    segment, topics, interests = "", [], []
     profiles = segment_profiles(ws)
-    if args.segment is not None:
+    options = {
+        "n": args.n,
+        "seed": args.seed,
+        "temperature": args.temperature,
+        "banned_words": load_banned_words(ws),
+        "link": load_brand(ws)["link"] or None,
+        "internal_names": [p.name for p in profiles],
+    }
+    if args.segment is None:
+        result = compose_drafts(lm, **options)
+    else:
         profile = find_segment(profiles, args.segment)
         if profile is None:
             known = ", ".join(f"{p.id} ({p.name})" for p in profiles)
             raise ContentError(f"segment {args.segment!r} does not exist (segments: {known})")
-        segment, topics = lm.control_labels(profile.name, profile.interests)
-        interests = profile.interests
-    result = compose_drafts(
-        lm,
-        n=args.n,
-        segment=segment,
-        topics=topics,
-        interests=interests,
-        seed=args.seed,
-        temperature=args.temperature,
-        banned_words=load_banned_words(ws),
-        link=load_brand(ws)["link"] or None,
-        internal_names=[p.name for p in profiles],
-    )
+        result = compose_for_segment(lm, profile.name, profile.interests, **options)
     if args.json:
         print_json({"drafts": [d.as_json() for d in result.drafts]})
         if result.message:

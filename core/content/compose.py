@@ -43,13 +43,14 @@ from core.content.checks import (
     script_of,
     weighted_length,
 )
-from core.content.corpus import MENTION_RE, URL, restore_placeholders, to_units
+from core.content.corpus import MENTION_RE, restore_placeholders, to_units, without_links_and_tags
 from core.content.generate import Draft, GenerationResult
 from core.content.lexicon import SENTENCE_SPLIT
 from core.content.model import LanguageModel
 from core.content.registry import ContentError
+from core.content.sampling import DEFAULT_TEMPERATURE
 
-__all__ = ["Block", "Composer", "compose_drafts", "sentence_blocks"]
+__all__ = ["Block", "Composer", "compose_drafts", "compose_for_segment", "sentence_blocks"]
 
 #: Words that make a sentence lean on the one before it; such a sentence only follows its own.
 REFERRING = frozenset(
@@ -57,8 +58,6 @@ REFERRING = frozenset(
     plus or which both same there here such another other others one yes no instead""".split()
 )
 REFERRING_ZH = ("它", "这", "那", "他", "她", "但", "所以", "而且", "还", "也", "并且", "因此", "不过", "然后", "其实")
-#: Blocks in a draft: an opening sentence and one or two more.
-MAX_BLOCKS = 3
 #: Most characters of a three-sentence draft's first two sentences (longer ones stay two).
 THREE_BLOCK_CHARS = 70
 #: Share of candidates that try a third sentence when the first two are short.
@@ -190,10 +189,9 @@ def _stands_alone(sentence: str, script: str) -> bool:
         return False
     if len(canonical(sentence)) >= NEAR_COPY_CHARS:
         return False
-    bare = to_units(sentence).replace(URL, " ")
     if script == "han":
-        return len(_HAN.findall(bare)) >= 6
-    return len(_WORD.findall(re.sub(r"#\w+", " ", bare))) >= 3
+        return len(_HAN.findall(sentence)) >= 6
+    return len(_WORD.findall(without_links_and_tags(sentence))) >= 3
 
 
 def sentence_blocks(
@@ -294,17 +292,16 @@ class Composer:
             if not mates:
                 continue
             second = _follower(first, mates, rng)
-            if second is None:
-                if first.complete and not _is_question(first) and len(first.words) >= 2:
-                    chosen_one = (first,)
-                    if id(first) not in {id(c[0]) for c in out if len(c) == 1}:
-                        out.append(chosen_one)
-                continue
-            chosen: tuple[Block, ...] = (first, second)
-            if len(first.text) + len(second.text) < THREE_BLOCK_CHARS and rng.random() < THREE_BLOCK_SHARE:
-                third = _follower(second, [b for b in mates if b.post not in (first.post, second.post)], rng)
-                if third is not None:
-                    chosen = (first, second, third)
+            if second is None:  # nothing follows it: on its own, if it says enough
+                if len(first.words) < 2:
+                    continue
+                chosen: tuple[Block, ...] = (first,)
+            else:
+                chosen = (first, second)
+                if len(first.text) + len(second.text) < THREE_BLOCK_CHARS and rng.random() < THREE_BLOCK_SHARE:
+                    third = _follower(second, [b for b in mates if b.post not in (first.post, second.post)], rng)
+                    if third is not None:
+                        chosen = (first, second, third)
             key = tuple(id(b) for b in chosen)
             if key not in seen and len({b.text.casefold() for b in chosen}) == len(chosen):
                 seen.add(key)
@@ -370,7 +367,7 @@ def compose_drafts(
     max_weighted_length: int = 280,
     internal_names: Sequence[str] = (),
     exclude: Sequence[str] = (),
-    temperature: float = 0.5,
+    temperature: float = DEFAULT_TEMPERATURE,
     opening: str = "",
 ) -> GenerationResult:
     """Compose ``n`` publishable drafts for a segment from the brand's own sentences.
@@ -390,7 +387,7 @@ def compose_drafts(
     exclude
         Texts already used (earlier drafts, recent posts): no draft repeats one of them.
     temperature
-        How far the choice strays from the most fluent drafts (0.5: the seed's usual noise).
+        How far the choice strays from the most fluent drafts (the default: the seed's usual noise).
     opening
         The operator's own words to start every draft with ("Sunday reset:").
 
@@ -420,7 +417,7 @@ def compose_drafts(
     bits = lm.post_bits(texts, segments=[segment] * len(texts), topics=topic_of)
     score = bits / np.array([len(t) + 1 for t in texts])
     score += np.array([_structure_cost(c) for c in combos])
-    score += rng.gumbel(size=len(score)) * NOISE * max(temperature, 0.0) / 0.5
+    score += rng.gumbel(size=len(score)) * NOISE * max(temperature, 0.0) / DEFAULT_TEMPERATURE
     drafts: list[Draft] = []
     used_blocks: set[int] = set()
     seen = {canonical(t) for t in exclude}
@@ -434,6 +431,9 @@ def compose_drafts(
         final = restore_placeholders(to_units(texts[i]), link=link, mentions=[])
         if opening.strip():
             final = f"{opening.strip()} {final}"
+        if canonical(final) in seen:
+            failing["same as a recent post or draft"] += 1
+            continue
         check = check_draft(
             final,
             near_copy=lm.near_copy_index,
@@ -441,9 +441,6 @@ def compose_drafts(
             max_weighted_length=max_weighted_length,
             internal_names=internal_names,
         )
-        if canonical(final) in seen:
-            failing["same as a recent post or draft"] += 1
-            continue
         if not check.passes:
             for reason in check.reasons:
                 failing[reason] += 1
@@ -456,3 +453,10 @@ def compose_drafts(
         common = max(failing, key=failing.get) if failing else "too few different sentences on these interests"
         message = f"only {len(drafts)} of {n} drafts could be composed; the most common problem was: {common}"
     return GenerationResult(drafts, n, len(combos), message)
+
+
+def compose_for_segment(lm: LanguageModel, name: str, interests: Sequence[str], **options: object) -> GenerationResult:
+    """:func:`compose_drafts` for a segment known by its name and interests: the model's own label
+    and topics for it (:meth:`LanguageModel.control_labels`) are looked up here."""
+    label, topics = lm.control_labels(name, interests)
+    return compose_drafts(lm, segment=label, topics=topics, interests=list(interests), **options)

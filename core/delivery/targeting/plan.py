@@ -33,7 +33,7 @@ from core import clock
 from core.audience.profiles import SegmentProfile, find_segment, segment_profiles
 from core.clock import utc_now
 from core.content.checks import NearCopyIndex, canonical, check_draft, load_banned_words
-from core.content.compose import compose_drafts
+from core.content.compose import compose_for_segment
 from core.content.model import LanguageModel, load_model
 from core.content.registry import ContentError
 from core.content.templates import TemplateError, list_templates, load_brand, render_template, template_context
@@ -262,15 +262,11 @@ def _writer_texts(
     ctx: _Context, seg: SegmentFacts, profile: SegmentProfile | None, wanted: int, earlier: Sequence[str]
 ) -> tuple[list[str], str]:
     """Up to ``wanted`` writer drafts for ``seg`` that repeat nothing in ``earlier``, and why there are fewer."""
-    lm = ctx.writer
-    interests = list(profile.interests) if profile else list(seg.interests)
-    label, topics = lm.control_labels(profile.name if profile else seg.name, interests)
-    result = compose_drafts(
-        lm,
+    result = compose_for_segment(
+        ctx.writer,
+        profile.name if profile else seg.name,
+        list(profile.interests) if profile else list(seg.interests),
         n=min(wanted + SPARE_DRAFTS, 100),
-        segment=label,
-        topics=topics,
-        interests=interests,
         seed=ctx.seed + seg.id,
         link=ctx.brand.get("link") or None,
         banned_words=ctx.banned,

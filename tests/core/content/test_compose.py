@@ -8,7 +8,7 @@ import pytest
 
 from core.audience.demo_groups import SIGNATURE_TOPICS
 from core.content.checks import check_draft
-from core.content.compose import compose_drafts, sentence_blocks
+from core.content.compose import compose_drafts, compose_for_segment, sentence_blocks
 from core.content.model import LanguageModel, load_model
 from core.demo import install_demo_model
 from core.workspace import open_workspace
@@ -24,8 +24,7 @@ def demo_writer(tmp_path_factory: pytest.TempPathFactory) -> LanguageModel:
 
 
 def _write(lm: LanguageModel, group: str, **options):
-    label, topics = lm.control_labels(group, SIGNATURE_TOPICS[group])
-    return compose_drafts(lm, segment=label, topics=topics, interests=SIGNATURE_TOPICS[group], **options)
+    return compose_for_segment(lm, group, SIGNATURE_TOPICS[group], **options)
 
 
 def test_every_draft_passes_the_checks_and_copies_no_post(demo_writer: LanguageModel) -> None:
