@@ -24,6 +24,7 @@ import requests
 import tweepy
 from requests.adapters import HTTPAdapter
 
+from core import clock
 from core.content.checks import weighted_length
 from core.delivery.channels.base import Account, ErrorKind, Mention, PublishError, SentPost
 from core.workspace import Workspace
@@ -125,12 +126,6 @@ class _RoutingAdapter(HTTPAdapter):
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
         return super().send(request, **kwargs)
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 class XPublisher:
@@ -255,7 +250,7 @@ class XPublisher:
         posts = []
         for tweet in response.data or []:
             remote_id = str(tweet.id)
-            created = tweet.created_at if isinstance(tweet.created_at, datetime) else _parse_time(tweet.created_at)
+            created = tweet.created_at if isinstance(tweet.created_at, datetime) else clock.from_iso(tweet.created_at)
             posts.append(
                 SentPost(remote_id, tweet.text, f"https://x.com/{account.username}/status/{remote_id}", created)
             )
@@ -297,7 +292,9 @@ class XPublisher:
             )
             users = {str(u.id): u.username for u in (response.includes or {}).get("users", [])}
             for tweet in response.data or []:
-                created = tweet.created_at if isinstance(tweet.created_at, datetime) else _parse_time(tweet.created_at)
+                created = (
+                    tweet.created_at if isinstance(tweet.created_at, datetime) else clock.from_iso(tweet.created_at)
+                )
                 author = str(tweet.author_id) if tweet.author_id is not None else None
                 found.append(Mention(str(tweet.id), tweet.text, author, users.get(author or ""), created, tweet.lang))
             token = (response.meta or {}).get("next_token")
