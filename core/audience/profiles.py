@@ -21,6 +21,7 @@ from core.workspace import Workspace, WorkspaceError
 __all__ = [
     "SegmentProfile",
     "audience_phrase",
+    "demo_profiles",
     "find_segment",
     "hashtag",
     "public_phrases",
@@ -65,7 +66,8 @@ def audience_phrase(interests: list[str]) -> str:
     return "people into " + " and ".join(top)
 
 
-def _demo_profiles() -> list[SegmentProfile]:
+def demo_profiles() -> list[SegmentProfile]:
+    """The demo's five groups as profiles (ids 1 to 5): the stand-in before any segmentation."""
     return [
         SegmentProfile(str(i + 1), g, list(SIGNATURE_TOPICS[g]), [], [hashtag(t) for t in SIGNATURE_TOPICS[g]], "demo")
         for i, g in enumerate(GROUPS)
@@ -103,7 +105,7 @@ def segment_profiles(ws: Workspace, *, with_angles: bool = False) -> list[Segmen
                 )
             )
     else:
-        profiles = _demo_profiles()
+        profiles = demo_profiles()
     phrases = public_phrases(ws)
     profiles = [replace(p, audience=phrases.get(p.id) or audience_phrase(p.interests)) for p in profiles]
     if with_angles:

@@ -21,7 +21,7 @@ import jinja2
 from jinja2 import StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
-from core.audience.profiles import SegmentProfile
+from core.audience.profiles import SegmentProfile, demo_profiles
 from core.clock import utc_now
 from core.workspace import Workspace
 
@@ -41,15 +41,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# the values a template is tried with before it is saved
-SAMPLE_PROFILE = SegmentProfile(
-    "1",
-    "young women",
-    ["skincare & beauty", "collagen", "yoga", "smoothies"],
-    [],
-    ["#SkincareBeauty", "#Collagen", "#Yoga", "#Smoothies"],
-    "demo",
-)
 
 MAX_OUTPUT_CHARS = 5_000
 #: What a template can use: customer-facing words only. ``segment`` and ``audience`` are the segment's
@@ -199,7 +190,7 @@ def save_template(ws: Workspace, name: str, body: str) -> None:
     render_template(
         body,
         template_context(
-            SAMPLE_PROFILE, product="a product", offer="an offer", link="https://example.com", angle_index=0
+            demo_profiles()[0], product="a product", offer="an offer", link="https://example.com", angle_index=0
         ),
     )
     with ws.connect() as con:
