@@ -338,7 +338,12 @@ def _text_problems(
     problems = list(check.reasons)
     # the length was checked by check_draft against the real limit
     lenient = replace(ctx.settings, char_limit=max(registry.char_limits()))
-    problems += preflight(ctx.ws, text, exclude_post_id=post_id, settings=lenient, channel=channel)
+    # pre-flight repeats the publishing checks check_draft made: keep each reason once
+    problems += [
+        p
+        for p in preflight(ctx.ws, text, exclude_post_id=post_id, settings=lenient, channel=channel)
+        if p not in problems
+    ]
     for other in planned:
         if (
             other.text
