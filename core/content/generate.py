@@ -11,7 +11,6 @@ import numpy as np
 
 from core.content.checks import (
     MIN_CHARS,
-    DraftCheck,
     canonical,
     check_draft,
 )
@@ -281,16 +280,4 @@ def draft_scores(
         + FRAGMENT_PENALTY * np.array([fragments(t, longest) for t in finals])
         + JUNCTION_PENALTY * breaks
         + SEAM_PENALTY * seams
-    )
-
-
-def draft_check(
-    lm: LanguageModel | None, text: str, *, banned_words: Sequence[str] = (), max_weighted_length: int = 280
-) -> DraftCheck:
-    """Checks of an edited draft (near-copy against the model's corpus when there is a model)."""
-    return check_draft(
-        text,
-        near_copy=lm.near_copy_index if lm is not None else None,
-        banned_words=banned_words,
-        max_weighted_length=max_weighted_length,
     )
