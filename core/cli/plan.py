@@ -73,12 +73,13 @@ def _plan(args: argparse.Namespace) -> int:
     if args.source is not None and args.source not in SOURCES:
         raise TargetingError(f"--source {args.source!r} must be one of {', '.join(SOURCES)}")
     recommended = recommended_template_names(ws)
-    if args.queue:
+    aud = audience(ws)
+    if args.queue and aud is not None and not load_rules(ws, aud):
         # queueing from the command line accepts the proposals, as "Save" does on the page
-        aud = audience(ws)
-        if aud is not None and not load_rules(ws, aud):
-            save_rules(ws, propose_rules(aud, template_names(ws), recommended=recommended), aud)
-    plan = weekly_plan(ws, per_segment=args.per_segment, source=args.source, week=week, recommended=recommended)
+        save_rules(ws, propose_rules(aud, template_names(ws), recommended=recommended), aud)
+    plan = weekly_plan(
+        ws, aud=aud, per_segment=args.per_segment, source=args.source, week=week, recommended=recommended
+    )
     report = queue_plan(ws, plan) if args.queue else None
     if args.json:
         print_json({"slots": [item.as_json() for item in plan.items]})
