@@ -107,7 +107,8 @@ def segment_profiles(ws: Workspace, *, with_angles: bool = False) -> list[Segmen
     else:
         profiles = demo_profiles()
     phrases = public_phrases(ws)
-    profiles = [replace(p, audience=phrases.get(p.id) or audience_phrase(p.interests)) for p in profiles]
+    # a profile's own phrase is generated from its interests; the operator's, where given, wins
+    profiles = [replace(p, audience=phrases[p.id]) if phrases.get(p.id) else p for p in profiles]
     if with_angles:
         profiles = _with_angles(ws, profiles)
     return profiles
