@@ -71,11 +71,15 @@ def main() -> None:
     compose_drafts(lm, n=20, seed=99)
     twenty = time.perf_counter() - t0
     near = sum(lm.near_copy_index.copies(d.text) for _, d in drafts)
+    sharing = sum(lm.near_copy_index.shares_run(d.text) for _, d in drafts)
+    alone = sum(not any(c in d.text.rstrip()[:-1] for c in ".!?。！？") for _, d in drafts)
     figures = {
         "asked": asked,
         "returned": len(drafts),
         "passing": sum(d.passes for _, d in drafts),
         "near_copies": near,
+        "sharing_40_chars": sharing,
+        "one_sentence": alone,
         "distinct": len({d.text for _, d in drafts}),
         "seconds_all": round(seconds, 2),
         "seconds_20_drafts": round(twenty, 2),

@@ -2,9 +2,11 @@
 
 * **Length**: X's weighted length from ``twitter-text-parser`` (URLs count 23, CJK and emoji 2,
   other characters 1), at most 280 by default.
-* **Near-copy**: the draft shares a run of 40 or more characters with a post of the corpus
-  (compared after NFC, case folding, collapsing whitespace and turning URLs and @mentions into
-  placeholders, so a copied post with another link is still a copy).
+* **Near-copy**: the draft says again what one post of the corpus said: runs of 40 or more
+  characters shared with that post make up 70 % or more of the draft *and* of the post (compared
+  after NFC, case folding, collapsing whitespace and turning URLs and @mentions into placeholders,
+  so a copied post with another link is still a copy). A sentence the brand wrote before may come
+  back in a new post; the post itself may not.
 * **Banned words**: an editable list; Latin-script words match whole words, case-insensitively,
   other scripts (Chinese) match anywhere.
 * **Empty or garbage**: nothing written, too short (under 15 as X counts characters: CJK 2),
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_BANNED_WORDS",
     "NEAR_COPY_CHARS",
+    "NEAR_COPY_SHARE",
     "DraftCheck",
     "NearCopyIndex",
     "check_draft",
@@ -52,6 +55,8 @@ __all__ = [
 ]
 
 NEAR_COPY_CHARS = 40
+#: Share of the draft and of the post that shared runs must cover for the draft to repeat the post.
+NEAR_COPY_SHARE = 0.7
 MIN_CHARS = 15
 MAX_WEIGHTED_LENGTH = 280
 MAX_UNKNOWN_WORD_SHARE = 0.25
@@ -91,7 +96,7 @@ def _latin_words(text: str) -> list[str]:
 
 
 class NearCopyIndex:
-    """Every 40-character piece of a corpus, to tell whether a draft copies one of its posts.
+    """Every 40-character piece of a corpus, to tell whether a draft repeats one of its posts.
 
     It also keeps the corpus's words, so a draft made mostly of words the operator never wrote
     (a language model's invented spellings) is caught as garbage.
@@ -101,6 +106,7 @@ class NearCopyIndex:
         self.chars = chars
         self._pieces: set[int] = set()
         self._starts: set[int] = set()  # the first chars - 1 characters of every piece
+        self._posts: list[str] = []  # canonical, to find the post a shared piece comes from
         self.words: set[str] = set()
         #: Scripts the corpus posts in (a script under 2 % of posts does not count).
         self.scripts: set[str] = set()
@@ -111,6 +117,7 @@ class NearCopyIndex:
             script = script_of(post)
             scripts[script] = scripts.get(script, 0) + 1
             canon = canonical(post)
+            self._posts.append(canon)
             self._pieces.update(hash(canon[i : i + chars]) for i in range(len(canon) - chars + 1))
             self._starts.update(hash(canon[i : i + chars - 1]) for i in range(len(canon) - chars + 1))
             self.words.update(_latin_words(post))
@@ -132,10 +139,30 @@ class NearCopyIndex:
         """Whether the last ``chars`` characters of the canonical ``tail`` are a piece of the corpus."""
         return len(tail) >= self.chars and hash(tail[-self.chars :]) in self._pieces
 
-    def copies(self, text: str) -> bool:
+    def shares_run(self, text: str) -> bool:
         """Whether ``text`` shares ``chars`` or more consecutive characters with a corpus post."""
         canon = canonical(text)
         return any(hash(canon[i : i + self.chars]) in self._pieces for i in range(len(canon) - self.chars + 1))
+
+    def copies(self, text: str) -> bool:
+        """Whether ``text`` repeats a corpus post: shared runs of ``chars`` or more characters cover
+        :data:`NEAR_COPY_SHARE` of the text and of that post."""
+        canon = canonical(text)
+        shared = [i for i in range(len(canon) - self.chars + 1) if hash(canon[i : i + self.chars]) in self._pieces]
+        # The first piece of each run of shared pieces; each run covers its pieces and chars - 1 more.
+        firsts = [i for k, i in enumerate(shared) if k == 0 or shared[k - 1] != i - 1]
+        if len(shared) + (self.chars - 1) * len(firsts) < NEAR_COPY_SHARE * len(canon):
+            return False
+        posts = {p for p, post in enumerate(self._posts) if any(canon[i : i + self.chars] in post for i in firsts)}
+        for p in posts:
+            post = self._posts[p]
+            covered: set[int] = set()
+            for i in shared:
+                if canon[i : i + self.chars] in post:
+                    covered.update(range(i, i + self.chars))
+            if len(covered) >= NEAR_COPY_SHARE * len(canon) and len(covered) >= NEAR_COPY_SHARE * len(post):
+                return True
+        return False
 
 
 @dataclass(frozen=True)
@@ -348,7 +375,7 @@ def check_draft(
             )
     copies = bool(near_copy is not None and text and near_copy.copies(text))
     if copies:
-        reasons.append(f"near-copy of a corpus post ({near_copy.chars}+ characters in common)")
+        reasons.append("near-copy: it says again what one of your posts said")
     for word in _banned_hits(text, banned_words):
         reasons.append(f"banned word: {word}")
     return DraftCheck(text, length, reasons, copies)

@@ -6,8 +6,9 @@ the sentence drifts from one post's sense into another's. Reranking more samples
 So the writer composes instead, from pieces that are fluent by construction:
 
 1. **Sentences** (:func:`sentence_blocks`): every post of the corpus is split into sentences. A
-   sentence is a building block when it stands on its own: shorter than the near-copy limit (so
-   no block copies a post), three words or more (six characters in Chinese), ending cleanly, and
+   sentence is a building block when it stands on its own: less than 70 % of its post (so no
+   block alone repeats a post, see the near-copy check), at most 160 characters, three words or
+   more (six characters in Chinese), ending cleanly, and
    not leaning on a sentence before it ("It", "They", "But", "这", "但" ...) unless it opens its
    post. Sentences with @mentions, and link-only pieces, are left out.
 2. **Relevance**: a segment's posts are those with its label in the corpus, about one of its
@@ -15,7 +16,7 @@ So the writer composes instead, from pieces that are fluent by construction:
    templates for that segment.
 3. **Candidates**: an opening sentence and one or two more, each from another relevant post of
    the same language and topic (or sharing a content word with it), so the draft stays on one
-   subject and no 40 characters of it come from one post.
+   subject; or a longer sentence alone.
 4. **The LSTM chooses**: every candidate is scored by the writer (bits per character under the
    segment's and topic's control tokens, the LSTM mixed with the n-grams as in :mod:`.model`),
    plus small costs for a block out of its usual place (an opener that did not open its post, a
@@ -31,12 +32,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from itertools import pairwise
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from core.content.checks import (
-    NEAR_COPY_CHARS,
+    NEAR_COPY_SHARE,
     canonical,
     check_draft,
     publishing_problems,
@@ -54,7 +56,7 @@ __all__ = ["Block", "Composer", "compose_drafts", "compose_for_segment", "senten
 
 #: Words that make a sentence lean on the one before it; such a sentence only follows its own.
 REFERRING = frozenset(
-    """it its it's this that these those they them their theirs he she his her him also and but so then too
+    """it its it's this that these those they them their theirs he she his her him ours also and but so then too
     plus or which both same there here such another other others one yes no instead""".split()
 )
 REFERRING_ZH = ("它", "这", "那", "他", "她", "但", "所以", "而且", "还", "也", "并且", "因此", "不过", "然后", "其实")
@@ -66,8 +68,16 @@ THREE_BLOCK_SHARE = 0.3
 NOT_AN_OPENER = 0.35
 NOT_A_CLOSER = 0.15
 NO_SHARED_WORD = 0.25
-#: A draft of one sentence reads thinner than two that belong together.
+#: A draft of one short sentence reads thinner than two that belong together; a longer one says enough.
 ONE_SENTENCE = 0.2
+#: Characters from which one sentence says enough on its own.
+FULL_SENTENCE_CHARS = 60
+#: Longest sentence used as a block.
+MAX_BLOCK_CHARS = 160
+#: Most characters of a draft's sentences together (room for a link and a hashtag in X's 280).
+PAIR_CHARS = 220
+#: Share of candidates that keep a full sentence alone.
+LONG_ALONE_SHARE = 0.5
 #: How much the seed's noise moves the ranking (bits per character): enough to vary the drafts of
 #: another seed, small against the gap between a fluent draft and a clumsy one.
 NOISE = 0.12
@@ -120,6 +130,8 @@ class Block:
     script: str = "latin"
     words: frozenset[str] = field(default_factory=frozenset)
     complete: bool = True
+    #: It refers to what came before it (:func:`_leans_back`).
+    leans_back: bool = False
 
     @property
     def opens(self) -> bool:
@@ -170,7 +182,9 @@ def _leans_back(sentence: str) -> bool:
 
 #: A sentence that points at what is not in it: "Watch this.", "about it", "Read more:".
 _POINTS_AWAY = re.compile(
-    r"\b(?:this|that|these|those|it|them|here|below|above)\s*[.!?:]|:\s*$|\b(?:watch|read|see)\b\s*:", re.I
+    r"\b(?:this|that|these|those|it|them|here|below|above)\s*[.!?:]|:\s*$|\b(?:watch|read|see)\b\s*:"
+    r"|\bthe (?:last|first|other) one\b",
+    re.I,
 )
 
 
@@ -187,11 +201,29 @@ def _stands_alone(sentence: str, script: str) -> bool:
         return False
     if publishing_problems(sentence) or sentence[:1].islower():  # lower case: its start was a mention or cut
         return False
-    if len(canonical(sentence)) >= NEAR_COPY_CHARS:
+    if len(canonical(sentence)) > MAX_BLOCK_CHARS:
         return False
     if script == "han":
         return len(_HAN.findall(sentence)) >= 6
     return len(_WORD.findall(without_links_and_tags(sentence))) >= 3
+
+
+#: A piece that ends on an abbreviation ("U.S.", "Dr.") goes on in the next one.
+_ABBREVIATION_END = re.compile(r"(?:\b[A-Z]\.){2,}$|\b(?:Mr|Mrs|Ms|Dr|St|Sen|Rep|Gov|Gen|Jr|Sr|vs|etc|No|Inc|Co)\.$")
+
+
+def _sentences(post: str) -> list[str]:
+    """The sentences of a post (not cut after an abbreviation)."""
+    out: list[str] = []
+    for piece in SENTENCE_SPLIT.split(post.strip()):
+        piece = piece.strip()
+        if not piece:
+            continue
+        if out and _ABBREVIATION_END.search(out[-1]):
+            out[-1] = f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    return out
 
 
 def sentence_blocks(
@@ -200,9 +232,12 @@ def sentence_blocks(
     """Every sentence of ``posts`` that can stand in a composed draft (see the module's notes)."""
     blocks = []
     for i, post in enumerate(posts):
-        sentences = [s.strip() for s in SENTENCE_SPLIT.split(str(post).strip()) if s.strip()]
+        sentences = _sentences(str(post))
+        post_chars = len(canonical(str(post)))
         for position, sentence in enumerate(sentences):
             script = script_of(sentence) or "latin"
+            if len(canonical(sentence)) >= NEAR_COPY_SHARE * post_chars:  # alone, it would repeat its post
+                continue
             if not _stands_alone(sentence, script):
                 continue
             if position > 0 and _leans_back(sentence):
@@ -220,6 +255,7 @@ def sentence_blocks(
                     script,
                     _content_words(sentence),
                     _has_verb(sentence),
+                    _leans_back(sentence),
                 )
             )
     return blocks
@@ -270,7 +306,7 @@ class Composer:
         for b in pool:
             by_topic[b.topic].append(b)
         # A question opens only its own post: another post's answer rarely fits it.
-        openers = [b for b in pool if b.complete and not _is_question(b) and (b.opens or not _leans_back(b.text))]
+        openers = [b for b in pool if b.complete and not _is_question(b) and (b.opens or not b.leans_back)]
         if not openers:
             return []
         out: list[tuple[Block, ...]] = []
@@ -280,18 +316,20 @@ class Composer:
                 break
             first = openers[rng.integers(len(openers))]
             group = by_topic[first.topic] if first.topic else pool
-            alike = self.alike(first.post)
-            mates = [
-                b
-                for b in group
-                if b.post != first.post
-                and b.script == first.script
-                and not _leans_back(b.text)
-                and alike[b.post] >= (MIN_POST_SIMILARITY if first.topic else MIN_POST_SIMILARITY_UNLABELLED)
-            ]
-            if not mates:
-                continue
-            second = _follower(first, mates, rng)
+            if len(first.text) >= FULL_SENTENCE_CHARS and rng.random() < LONG_ALONE_SHARE:
+                mates = []  # a full sentence says enough on its own
+            else:
+                alike = self.alike(first.post)
+                least = MIN_POST_SIMILARITY if first.topic else MIN_POST_SIMILARITY_UNLABELLED
+                mates = [
+                    b
+                    for b in group
+                    if alike[b.post] >= least and b.post != first.post and b.script == first.script and not b.leans_back
+                ]
+                if not mates and len(first.text) < FULL_SENTENCE_CHARS:
+                    continue
+            room = PAIR_CHARS - len(first.text)
+            second = _follower(first, [b for b in mates if len(b.text) <= room], rng)
             if second is None:  # nothing follows it: on its own, if it says enough
                 if len(first.words) < 2:
                     continue
@@ -328,10 +366,23 @@ def _follower(before: Block, mates: Sequence[Block], rng: np.random.Generator) -
         and b.words & before.words
         and len(b.words & before.words) < 0.6 * min(len(b.words), len(before.words))  # not saying it twice
         and SequenceMatcher(None, b.text.casefold().split(), before.text.casefold().split()).ratio() < 0.5
+        and not _echoes(before.text, b.text)
     ]
     if not mates:
         return None
     return mates[rng.integers(len(mates))]
+
+
+def _echoes(before: str, after: str) -> bool:
+    """Whether ``after`` opens on the word ``before`` opens on, or repeats two of its words in a row
+    ("Meal prep doesn't have to be boring. Meal prep is …"): a reader hears two posts, not one."""
+    first = [w.casefold() for w in _WORD.findall(before)]
+    second = [w.casefold() for w in _WORD.findall(after)]
+    if not first or not second:
+        return False
+    if first[0] == second[0] and first[0] not in _STOP:
+        return True
+    return bool(set(pairwise(first)) & set(pairwise(second)))
 
 
 def _joined(blocks: Sequence[Block]) -> str:
@@ -343,7 +394,7 @@ def _structure_cost(blocks: Sequence[Block]) -> float:
     """Costs for blocks out of their usual place and for a sentence that shares no word with the ones before."""
     cost = 0.0 if blocks[0].opens else NOT_AN_OPENER
     if len(blocks) == 1:
-        return cost + ONE_SENTENCE
+        return cost + (0.0 if len(blocks[0].text) >= FULL_SENTENCE_CHARS else ONE_SENTENCE)
     if not blocks[-1].closes:
         cost += NOT_A_CLOSER * (3 if _is_question(blocks[-1]) else 1)
     said: frozenset[str] = blocks[0].words

@@ -36,17 +36,25 @@ def test_a_280_cjk_character_draft_is_too_long_but_140_fit() -> None:
     assert "too long for X (282 of 280)" in long.reasons
 
 
-def test_near_copy_needs_40_shared_characters() -> None:
-    post = "Our marine collagen stirs into your morning latte without a trace of taste."
-    index = NearCopyIndex([post])
-    copied = "Fun fact: " + post[:40] + " — try it."
-    assert check_draft(copied, near_copy=index, banned_words=()).near_copy
-    assert (
-        "near-copy of a corpus post (40+ characters in common)"
-        in check_draft(copied, near_copy=index, banned_words=()).reasons
+def test_a_near_copy_says_again_what_one_post_said() -> None:
+    post = (
+        "Our marine collagen stirs into your morning latte without a trace of taste. "
+        "Try it in oat milk, or in your evening cocoa with a spoon of honey."
     )
-    shorter = "Fun fact: " + post[:39] + " and more words here."
-    assert not check_draft(shorter, near_copy=index, banned_words=()).near_copy
+    index = NearCopyIndex([post, "Oat milk froths best when it is cold from the fridge."])
+    repeated = (
+        "Our marine collagen stirs into your morning latte without a trace of taste! "
+        "Try it in oat milk, or in your evening cocoa with honey"
+    )
+    check = check_draft(repeated, near_copy=index, banned_words=())
+    assert check.near_copy
+    assert check.reasons == ["near-copy: it says again what one of your posts said"]
+    # One sentence of it, under 70 % of the post, is the brand's line used again, not the post.
+    assert not check_draft("Try it in oat milk. Oat milk froths best cold.", near_copy=index, banned_words=()).near_copy
+    assert check_draft(post[:80] + " Try it.", near_copy=NearCopyIndex([post[:90]]), banned_words=()).near_copy
+    sentence = "Our marine collagen stirs into your morning latte without a trace of taste."
+    assert not check_draft(sentence, near_copy=index, banned_words=()).near_copy
+    assert index.shares_run(sentence)
 
 
 def test_near_copy_ignores_case_spacing_and_links() -> None:
