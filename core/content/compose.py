@@ -8,15 +8,16 @@ So the writer composes instead, from pieces that are fluent by construction:
 1. **Sentences** (:func:`sentence_blocks`): every post of the corpus is split into sentences. A
    sentence is a building block when it stands on its own: less than 70 % of its post (so no
    block alone repeats a post, see the near-copy check), at most 160 characters, three words or
-   more (six characters in Chinese), ending cleanly, and
-   not leaning on a sentence before it ("It", "They", "But", "这", "但" ...) unless it opens its
-   post. Sentences with @mentions, and link-only pieces, are left out.
+   more (six characters in Chinese), ending cleanly, with no pronoun naming nothing, and not
+   leaning on a sentence before it ("It", "They", "But", "instead.", "这", "但" ...) unless it
+   opens its post. Sentences with @mentions, and link-only pieces, are left out.
 2. **Relevance**: a segment's posts are those with its label in the corpus, about one of its
    topics, or using its interest words. Nothing relevant: the Studio says so and offers
    templates for that segment.
-3. **Candidates**: an opening sentence and one or two more, each from another relevant post of
-   the same language and topic (or sharing a content word with it), so the draft stays on one
-   subject; or a longer sentence alone.
+3. **Candidates**: a full sentence (60 characters or more) alone, or an opening sentence and one
+   or two more, each from another relevant post of the same language and topic that shares a
+   content word with the one before, does not open on its word or repeat two of its words in a
+   row ("Meal prep … Meal prep …"), so the draft stays on one subject without saying it twice.
 4. **The LSTM chooses**: every candidate is scored by the writer (bits per character under the
    segment's and topic's control tokens, the LSTM mixed with the n-grams as in :mod:`.model`),
    plus small costs for a block out of its usual place (an opener that did not open its post, a
@@ -183,7 +184,7 @@ def _leans_back(sentence: str) -> bool:
 #: A sentence that points at what is not in it: "Watch this.", "about it", "Read more:".
 _POINTS_AWAY = re.compile(
     r"\b(?:this|that|these|those|it|them|here|below|above)\s*[.!?:]|:\s*$|\b(?:watch|read|see)\b\s*:"
-    r"|\bthe (?:last|first|other) one\b",
+    r"|\bthe (?:last|first|other) one\b|\b(?:instead|either)\s*[.!?]$",
     re.I,
 )
 
