@@ -126,7 +126,7 @@ with drafts_tab:
                 if result.message:
                     st.warning(result.message)
                 if not drafts:  # nothing of yours on these interests: the templates speak for this segment
-                    drafts = template_drafts(ws, profile, brand, banned, n)
+                    drafts = template_drafts(ws, profile, brand, banned, n, [p.name for p in profiles])
                     st.info("Here are posts from your templates for this segment instead.")
                 state.put("studio_drafts", drafts)
                 state.put("studio_draft_round", state.get("studio_draft_round") + 1)
@@ -138,7 +138,7 @@ with drafts_tab:
             + "Edit a draft and press Ctrl+Enter (or click outside) to re-check it. Save puts it in the outbox."
         )
     for draft_id, draft in list(drafts.items()):
-        draft_editor(ws, draft_id, draft, lm, banned, profile.hashtags)
+        draft_editor(ws, draft_id, draft, lm, banned, profile.hashtags, [p.name for p in profiles])
 
 with model_tab:
     corpus = corpus_picker(ws)
@@ -182,7 +182,7 @@ with model_tab:
             st.dataframe(models_table(models), hide_index=True)
 
 with templates_tab:
-    template_editor(ws, profile, brand, banned)
+    template_editor(ws, profile, brand, banned, [p.name for p in profiles])
 
 with settings_tab:
     checks_and_brand(ws, brand, banned)

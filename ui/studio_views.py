@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 import streamlit as st
 
@@ -231,14 +233,26 @@ def newest_info(ws: Workspace) -> ModelInfo | None:
 
 
 def draft_editor(
-    ws: Workspace, draft_id: str, draft: dict, lm: LanguageModel | None, banned: list[str], hashtags: list[str]
+    ws: Workspace,
+    draft_id: str,
+    draft: dict,
+    lm: LanguageModel | None,
+    banned: list[str],
+    hashtags: list[str],
+    internal_names: Sequence[str] = (),
 ) -> None:
-    """One editable draft with its live weighted-length counter, checks, hashtags and save button."""
+    """One editable draft with its live weighted-length counter, checks, hashtags and save button
+    (``internal_names``: the segments' internal names, which public copy must not show)."""
     key = f"studio_draft_{state.get('studio_draft_round')}_{draft_id}"
     with st.container(border=True):
         text = st.text_area("Draft", value=draft["text"], key=key, height=100, label_visibility="collapsed")
         draft["text"] = text
-        check = check_draft(text, near_copy=lm.near_copy_index if lm is not None else None, banned_words=banned)
+        check = check_draft(
+            text,
+            near_copy=lm.near_copy_index if lm is not None else None,
+            banned_words=banned,
+            internal_names=internal_names,
+        )
         left, middle, right = st.columns([3, 2, 1], vertical_alignment="center")
         if check.passes:
             left.markdown(f":green[:material/check_circle: **{check.weighted_length}/280**] · passes the checks")
@@ -274,7 +288,9 @@ def draft_editor(
             st.rerun()
 
 
-def template_drafts(ws: Workspace, profile: SegmentProfile, brand: dict, banned: list[str], n: int) -> dict:
+def template_drafts(
+    ws: Workspace, profile: SegmentProfile, brand: dict, banned: list[str], n: int, internal_names: Sequence[str] = ()
+) -> dict:
     """Up to ``n`` drafts from the templates for ``profile``, those that pass the checks first."""
     out = {}
     for template in list_templates(ws):
@@ -282,14 +298,16 @@ def template_drafts(ws: Workspace, profile: SegmentProfile, brand: dict, banned:
             text = render_template(template.body, template_context(profile, **brand))
         except TemplateError:
             continue
-        if check_draft(text, banned_words=banned).passes:
+        if check_draft(text, banned_words=banned, internal_names=internal_names).passes:
             out[f"t{len(out)}"] = {"text": text, "segment": profile.name, "template": template.name}
         if len(out) >= n:
             break
     return out
 
 
-def template_editor(ws: Workspace, profile: SegmentProfile, brand: dict, banned: list[str]) -> None:
+def template_editor(
+    ws: Workspace, profile: SegmentProfile, brand: dict, banned: list[str], internal_names: Sequence[str] = ()
+) -> None:
     """The Templates tab: edit a Jinja2 template with a live preview for ``profile``, save or delete it."""
     templates = {t.name: t for t in list_templates(ws)}
     left, right = st.columns([1, 1])
@@ -307,7 +325,7 @@ def template_editor(ws: Workspace, profile: SegmentProfile, brand: dict, banned:
         preview = render_template(body, template_context(profile, **brand))
         right.markdown(f"**Preview for {profile.name}**")
         right.markdown(f"> {preview}")
-        checked = check_draft(preview, banned_words=banned)
+        checked = check_draft(preview, banned_words=banned, internal_names=internal_names)
         right.caption(
             f"{checked.weighted_length}/280 · "
             + ("passes the checks" if checked.passes else "; ".join(checked.reasons))
