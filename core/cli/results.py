@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _refresh(args: argparse.Namespace) -> int:
     ws = open_workspace()
-    report = refresh_metrics(ws)
+    report = refresh_metrics(ws, respect_cadence=True)
     tz = PublishSettings.load(ws).timezone
     if report.deferred_until or report.problem:
         sys.stderr.write(report.message(tz) + "\n")
