@@ -48,6 +48,7 @@ class Served:
     method: str
     path: str
     status: int
+    day: str = field(default_factory=lambda: datetime.now(UTC).date().isoformat())  # X bills reads per UTC day
     created: list[str] = field(default_factory=list)
     posts: list[str] = field(default_factory=list)
     users: list[str] = field(default_factory=list)
