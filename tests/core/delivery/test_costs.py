@@ -102,7 +102,7 @@ def test_costs_cli_month_prices_and_no_key_in_output(ws: Workspace, x_env, capsy
 
 
 def test_price_settings_are_validated(ws: Workspace) -> None:
-    with pytest.raises(OutboxError, match="x_post_read_usd=-1.0 must be between 0 and 100"):
+    with pytest.raises(OutboxError, match=r"x_post_read_usd=-1\.0 must be between 0 and 100"):
         CostSettings.load(ws).save(ws, x_post_read_usd=-1.0)
     with pytest.raises(OutboxError, match="prices_checked='soon' must be a date"):
         CostSettings.load(ws).save(ws, prices_checked="soon")
