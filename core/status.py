@@ -111,9 +111,10 @@ def _delivery_status(ws: Workspace) -> StepStatus:
         measured = con.execute("SELECT COUNT(DISTINCT post_id) FROM post_metrics").fetchone()[0]
     if measured:
         status += f" · {measured} measured"
-    spent = month_costs(ws)
+    spent = month_costs(ws)  # Reach's own X calls this month, priced (no call to X)
     if spent.posts or spent.reads:
         status += f" · X ≈ ${spent.estimated_usd:,.2f} this month"
+    if measured:
         return StepStatus(
             "Delivery",
             status,
