@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from core.audience.segments import run_segments, save_run
 from core.delivery import outbox as publish
+from core.delivery import targeting
 from core.delivery.outbox import CostSettings
 from core.demo import open_workspace
 from tests.conftest import FAKE_X_KEYS
@@ -61,3 +64,19 @@ def test_cost_settings_are_saved_from_the_publish_page(x_env, workspace_home: Pa
     next(b for b in app.button if b.label == "Save cost settings").click().run()
     assert not app.exception, app.exception
     assert CostSettings.load(open_workspace(workspace_home)).metrics_every_hours == 48.0
+
+
+def test_targeting_shows_the_weeks_x_cost_before_queueing(x_env, workspace_home: Path) -> None:
+    ws = open_workspace(workspace_home, with_demo=False)
+    save_run(ws, run_segments(ws, k=5))
+    aud = targeting.audience(ws)
+    proposed = targeting.propose_rules(aud, targeting.template_names(ws), channel="x")
+    targeting.save_rules(ws, proposed, aud)
+    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    app.run()
+    app.switch_page("pages/targeting.py").run()
+    assert not app.exception, app.exception
+    [estimate] = [i.value for i in app.info if "on X this week" in i.value]
+    # five rules on X, one template post each this week (the arithmetic: tests/core/delivery/test_costs.py)
+    assert re.match(r"≈ \$\d+\.\d\d on X this week: 5 posts \(\$\d+\.\d\d\), \d+ metric reads", estimate)
+    assert not publish.list_posts(ws)  # shown before anything is queued

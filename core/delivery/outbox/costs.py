@@ -187,7 +187,7 @@ class WeekEstimate:
     posts_usd: float
     metric_reads: int
     metrics_usd: float
-    mention_reads: int
+    mention_reads: int  # mentions and their authors, and the account's own user read once a day
     mentions_usd: float
 
     @property
@@ -200,7 +200,7 @@ class WeekEstimate:
         return (
             f"≈ ${self.total_usd:,.2f} on X this week: {self.posts} post{'s' if self.posts != 1 else ''} "
             f"(${self.posts_usd:,.2f}), {self.metric_reads} metric reads (${self.metrics_usd:,.2f}), "
-            f"about {self.mention_reads} mention reads (${self.mentions_usd:,.2f})"
+            f"about {self.mention_reads} reads of mentions and the account (${self.mentions_usd:,.2f})"
         )
 
 
@@ -251,7 +251,7 @@ def week_estimate(
     times = published + [at.astimezone(UTC) for _, at in posts]
     metric_reads = sum(_refresh_days(at, start, end, settings) for at in times)
     days = max(1, (end.date() - start.date()).days)
-    mention_reads = 2 * int(mentions)
+    mention_reads = 2 * int(mentions) + days  # each mention and its author; the account once a day
     return WeekEstimate(
         posts=len(posts),
         posts_usd=round(posts_usd, 3),

@@ -143,10 +143,24 @@ def test_a_weeks_estimate_prices_posts_metric_reads_and_mentions(ws: Workspace) 
     assert daily.posts == 2 and daily.posts_usd == round(0.015 + 0.2, 3)
     assert daily.metric_reads == 7 + 3
     assert daily.metrics_usd == round(10 * 0.005, 3)
-    assert daily.mention_reads == 0 and daily.mentions_usd == round(7 * 0.01, 3)  # the account, once a day
+    assert daily.mention_reads == 7 and daily.mentions_usd == round(7 * 0.01, 3)  # no mentions; the account daily
     assert daily.total_usd == round(0.215 + 0.05 + 0.07, 2)
     assert "≈ $0.34 on X this week" in daily.line()
 
     CostSettings.load(ws).save(ws, metrics_every_hours=72.0)
     sparse = week_estimate(ws, posts, start=start, end=end)
     assert sparse.metric_reads == 3 + 1  # every third day: ceil(7 / 3) and ceil(3 / 3)
+
+
+def test_a_weeks_estimate_counts_mentions_as_the_last_week_brought_them(ws: Workspace) -> None:
+    start = datetime(2031, 3, 3, 0, 0, tzinfo=UTC)
+    with ws.connect() as con:
+        for n, day in enumerate(("2031-02-27", "2031-03-01", "2031-02-01")):  # the last one is too old
+            con.execute(
+                "INSERT INTO mentions (id, text, created_at, fetched_at, channel) VALUES (?, 'hi', ?, ?, 'x')",
+                (str(n), f"{day}T10:00:00+00:00", f"{day}T10:05:00+00:00"),
+            )
+    found = week_estimate(ws, [], start=start, end=start + timedelta(days=7))
+    assert found.posts == 0 and found.metric_reads == 0
+    assert found.mention_reads == 2 * 2 + 7
+    assert found.mentions_usd == round(2 * (0.005 + 0.010) + 7 * 0.010, 3)
