@@ -11,13 +11,22 @@ on channel, day, kind and resource); creates are always new resources. Refused c
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from collections.abc import Iterable
 
 from core import clock
 from core.workspace import Workspace
 
-__all__ = ["KINDS", "POST_CREATE", "POST_CREATE_WITH_URL", "POST_READ", "USER_READ", "UsageLedger"]
+__all__ = [
+    "KINDS",
+    "POST_CREATE",
+    "POST_CREATE_WITH_URL",
+    "POST_READ",
+    "USER_READ",
+    "UsageLedger",
+    "create_kind",
+]
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +35,12 @@ POST_CREATE_WITH_URL = "post_create_with_url"
 POST_READ = "post_read"
 USER_READ = "user_read"
 KINDS = (POST_CREATE, POST_CREATE_WITH_URL, POST_READ, USER_READ)
+_LINK = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+
+
+def create_kind(text: str) -> str:
+    """How creating ``text`` is billed: a post with a link is X's dearer "Content: Create (with URL)"."""
+    return POST_CREATE_WITH_URL if _LINK.search(text) else POST_CREATE
 
 
 class UsageLedger:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,7 +33,7 @@ from requests.adapters import HTTPAdapter
 from core import clock
 from core.content.checks import weighted_length
 from core.delivery.channels.base import Account, ErrorKind, Mention, PublishError, SentPost
-from core.delivery.channels.usage import POST_CREATE, POST_CREATE_WITH_URL, POST_READ, USER_READ, UsageLedger
+from core.delivery.channels.usage import POST_READ, USER_READ, UsageLedger, create_kind
 from core.workspace import Workspace
 
 __all__ = ["CREDENTIAL_NAMES", "DEFAULT_X_API_BASE", "XCredentials", "XPublisher", "load_x_credentials"]
@@ -57,8 +56,6 @@ RECONNECT = (
 
 CREDITS_DEPLETED = "https://api.x.com/2/problems/credits-depleted"
 TOP_UP = "top up your X API credits in the X Developer Console (developer.x.com)"
-# a link in a post makes it X's dearer "Content: Create (with URL)"
-LINK = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 
 # oauthlib logs the signed OAuth parameters (consumer key, access token) at DEBUG; keep them out
 # of every log, whatever level the host application sets.
@@ -260,7 +257,7 @@ class XPublisher:
         remote_id = str(data.get("id", ""))
         if not remote_id:
             raise PublishError(ErrorKind.TRANSIENT, "X answered without a post id; the post will be looked up")
-        self._bill(POST_CREATE_WITH_URL if LINK.search(text) else POST_CREATE, [remote_id])
+        self._bill(create_kind(text), [remote_id])
         try:
             url = self._url(remote_id)
         except PublishError:  # posted; the link can be rebuilt later

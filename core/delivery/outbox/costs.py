@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from core import clock
-from core.delivery.channels.usage import KINDS, POST_CREATE, POST_CREATE_WITH_URL, POST_READ, USER_READ
+from core.delivery.channels.usage import KINDS, POST_CREATE, POST_CREATE_WITH_URL, POST_READ, USER_READ, create_kind
 from core.delivery.outbox.posts import OutboxError
 from core.workspace import Workspace
 
@@ -38,7 +38,6 @@ __all__ = [
 PRICED_CHANNEL = "x"
 #: When the default prices were compared with https://docs.x.com/x-api/getting-started/pricing.
 PRICES_CHECKED = "2026-12-03"
-_LINK = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,7 @@ class CostSettings:
 
     def price_of_post(self, text: str) -> float:
         """What creating ``text`` costs (a link makes it the dearer kind)."""
-        return self.x_post_create_with_url_usd if _LINK.search(text) else self.x_post_create_usd
+        return self.prices()[create_kind(text)]
 
 
 @dataclass(frozen=True)
