@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from core import clock
 from core.delivery.channels import registry
+from core.delivery.channels.base import ErrorKind
 from core.delivery.outbox.costs import CostSettings
 from core.workspace import Workspace
 
@@ -87,12 +88,19 @@ def pause(ws: Workspace, channel: str, reason: str, *, now: datetime | None = No
 
 
 def lift(ws: Workspace, channel: str) -> bool:
-    """End the pause after a call the channel answered; True if there was one."""
+    """End the pause after a call the channel answered (queued posts lose the out-of-credits note);
+    True if there was one."""
     with ws.connect() as con:
         cur = con.execute("DELETE FROM settings WHERE key LIKE ?", (_key(channel, "%"),))
-        if cur.rowcount:
-            ws.audit("credits.resumed", {"channel": channel}, con=con)
-    return bool(cur.rowcount)
+        if not cur.rowcount:
+            return False
+        con.execute(
+            "UPDATE outbox SET last_error = NULL, error_kind = NULL WHERE channel = ? AND error_kind = ? "
+            "AND state IN ('approved', 'scheduled')",
+            (channel, str(ErrorKind.CREDITS)),
+        )
+        ws.audit("credits.resumed", {"channel": channel}, con=con)
+    return True
 
 
 def try_now(ws: Workspace, channel: str) -> None:

@@ -105,3 +105,16 @@ def test_try_now_lifts_the_wait_at_once(fast: Workspace, x_env) -> None:
     assert publish.publish_due(fast).deferred == [post.id]  # paused: not asked
     credits.try_now(fast, "x")
     assert publish.publish_due(fast).published == [post.id]
+
+
+def test_any_answered_call_ends_the_pause_and_its_notes(fast: Workspace, x_env) -> None:
+    post = publish.add_post(fast, TEXTS[2], approve=True)
+    x_env.out_of_credits = True
+    publish.publish_due(fast)
+    assert "out of credits" in publish.get_post(fast, post.id).last_error
+    x_env.out_of_credits = False
+    _let_the_pause_pass(fast)
+    assert refresh_mentions(fast).message == "No new mentions."  # the inbox's fetch is the try, and X answers
+    assert credits.paused(fast, "x") is None
+    waiting = publish.get_post(fast, post.id)
+    assert (waiting.state, waiting.last_error) == ("approved", None)  # no stale note; it goes on the next run
