@@ -16,6 +16,7 @@ from core.delivery import outbox as publish
 from core.delivery.channels import registry
 from core.delivery.channels.base import PublishError
 from core.delivery.outbox import OutboxError, OutboxState, Post, PublishSettings
+from core.delivery.outbox.costs import PRICED_CHANNEL
 from core.workspace import Workspace
 from ui import state
 
@@ -117,7 +118,7 @@ def render_budget(ws: Workspace, channel: str, settings: PublishSettings) -> Non
         )
     else:
         st.caption(f"{meter.remaining} posts left in the next 24 hours.")
-    if channel == "x":
+    if channel == PRICED_CHANNEL:
         prices = publish.CostSettings.load(ws)
         st.caption(
             f"A limit you set, not X's: X's API is pay-per-use, and each post costs "
