@@ -103,7 +103,7 @@ def _measurable(ws: Workspace, *, live_since: datetime) -> list:
             names,
         ).fetchall()
     cutoff = clock.iso(live_since)
-    return [r for r in rows if not registry.channel(r["channel"]).live or r["published_at"] >= cutoff]
+    return [r for r in rows if not registry.channel(r["channel"]).live or (r["published_at"] or "") >= cutoff]
 
 
 def _store(ws: Workspace, rows: list[tuple]) -> None:
