@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 
 from core.content.registry import list_models
-from core.delivery.outbox import delivery_status
+from core.delivery.outbox import delivery_status, month_costs
 from core.delivery.targeting import targeting_status
 from core.workspace import Workspace, WorkspaceError
 
@@ -111,6 +111,10 @@ def _delivery_status(ws: Workspace) -> StepStatus:
         measured = con.execute("SELECT COUNT(DISTINCT post_id) FROM post_metrics").fetchone()[0]
     if measured:
         status += f" · {measured} measured"
+    spent = month_costs(ws)  # Reach's own X calls this month, priced (no call to X)
+    if spent.posts or spent.reads:
+        status += f" · X ≈ ${spent.estimated_usd:,.2f} this month"
+    if measured:
         return StepStatus(
             "Delivery",
             status,

@@ -257,6 +257,19 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE targeting_rules ADD COLUMN source TEXT NOT NULL DEFAULT 'template'",
         "ALTER TABLE targeting_queue ADD COLUMN source TEXT NOT NULL DEFAULT 'template'",
     ],
+    # Costs: Reach's own billable calls to pay-per-use networks, one row per unit billed; a read
+    # of the same resource on the same UTC day is billed once, so it is kept once.
+    [
+        """CREATE TABLE api_usage (
+            id INTEGER PRIMARY KEY,
+            channel TEXT NOT NULL,
+            day TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            resource_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            UNIQUE (channel, day, kind, resource_id)
+        )""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from core.status import pipeline_status
+from ui import cost_views
 from ui.resources import workspace
 
 ws = workspace()
 st.title("Reach")
 st.caption("From your audience's behaviour to posts that reach the right people, and whether they worked.")
+cost_views.render_credits(ws)
 
 steps = pipeline_status(ws)
 lines = ["flowchart LR"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core.delivery.outbox import PublishSettings
+from ui import cost_views, state
 from ui import publish_views as views
-from ui import state
 from ui.resources import workspace
 
 ws = workspace()
@@ -19,7 +19,9 @@ st.caption(
 
 views.render_notice()
 channel = views.render_connection(ws)
+cost_views.render_credits(ws, with_button=True)
 views.render_budget(ws, channel, settings)
+cost_views.render_month_spend(ws)
 
 with st.expander("New post", icon=":material/edit:"):
     views.render_composer(ws, settings, channel)
@@ -39,3 +41,6 @@ with st.expander("Publishing settings", icon=":material/settings:"):
         "Scheduled posts go out when `python -m core publish-due` runs (cron, see the README) or when "
         "you press *Publish due now*."
     )
+
+with st.expander("Costs and reading", icon=":material/payments:"):
+    cost_views.render_cost_settings(ws)

@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.delivery.outbox import PublishSettings
 from core.feedback.results import results
+from ui import cost_views
 from ui import results_views as views
 from ui.resources import workspace
 
@@ -18,7 +19,9 @@ st.caption(
 )
 
 views.render_notice()
+cost_views.render_credits(ws)
 views.render_refresh(ws, settings)
+cost_views.render_month_spend(ws)
 found = results(ws)
 
 if not views.render_empty(found):

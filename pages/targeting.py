@@ -7,6 +7,7 @@ import streamlit as st
 from core.content.templates import list_templates
 from core.delivery.outbox import PublishSettings
 from core.delivery.targeting import load_rules, propose_rules, weekly_plan
+from ui import cost_views
 from ui import targeting_views as views
 from ui.resources import active_dataset_or_stop, cached_profiles, workspace
 
@@ -77,4 +78,5 @@ views.render_plan_table(plan)
 views.render_preview(plan, settings.char_limit)
 
 st.subheader("Queue the week")
+cost_views.render_week_estimate(ws, plan)
 views.render_queue(ws, plan)

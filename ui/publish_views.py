@@ -16,6 +16,7 @@ from core.delivery import outbox as publish
 from core.delivery.channels import registry
 from core.delivery.channels.base import PublishError
 from core.delivery.outbox import OutboxError, OutboxState, Post, PublishSettings
+from core.delivery.outbox.costs import PRICED_CHANNEL
 from core.workspace import Workspace
 from ui import state
 
@@ -101,9 +102,9 @@ def _countdown(until: str | None) -> str:
 
 
 def render_budget(ws: Workspace, channel: str, settings: PublishSettings) -> None:
-    """The daily budget meter with when the next slot frees up."""
+    """The daily cap meter (the operator's own limit, not the network's) with when the next slot frees up."""
     meter = publish.budget(ws, channel, settings=settings)
-    label = f"Daily budget ({registry.label(channel)}): {meter.used} of {meter.limit} posts in the last 24 h"
+    label = f"Your daily cap ({registry.label(channel)}): {meter.used} of {meter.limit} posts in the last 24 h"
     st.progress(min(1.0, meter.used / meter.limit), text=label)
     if meter.remaining == 0:
         st.caption(
@@ -117,6 +118,12 @@ def render_budget(ws: Workspace, channel: str, settings: PublishSettings) -> Non
         )
     else:
         st.caption(f"{meter.remaining} posts left in the next 24 hours.")
+    if channel == PRICED_CHANNEL:
+        prices = publish.CostSettings.load(ws)
+        st.caption(
+            f"A limit you set, not X's: X's API is pay-per-use, and each post costs "
+            f"${prices.x_post_create_usd:.3f} (${prices.x_post_create_with_url_usd:.3f} with a link) in credits."
+        )
 
 
 # -- times -------------------------------------------------------------------------------------
@@ -449,7 +456,7 @@ def render_settings(ws: Workspace, settings: PublishSettings) -> None:
             horizontal=True,
         )
         daily = st.number_input(
-            "Daily budget (posts per 24 hours; X's free tier allows 17)",
+            "Daily cap (posts per 24 hours; your own limit: X bills each post on pay-per-use)",
             min_value=1,
             max_value=10_000,
             value=settings.daily_budget,

@@ -11,7 +11,7 @@ import argparse
 from core import clock
 from core.cli.output import print_json, say
 from core.delivery.channels import registry
-from core.delivery.channels.base import PublishError
+from core.delivery.channels.base import ErrorKind, PublishError
 from core.delivery.outbox import (
     OutboxError,
     PublishSettings,
@@ -98,8 +98,15 @@ def _publish_due(args: argparse.Namespace) -> int:
         return 0
     if not report.outcomes:
         say("nothing due")
+    top_up: list[str] = []  # out of credits: one message for all the posts it holds back
     for outcome in report.outcomes:
+        if outcome.kind == ErrorKind.CREDITS:
+            say(f"post {outcome.post_id}: deferred — waiting for credits")
+            top_up += [outcome.message] if outcome.message not in top_up else []
+            continue
         say(
             f"post {outcome.post_id}: {outcome.result} — {outcome.message}" + (f" {outcome.url}" if outcome.url else "")
         )
+    for message in top_up:
+        say(message)
     return 0

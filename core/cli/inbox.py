@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _list(args: argparse.Namespace) -> int:
     ws = open_workspace()
-    note = refresh_mentions(ws).message if args.refresh else None
+    note = refresh_mentions(ws, respect_cadence=True).message if args.refresh else None
     mentions = list_mentions(ws)
     if args.json:
         print_json({"mentions": [m.as_json() for m in mentions]})

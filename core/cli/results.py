@@ -50,9 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _refresh(args: argparse.Namespace) -> int:
     ws = open_workspace()
-    report = refresh_metrics(ws)
+    report = refresh_metrics(ws, respect_cadence=True)
     tz = PublishSettings.load(ws).timezone
-    if report.deferred_until or report.problem:
+    if report.deferred_until or report.problem or report.next_read_at or report.paused:
         sys.stderr.write(report.message(tz) + "\n")
     if args.json:
         print_json(report.as_json())

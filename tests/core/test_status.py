@@ -43,3 +43,10 @@ def test_interaction_counts_mentions_waiting(workspace: Workspace) -> None:
     with workspace.connect() as con:
         con.execute("UPDATE mentions SET handled = 1")
     assert _step(workspace, "Interaction").status == "all 3 mentions handled"
+
+
+def test_delivery_shows_the_months_x_spend(workspace: Workspace, x_env) -> None:
+    publish.add_post(workspace, "Kimchi, the quick way", approve=True)
+    publish.publish_due(workspace)
+    # one post ($0.015) and the account's own user read ($0.010)
+    assert _step(workspace, "Delivery").status == "0 queued · 1 published today · X ≈ $0.03 this month"

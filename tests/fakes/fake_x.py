@@ -10,7 +10,13 @@ shapes and error bodies X sends, and switches for the faults a scheduler must su
   a shorter timeout never learns the id);
 - ``hold_next_post()``: the next post is created and its answer held until ``release()`` (or the
   client dies) — ``post_received`` is set when the post exists;
-- duplicate content is refused with 403 like X does (``reject_duplicates``).
+- duplicate content is refused with 403 like X does (``reject_duplicates``);
+- ``out_of_credits = True``: every request answers ``402 Payment Required`` with X's
+  ``credits-depleted`` problem until it is set back to False (credits topped up);
+  ``fail_next(402, …)`` does the same for a few requests.
+
+``served`` logs every answered request with its status and the resources it returned (posts
+created or read, users read), so a test can price what Reach did against what the fake did.
 
 Tweets carry ``public_metrics`` (``set_metrics`` changes them); replies keep ``in_reply_to_tweet_id``;
 mentions (``add_mention``) come with their authors' handles under ``expansions=author_id``.
@@ -29,9 +35,23 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlparse
 
-__all__ = ["FakeTweet", "FakeX"]
+__all__ = ["CREDITS_DEPLETED", "FakeTweet", "FakeX", "Served"]
 
 DUPLICATE_DETAIL = "You are not allowed to create a Tweet with duplicate content."
+CREDITS_DEPLETED = "https://api.x.com/2/problems/credits-depleted"
+
+
+@dataclass
+class Served:
+    """One answered request: what X would bill for it (posts created, posts and users returned)."""
+
+    method: str
+    path: str
+    status: int
+    day: str = field(default_factory=lambda: datetime.now(UTC).date().isoformat())  # X bills reads per UTC day
+    created: list[str] = field(default_factory=list)
+    posts: list[str] = field(default_factory=list)
+    users: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -96,6 +116,8 @@ class FakeX:
         self.mentions: list[FakeTweet] = []
         self.usernames: dict[str, str] = {}  # author id -> handle, for ``expansions=author_id``
         self.requests: list[tuple[str, str]] = []  # (method, path) in arrival order
+        self.served: list[Served] = []  # every answer, in order, with the resources it held
+        self.out_of_credits = False
         self.post_received = threading.Event()
         self._faults: list[_Fault] = []
         self._delays: list[float] = []
@@ -228,6 +250,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
+        self.fake.served.append(_served(self.command, urlparse(self.path).path, status, body))
         payload = json.dumps(body).encode()
         try:
             self.send_response(status)
@@ -254,7 +277,9 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.fake._take_fault(method, path)
         if fault is None:
             return False
-        if fault.status == 429:
+        if fault.status == 402:
+            self._credits_depleted()
+        elif fault.status == 429:
             reset = int(time.time()) + fault.reset_in
             self._send(
                 429,
@@ -277,6 +302,27 @@ class _Handler(BaseHTTPRequestHandler):
             )
         return True
 
+    def _credits_depleted(self) -> None:
+        self._send(
+            402,
+            {
+                "title": "CreditsDepleted",
+                "detail": "Your enrolled account does not have any credits to fulfill this request.",
+                "type": CREDITS_DEPLETED,
+                "status": 402,
+            },
+        )
+
+    def _refused(self, method: str, path: str) -> bool:
+        """Answer now with an error if the keys, a switched-on fault or the credits say so."""
+        if not self._authorised():
+            self._problem(401, "Unauthorized", "Unauthorized")
+            return True
+        if self.fake.out_of_credits:
+            self._credits_depleted()
+            return True
+        return self._fault(method, path)
+
     def _read_json(self) -> dict:
         length = int(self.headers.get("Content-Length") or 0)
         return json.loads(self.rfile.read(length) or b"{}") if length else {}
@@ -285,9 +331,7 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         body = self._read_json()
         self.fake.requests.append(("POST", url.path))
-        if not self._authorised():
-            return self._problem(401, "Unauthorized", "Unauthorized")
-        if self._fault("POST", url.path):
+        if self._refused("POST", url.path):
             return None
         if url.path != "/2/tweets":
             return self._problem(404, "Not Found Error", f"no route {url.path}")
@@ -317,9 +361,7 @@ class _Handler(BaseHTTPRequestHandler):
         fields = set(query.get("tweet.fields", "").split(","))
         parts = [unquote(p) for p in url.path.strip("/").split("/")]
         self.fake.requests.append(("GET", url.path))
-        if not self._authorised():
-            return self._problem(401, "Unauthorized", "Unauthorized")
-        if self._fault("GET", url.path):
+        if self._refused("GET", url.path):
             return None
         fake = self.fake
         if parts == ["2", "users", "me"]:
@@ -379,3 +421,19 @@ def _timeline(tweets: list[FakeTweet], query: dict[str, str], fields: set[str]) 
     if page:
         body["data"] = [t.as_json(fields) for t in page]
     return body
+
+
+def _served(method: str, path: str, status: int, body: dict) -> Served:
+    """What an answer holds, as X prices it: a created post, posts read, users read."""
+    served = Served(method, path, status)
+    if not 200 <= status < 300:
+        return served
+    data = body.get("data")
+    if method == "POST":
+        served.created.append(data["id"])
+    elif path == "/2/users/me":
+        served.users.append(data["id"])
+    else:
+        served.posts.extend(t["id"] for t in data or [])
+        served.users.extend(u["id"] for u in (body.get("includes") or {}).get("users", []))
+    return served

@@ -30,6 +30,7 @@ class ErrorKind(StrEnum):
     DUPLICATE = "duplicate"  # the network refused identical content: reconcile, never resend blindly
     AUTH = "auth"  # 401, non-duplicate 403, missing keys: the operator must act
     REJECTED = "rejected"  # 400 and the like: this text will never go out as it is
+    CREDITS = "credits"  # the paid account is out of credits (X's 402): pause the channel until they return
 
 
 class PublishError(Exception):

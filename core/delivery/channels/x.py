@@ -1,5 +1,11 @@
 """X (Twitter) as a channel: API v2 through ``tweepy.Client`` with OAuth 1.0a user context.
 
+X is pay-per-use: every call that returns something costs credits. When a :class:`UsageLedger`
+is given (:meth:`XPublisher.connect` gives one), each answered call is written down as X bills it:
+one post created per send (dearer with a link), one post read per post returned, one user read
+per user returned. A ``402 Payment Required`` (X's ``credits-depleted`` problem) becomes kind
+``credits``.
+
 Lengths follow twitter-text (links count 23, Chinese/Japanese/Korean characters and emoji 2);
 an account posts up to 280 weighted characters, 25,000 with X Premium. tweepy's and requests'
 errors become :class:`PublishError` kinds in one place, :meth:`XPublisher._call`.
@@ -27,6 +33,7 @@ from requests.adapters import HTTPAdapter
 from core import clock
 from core.content.checks import weighted_length
 from core.delivery.channels.base import Account, ErrorKind, Mention, PublishError, SentPost
+from core.delivery.channels.usage import POST_READ, USER_READ, UsageLedger, create_kind
 from core.workspace import Workspace
 
 __all__ = ["CREDENTIAL_NAMES", "DEFAULT_X_API_BASE", "XCredentials", "XPublisher", "load_x_credentials"]
@@ -46,6 +53,9 @@ RECONNECT = (
     "permission), put them in .streamlit/secrets.toml under [x] (or in X_* environment variables and "
     "restart Reach), then retry the post."
 )
+
+CREDITS_DEPLETED = "https://api.x.com/2/problems/credits-depleted"
+TOP_UP = "top up your X API credits in the X Developer Console (developer.x.com)"
 
 # oauthlib logs the signed OAuth parameters (consumer key, access token) at DEBUG; keep them out
 # of every log, whatever level the host application sets.
@@ -160,10 +170,18 @@ class XPublisher:
         credentials = load_x_credentials()
         if credentials is None:
             raise PublishError(ErrorKind.AUTH, f"no X keys are set, so nothing can be posted to X. {RECONNECT}")
-        return cls(credentials, timeout=timeout)
+        return cls(credentials, timeout=timeout, ledger=UsageLedger(ws, cls.name))
 
-    def __init__(self, credentials: XCredentials, *, api_base: str | None = None, timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        credentials: XCredentials,
+        *,
+        api_base: str | None = None,
+        timeout: float = 20.0,
+        ledger: UsageLedger | None = None,
+    ) -> None:
         self._secrets = tuple(v for v in credentials.values() if v)
+        self.ledger = ledger
         self.api_base = (api_base or os.environ.get("REACH_X_API_BASE") or DEFAULT_X_API_BASE).rstrip("/")
         self.client = tweepy.Client(
             consumer_key=credentials.consumer_key,
@@ -198,12 +216,21 @@ class XPublisher:
             raise PublishError(ErrorKind.TRANSIENT, f"X had a server error ({status}) while trying to {what}") from None
         except tweepy.HTTPException as exc:
             status = getattr(exc.response, "status_code", "?")
+            if status == 402:  # X's credits-depleted problem (any 402 from X means the same)
+                raise PublishError(
+                    ErrorKind.CREDITS, f"X is out of credits (402 Payment Required) to {what}: {TOP_UP}"
+                ) from None
             detail = self._redact(" ".join(exc.api_messages) or str(exc))
             raise PublishError(ErrorKind.REJECTED, f"X refused to {what} ({status}: {detail})") from None
         except requests.Timeout:
             raise PublishError(ErrorKind.TRANSIENT, f"X did not answer in time while trying to {what}") from None
         except requests.RequestException as exc:
             raise PublishError(ErrorKind.TRANSIENT, f"could not reach X to {what} ({type(exc).__name__})") from None
+
+    def _bill(self, kind: str, resource_ids) -> None:
+        """Write down what X bills for an answered call (nothing without a ledger)."""
+        if self.ledger is not None:
+            self.ledger.record(kind, [str(i) for i in resource_ids])
 
     def _redact(self, text: str) -> str:
         for value in self._secrets:
@@ -215,6 +242,7 @@ class XPublisher:
         if self._account is None:
             response = self._call("look up your account", self.client.get_me, user_auth=True)
             self._account = Account(str(response.data.id), str(response.data.username))
+            self._bill(USER_READ, [self._account.user_id])
         return self._account
 
     def _url(self, remote_id: str) -> str:
@@ -229,6 +257,7 @@ class XPublisher:
         remote_id = str(data.get("id", ""))
         if not remote_id:
             raise PublishError(ErrorKind.TRANSIENT, "X answered without a post id; the post will be looked up")
+        self._bill(create_kind(text), [remote_id])
         try:
             url = self._url(remote_id)
         except PublishError:  # posted; the link can be rebuilt later
@@ -248,6 +277,7 @@ class XPublisher:
             tweet_fields=["created_at"],
         )
         posts = []
+        self._bill(POST_READ, [t.id for t in response.data or []])
         for tweet in response.data or []:
             remote_id = str(tweet.id)
             created = tweet.created_at if isinstance(tweet.created_at, datetime) else clock.from_iso(tweet.created_at)
@@ -268,6 +298,7 @@ class XPublisher:
                 user_auth=True,
                 tweet_fields=["public_metrics"],
             )
+            self._bill(POST_READ, [t.id for t in response.data or []])
             for tweet in response.data or []:
                 metrics[str(tweet.id)] = {k: int(v or 0) for k, v in (tweet.public_metrics or {}).items()}
         return metrics
@@ -291,6 +322,8 @@ class XPublisher:
                 user_fields=["username"],
             )
             users = {str(u.id): u.username for u in (response.includes or {}).get("users", [])}
+            self._bill(POST_READ, [t.id for t in response.data or []])
+            self._bill(USER_READ, users)
             for tweet in response.data or []:
                 created = (
                     tweet.created_at if isinstance(tweet.created_at, datetime) else clock.from_iso(tweet.created_at)

@@ -5,8 +5,10 @@ a reason the operator can act on (:mod:`~core.delivery.outbox.posts`). The opera
 add, edit, approve, schedule, retry — run pre-flight first (:mod:`~core.delivery.outbox.actions`,
 :mod:`~core.delivery.outbox.preflight`); publishing claims each post before the network call and
 reconciles after a crash instead of sending twice (:mod:`~core.delivery.outbox.publishing`),
-inside a daily budget per channel (:mod:`~core.delivery.outbox.budget`). Where a post goes is its
-channel (:mod:`core.delivery.channels`).
+inside a daily budget per channel (:mod:`~core.delivery.outbox.budget`). A channel out of paid
+credits pauses and resumes on its own (:mod:`~core.delivery.outbox.credits`); what Reach's own X
+calls cost is priced in :mod:`~core.delivery.outbox.costs`. Where a post goes is its channel
+(:mod:`core.delivery.channels`).
 
 This module is the outbox's public face: import from here.
 """
@@ -16,6 +18,8 @@ from __future__ import annotations
 from core.delivery.channels.registry import default_channel
 from core.delivery.outbox.actions import add_post, approve, delete_post, edit_post, retry, schedule, unapprove
 from core.delivery.outbox.budget import Budget, budget
+from core.delivery.outbox.costs import CostSettings, MonthCosts, WeekEstimate, month_costs, week_estimate
+from core.delivery.outbox.credits import CreditsPause
 from core.delivery.outbox.posts import (
     OutboxError,
     OutboxState,
@@ -40,7 +44,10 @@ from core.delivery.outbox.settings import PublishSettings, known_timezones
 
 __all__ = [
     "Budget",
+    "CostSettings",
+    "CreditsPause",
     "DueReport",
+    "MonthCosts",
     "OutboxError",
     "OutboxState",
     "Outcome",
@@ -48,6 +55,7 @@ __all__ = [
     "PreflightError",
     "PublishSettings",
     "PublisherFactory",
+    "WeekEstimate",
     "add_post",
     "approve",
     "budget",
@@ -60,6 +68,7 @@ __all__ = [
     "get_post",
     "known_timezones",
     "list_posts",
+    "month_costs",
     "post_attempts",
     "preflight",
     "publish_due",
@@ -67,5 +76,6 @@ __all__ = [
     "retry",
     "schedule",
     "unapprove",
+    "week_estimate",
     "weighted_length",
 ]

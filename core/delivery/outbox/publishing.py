@@ -10,7 +10,9 @@ click or two concurrent ``publish-due`` runs cannot both send.
 
 Failures follow the channel's :class:`~core.delivery.channels.base.ErrorKind`: a rate limit defers
 the post (and the rest of its channel's run) to the reset time, transient errors back off
-exponentially up to ``max_attempts``, the others fail the post with what to do.
+exponentially up to ``max_attempts``, running out of paid credits pauses the channel
+(:mod:`~core.delivery.outbox.credits`: its posts stay queued with the reason, and the first run
+after the pause period tries again), the others fail the post with what to do.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from datetime import datetime, timedelta
 from core import clock
 from core.delivery.channels import registry
 from core.delivery.channels.base import Channel, ErrorKind, PublishError, SentPost
+from core.delivery.outbox import credits
 from core.delivery.outbox.budget import budget
 from core.delivery.outbox.posts import QUEUED, OutboxError, OutboxState, Post, get_post, post_from_row, update_state
 from core.delivery.outbox.posts import OutboxState as S
@@ -128,8 +131,9 @@ def _release_stale_claims(ws: Workspace, now: datetime) -> None:
 
 def _claim(
     ws: Workspace, post: Post, settings: PublishSettings, now: datetime, *, require_due: bool
-) -> tuple[str | None, Outcome | None]:
-    """Take ``post`` for this process, inside the daily budget: (claim token, None) or (None, why not)."""
+) -> tuple[str | None, Outcome | None, OutboxState | None]:
+    """Take ``post`` for this process, inside the daily budget: (claim token, None, the state it was in)
+    or (None, why not, None)."""
     token = uuid.uuid4().hex
     with ws.connect() as con:
         # One writer at a time from here to commit, so two runs cannot both take the last budget slot.
@@ -138,14 +142,14 @@ def _claim(
         row = con.execute("SELECT * FROM outbox WHERE id = ?", (post.id,)).fetchone()
         if row is None or row["state"] not in QUEUED:
             state = row["state"] if row else "deleted"
-            return None, Outcome(post.id, "skipped", f"post {post.id} is {state}; nothing to do")
+            return None, Outcome(post.id, "skipped", f"post {post.id} is {state}; nothing to do"), None
         current = post_from_row(row)
         if current.not_before and current.not_before > clock.iso(now):
             why = f"held back until {current.not_before}"
             kind = ErrorKind(row["error_kind"]) if row["error_kind"] else None
-            return None, Outcome(post.id, "deferred", current.last_error or why, kind=kind)
+            return None, Outcome(post.id, "deferred", current.last_error or why, kind=kind), None
         if require_due and current.scheduled_at and current.scheduled_at > clock.iso(now):
-            return None, Outcome(post.id, "skipped", f"post {post.id} is not due yet")
+            return None, Outcome(post.id, "skipped", f"post {post.id} is not due yet"), None
         spent = budget(ws, current.channel, now=now, settings=settings, con=con)
         if spent.remaining == 0:
             message = (
@@ -158,7 +162,7 @@ def _claim(
                 (spent.resets_at, message, clock.iso(now), post.id),
             )
             ws.audit("post.deferred", {"post_id": post.id, "reason": "budget", "until": spent.resets_at}, con=con)
-            return None, Outcome(post.id, "deferred", message)
+            return None, Outcome(post.id, "deferred", message), None
         lease = now + timedelta(seconds=settings.claim_lease_seconds)
         con.execute(
             "UPDATE outbox SET state = 'publishing', claim_pid = ?, claim_host = ?, claim_token = ?, claimed_at = ?, "
@@ -183,7 +187,7 @@ def _claim(
         ws.audit(
             "post.claim", {"post_id": post.id, "from": row["state"], "to": "publishing", "pid": os.getpid()}, con=con
         )
-    return token, None
+    return token, None, OutboxState(row["state"])
 
 
 def _finish(
@@ -226,8 +230,11 @@ def _lookup(publisher: Channel, post: Post, first_attempt_at: str | None, taken:
     return None
 
 
-def _deliver(ws: Workspace, post: Post, token: str, publisher: Channel, settings: PublishSettings) -> Outcome:
-    """Send (or find) one claimed post and record the result. Never raises PublishError."""
+def _deliver(
+    ws: Workspace, post: Post, token: str, publisher: Channel, settings: PublishSettings, queued: OutboxState
+) -> Outcome:
+    """Send (or find) one claimed post (taken from state ``queued``) and record the result. Never raises
+    PublishError."""
     with ws.connect() as con:
         row = con.execute("SELECT first_attempt_at, transient_failures FROM outbox WHERE id = ?", (post.id,)).fetchone()
         taken = {
@@ -265,6 +272,8 @@ def _deliver(ws: Workspace, post: Post, token: str, publisher: Channel, settings
             return _after_duplicate(ws, post, token, publisher, exc, taken, settings)
         if exc.kind == ErrorKind.RATE_LIMITED:
             return _after_rate_limit(ws, post, token, publisher, exc, settings)
+        if exc.kind == ErrorKind.CREDITS:
+            return _after_credits(ws, post, token, publisher, exc, settings, queued)
         if exc.kind == ErrorKind.TRANSIENT:
             unsure = phase == "send" or post.needs_lookup
             return _after_transient(ws, post, token, publisher, exc, settings, row["transient_failures"] + 1, unsure)
@@ -299,6 +308,21 @@ def _after_rate_limit(
     until = exc.retry_at or clock.now() + RATE_LIMIT_FALLBACK
     message = f"{publisher.label} rate limit: posting resumes at {clock.format_local(until, settings.timezone)}"
     return _defer(ws, post, token, exc, message, until)
+
+
+def _after_credits(
+    ws: Workspace,
+    post: Post,
+    token: str,
+    publisher: Channel,
+    exc: PublishError,
+    settings: PublishSettings,
+    queued: OutboxState,
+) -> Outcome:
+    """Out of credits: pause the channel; the post goes back to the queue as it was, with the reason."""
+    message = credits.pause(ws, publisher.name, exc.message).message_in(settings.timezone)
+    _finish(ws, post.id, token, queued, "deferred", message, last_error=message, error_kind=str(exc.kind))
+    return Outcome(post.id, "deferred", message, kind=exc.kind)
 
 
 def _after_transient(
@@ -392,6 +416,7 @@ def _published(
     )
     if publisher.live:
         _remember_account(ws, publisher)
+        credits.lift(ws, publisher.name)
     log.info(
         "post %s published on %s as %s%s",
         post.id,
@@ -451,10 +476,10 @@ def _run_one(
                     error_kind=str(exc.kind),
                 )
         return Outcome(post.id, "failed", exc.message, kind=exc.kind)
-    token, refused = _claim(ws, post, settings, now, require_due=require_due)
+    token, refused, queued = _claim(ws, post, settings, now, require_due=require_due)
     if token is None:
         return refused
-    return _deliver(ws, get_post(ws, post.id), token, publisher, settings)
+    return _deliver(ws, get_post(ws, post.id), token, publisher, settings, queued)
 
 
 def publish_now(ws: Workspace, post_id: int, *, publishers: PublisherFactory | None = None) -> Outcome:
@@ -479,7 +504,8 @@ def publish_due(ws: Workspace, *, publishers: PublisherFactory | None = None) ->
     """Publish every approved or scheduled post whose time has come; what cron runs.
 
     Stale claims are released first (their posts are looked up before any resend). After a rate
-    limit on a channel, its remaining due posts are deferred to the same reset time without a call.
+    limit on a channel, its remaining due posts are deferred to the same reset time without a call;
+    while a channel is paused for credits, its due posts wait in the queue without a call.
     """
     settings = PublishSettings.load(ws)
     now = clock.now()
@@ -497,6 +523,10 @@ def publish_due(ws: Workspace, *, publishers: PublisherFactory | None = None) ->
         if post.channel in limited:
             report.add(_defer_like(ws, post, limited[post.channel]))
             continue
+        pause = credits.waiting(ws, post.channel, now=now)
+        if pause is not None:
+            report.add(_wait_for_credits(ws, post, pause.message_in(settings.timezone)))
+            continue
         outcome = _run_one(ws, post, settings, get_publisher, now, require_due=True)
         if outcome.result == "skipped":
             continue
@@ -504,6 +534,17 @@ def publish_due(ws: Workspace, *, publishers: PublisherFactory | None = None) ->
         if outcome.result == "deferred" and outcome.kind == ErrorKind.RATE_LIMITED:
             limited[post.channel] = outcome
     return report
+
+
+def _wait_for_credits(ws: Workspace, post: Post, message: str) -> Outcome:
+    """Leave ``post`` queued as it is, with the pause's message as its last error (no call)."""
+    if post.last_error != message:
+        with ws.connect() as con:
+            con.execute(
+                "UPDATE outbox SET last_error = ?, error_kind = ?, updated_at = ? WHERE id = ? AND state = ?",
+                (message, str(ErrorKind.CREDITS), clock.iso(clock.now()), post.id, str(post.state)),
+            )
+    return Outcome(post.id, "deferred", message, kind=ErrorKind.CREDITS)
 
 
 def _defer_like(ws: Workspace, post: Post, limited: Outcome) -> Outcome:

@@ -1,7 +1,10 @@
 """Fetching mentions: X's mentions newer than the last id seen, stored once per id; the demo's mentions.
 
 The last id seen is kept in the setting ``inbox.since_id``. A 429 stores ``inbox.not_before`` and
-no call is made before it. Without X keys (dry run) there is nothing to fetch; the demo seeds a
+no call is made before it; a channel out of paid credits is paused (:mod:`core.delivery.outbox.credits`)
+and not asked until its next try. Reads cost money on X, so a scheduled fetch (``respect_cadence``:
+what cron runs) asks at most every ``mentions_every_minutes`` (a cost setting); a fetch the operator
+asks for reads at once. Without X keys (dry run) there is nothing to fetch; the demo seeds a
 few mentions (:func:`seed_demo_mentions`, authors ``demo_…``) whose replies go to the dry run.
 """
 
@@ -16,13 +19,14 @@ from core import clock
 from core.clock import utc_now
 from core.delivery.channels import registry
 from core.delivery.channels.base import ErrorKind, Mention, PublishError
-from core.delivery.outbox import PublisherFactory, PublishSettings
+from core.delivery.outbox import CostSettings, PublisherFactory, PublishSettings, credits
 from core.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 RATE_LIMIT_FALLBACK = timedelta(minutes=15)
 SINCE_SETTING, HOLD_SETTING = "inbox.since_id", "inbox.not_before"
+READ_AT_SETTING = "inbox.read_at"  # when mentions were last asked for (for the cadence)
 
 
 def _store(ws: Workspace, mentions: Iterable[Mention], *, channel: str, is_demo: bool = False) -> int:
@@ -68,7 +72,9 @@ class RefreshReport:
     deferred_until: str | None = None
 
 
-def refresh_mentions(ws: Workspace, *, publishers: PublisherFactory | None = None) -> RefreshReport:
+def refresh_mentions(
+    ws: Workspace, *, publishers: PublisherFactory | None = None, respect_cadence: bool = False
+) -> RefreshReport:
     """Fetch the account's mentions newer than the last one seen and store them.
 
     Mentions come from the default channel; without keys for a live channel nothing is fetched
@@ -80,6 +86,8 @@ def refresh_mentions(ws: Workspace, *, publishers: PublisherFactory | None = Non
     publishers
         ``channel -> Channel`` (as for :func:`core.delivery.outbox.publish_now`); the registry's
         connected channel when None.
+    respect_cadence
+        A scheduled run: ask only if ``mentions_every_minutes`` passed since the last fetch.
 
     Raises
     ------
@@ -98,12 +106,26 @@ def refresh_mentions(ws: Workspace, *, publishers: PublisherFactory | None = Non
     if hold and hold > clock.iso(now):
         when = clock.format_local(hold, settings.timezone)
         return RefreshReport(0, 0, f"{source.label} rate limit: mentions can be fetched again at {when}", hold)
+    pause = credits.waiting(ws, channel, now=now)
+    if pause is not None:
+        return RefreshReport(0, 0, pause.message_in(settings.timezone), pause.retry_at)
+    last = ws.get_setting(READ_AT_SETTING)
+    every = CostSettings.load(ws).mentions_every_minutes
+    due = clock.iso(clock.from_iso(last) + timedelta(minutes=every)) if last else None
+    if respect_cadence and due and due > clock.iso(now):
+        when = clock.format_local(due, settings.timezone)
+        return RefreshReport(
+            0, 0, f"Mentions are fetched at most every {every:g} min because reads cost money: next after {when}."
+        )
     factory = publishers or (lambda ch: registry.publisher_for(ws, ch, timeout=settings.request_timeout_seconds))
     publisher = factory(channel)
     since_id = ws.get_setting(SINCE_SETTING)
     try:
         found = publisher.mentions(since_id=since_id)
     except PublishError as exc:
+        if exc.kind == ErrorKind.CREDITS:
+            pause = credits.pause(ws, channel, exc.message, now=now)
+            return RefreshReport(0, 0, pause.message_in(settings.timezone), pause.retry_at)
         if exc.kind != ErrorKind.RATE_LIMITED:
             raise
         until = clock.iso(exc.retry_at or now + RATE_LIMIT_FALLBACK)
@@ -118,7 +140,9 @@ def refresh_mentions(ws: Workspace, *, publishers: PublisherFactory | None = Non
         if newest and newest != since_id:
             ws.set_setting(SINCE_SETTING, newest, con=con)
         con.execute("DELETE FROM settings WHERE key = ?", (HOLD_SETTING,))
+        ws.set_setting(READ_AT_SETTING, clock.iso(now), con=con)
         ws.audit("inbox.refresh", {"fetched": len(found), "new": new, "since_id": since_id}, con=con)
+    credits.lift(ws, channel)
     log.info("inbox: %d mentions fetched, %d new", len(found), new)
     word = "mention" if new == 1 else "mentions"
     return RefreshReport(len(found), new, f"{new} new {word}." if new else "No new mentions.")

@@ -86,3 +86,14 @@ def test_input_errors_exit_2_with_one_line(
     assert main(["plan", "--json", *argv]) == 2
     captured = capsys.readouterr()
     assert captured.err.splitlines() == [message] and captured.out == ""
+
+
+def test_plan_says_what_the_week_costs_on_x(segmented: Path, capsys: pytest.CaptureFixture) -> None:
+    ws = open_workspace(segmented, with_demo=False)
+    aud = targeting.audience(ws)
+    targeting.save_rules(ws, targeting.propose_rules(aud, targeting.template_names(ws), channel="x"), aud)
+    assert main(["plan", "--source", "template"]) == 0
+    out = capsys.readouterr().out
+    passing = sum(1 for line in out.splitlines() if " template ok " in line or " writer   ok " in line)
+    assert passing and f"on X this week: {passing} posts" in out
+    assert not publish.list_posts(ws)  # said before anything is queued

@@ -98,6 +98,7 @@ def test_replies_metrics_and_mentions_through_tweepy(fake_x) -> None:
         (500, ErrorKind.TRANSIENT),
         (401, ErrorKind.AUTH),
         (403, ErrorKind.AUTH),
+        (402, ErrorKind.CREDITS),
     ],
 )
 def test_http_errors_map_to_kinds(fake_x, status: int, kind: ErrorKind) -> None:
@@ -110,6 +111,8 @@ def test_http_errors_map_to_kinds(fake_x, status: int, kind: ErrorKind) -> None:
         assert timedelta(seconds=100) < info.value.retry_at - datetime.now(UTC) <= timedelta(seconds=120)
     if kind == ErrorKind.AUTH:
         assert "Reconnect your X keys" in str(info.value)
+    if kind == ErrorKind.CREDITS:
+        assert "top up your X API credits in the X Developer Console" in str(info.value)
 
 
 def test_duplicate_and_timeout_map_to_kinds(fake_x) -> None:

@@ -94,7 +94,7 @@ def test_150_posts_take_two_calls(workspace: Workspace, x_env) -> None:
         with workspace.connect() as con:  # published earlier: only the metrics refresh is under test here
             con.execute(
                 "UPDATE outbox SET state = 'published', remote_id = ?, published_at = ? WHERE id = ?",
-                (tweet.id, "2026-01-01T09:00:00+00:00", post.id),
+                (tweet.id, (datetime.now(UTC) - timedelta(days=2)).isoformat(timespec="seconds"), post.id),
             )
         x_env.set_metrics(tweet.id, like_count=i, impression_count=100 + i)
     report = results.refresh_metrics(workspace)
