@@ -80,6 +80,16 @@ FAKE_X_KEYS = {
 }
 
 
+# Mastodon's and Bluesky's settings, cleared wherever a test needs no channel connected.
+CHANNEL_SETTINGS = (
+    "REACH_MASTODON_BASE_URL",
+    "MASTODON_ACCESS_TOKEN",
+    "REACH_BLUESKY_PDS",
+    "BLUESKY_HANDLE",
+    "BLUESKY_APP_PASSWORD",
+)
+
+
 @pytest.fixture
 def fake_x():
     """A fresh fake X server on 127.0.0.1 that accepts only ``FAKE_X_KEYS``."""
@@ -100,8 +110,8 @@ def x_env(fake_x, monkeypatch: pytest.MonkeyPatch):
 
 @pytest.fixture
 def no_x_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No X keys anywhere: not in the environment, and no secrets.toml in the working directory."""
-    for name in (*FAKE_X_KEYS, "REACH_X_API_BASE"):
+    """No keys for any channel anywhere: not in the environment, and no secrets.toml in the working directory."""
+    for name in (*FAKE_X_KEYS, "REACH_X_API_BASE", *CHANNEL_SETTINGS):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)

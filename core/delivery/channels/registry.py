@@ -7,7 +7,9 @@ Adding a channel is one module next to this one (a class that implements
 from __future__ import annotations
 
 from core.delivery.channels.base import Channel
+from core.delivery.channels.bluesky import BlueskyChannel
 from core.delivery.channels.dry_run import DryRunPublisher
+from core.delivery.channels.mastodon import MastodonChannel
 from core.delivery.channels.x import XPublisher
 from core.workspace import Workspace
 
@@ -16,6 +18,7 @@ __all__ = [
     "channel",
     "channel_names",
     "char_limits",
+    "connected_channels",
     "default_channel",
     "dry_run_channel",
     "is_live",
@@ -25,12 +28,12 @@ __all__ = [
 ]
 
 #: Every channel, in order of preference: the first live one with keys is the default.
-CHANNELS: tuple[type[Channel], ...] = (XPublisher, DryRunPublisher)
+CHANNELS: tuple[type[Channel], ...] = (XPublisher, MastodonChannel, BlueskyChannel, DryRunPublisher)
 _BY_NAME: dict[str, type[Channel]] = {c.name: c for c in CHANNELS}
 
 
 def channel_names() -> tuple[str, ...]:
-    """The names stored with posts and rules (``"x"``, ``"dry-run"``), in registry order."""
+    """The names stored with posts and rules (``"x"``, ``"mastodon"``, ``"bluesky"``, ``"dry-run"``), in registry order."""
     return tuple(_BY_NAME)
 
 
@@ -93,3 +96,8 @@ def publisher_for(ws: Workspace, name: str, *, timeout: float | None = None) -> 
     if timeout is None:
         timeout = float(ws.get_setting("publish.request_timeout_seconds", "20"))
     return found.connect(ws, timeout=timeout)
+
+
+def connected_channels() -> tuple[type[Channel], ...]:
+    """The live channels whose keys are set (even incomplete ones), in registry order."""
+    return tuple(c for c in live_channels() if c.configured())
