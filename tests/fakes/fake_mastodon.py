@@ -228,6 +228,15 @@ class FakeMastodon:
         with self._lock:
             return [s.text for s in self.statuses]
 
+    def creates(self) -> int:
+        """How many create requests arrived (refused ones too)."""
+        return self.requests.count(("POST", "/api/v1/statuses"))
+
+    def remote_ids(self) -> list[str]:
+        """The ids Reach records for the account's posts, oldest first."""
+        with self._lock:
+            return [s.id for s in self.statuses]
+
     # -- lifecycle ------------------------------------------------------------------------------
     @property
     def base_url(self) -> str:
