@@ -54,6 +54,9 @@ def preflight(
     in_reply_to
         For a reply: compare only with other replies to the same post (two customers may both get
         "thanks!"); posts are compared only with posts that are not replies.
+
+    Near-duplicates are looked for on the same channel only: one post for two channels is the
+    same words twice, once on each.
     """
     settings = settings or PublishSettings.load(ws)
     rules = registry.channel(channel or registry.default_channel())
@@ -75,8 +78,9 @@ def preflight(
     with ws.connect() as con:
         rows = con.execute(
             f"SELECT id, text, state FROM outbox WHERE state IN ({marks}) AND id != ? "
-            "AND COALESCE(published_at, updated_at) >= ? AND COALESCE(in_reply_to, '') = ? ORDER BY id DESC",
-            (*states, exclude_post_id or -1, since, in_reply_to or ""),
+            "AND COALESCE(published_at, updated_at) >= ? AND COALESCE(in_reply_to, '') = ? AND channel = ? "
+            "ORDER BY id DESC",
+            (*states, exclude_post_id or -1, since, in_reply_to or "", rules.name),
         ).fetchall()
     mine = normalise(text)
     for row in rows:
