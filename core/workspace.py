@@ -257,6 +257,11 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE targeting_rules ADD COLUMN source TEXT NOT NULL DEFAULT 'template'",
         "ALTER TABLE targeting_queue ADD COLUMN source TEXT NOT NULL DEFAULT 'template'",
     ],
+    # Channels: one text for several channels is one outbox entry per channel, each published once;
+    # ``draft_id`` links them (the first entry's id, on every entry of the group).
+    [
+        "ALTER TABLE outbox ADD COLUMN draft_id INTEGER",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

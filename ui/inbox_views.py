@@ -151,7 +151,7 @@ def _render_draft(ws: Workspace, item: InboxItem, settings: PublishSettings) -> 
         + (f" and the FAQ entry “{item.faq_question}”" if item.faq_question else "")
         + ". Edit it freely before sending.",
     )
-    length_caption(text, settings)
+    length_caption(text, settings, [item.channel])
     problems = inbox.check_reply(ws, text)
     for problem in problems:
         st.caption(f":red[{problem}]")

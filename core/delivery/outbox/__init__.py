@@ -14,7 +14,16 @@ This module is the outbox's public face: import from here.
 from __future__ import annotations
 
 from core.delivery.channels.registry import default_channel
-from core.delivery.outbox.actions import add_post, approve, delete_post, edit_post, retry, schedule, unapprove
+from core.delivery.outbox.actions import (
+    add_post,
+    add_to_channels,
+    approve,
+    delete_post,
+    edit_post,
+    retry,
+    schedule,
+    unapprove,
+)
 from core.delivery.outbox.budget import Budget, budget
 from core.delivery.outbox.posts import (
     OutboxError,
@@ -26,7 +35,7 @@ from core.delivery.outbox.posts import (
     list_posts,
     post_attempts,
 )
-from core.delivery.outbox.preflight import preflight, weighted_length
+from core.delivery.outbox.preflight import char_limit, preflight, weighted_length
 from core.delivery.outbox.publishing import (
     DueReport,
     Outcome,
@@ -49,8 +58,10 @@ __all__ = [
     "PublishSettings",
     "PublisherFactory",
     "add_post",
+    "add_to_channels",
     "approve",
     "budget",
+    "char_limit",
     "check_connection",
     "connected_account",
     "default_channel",
