@@ -359,7 +359,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._error(401, "AuthenticationRequired", "Invalid identifier or password")
             access, refresh = fake._new_token()
             return self._send(
-                200, {"accessJwt": access, "refreshJwt": refresh, "handle": fake.handle, "did": fake.did, "active": True}
+                200,
+                {"accessJwt": access, "refreshJwt": refresh, "handle": fake.handle, "did": fake.did, "active": True},
             )
         if not self._authorised():
             return self._error(401, "AuthenticationRequired", "Authentication Required")

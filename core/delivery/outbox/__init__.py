@@ -25,6 +25,7 @@ from core.delivery.outbox.actions import (
     unapprove,
 )
 from core.delivery.outbox.budget import Budget, budget
+from core.delivery.outbox.connections import ChannelStatus, channel_statuses, set_char_limit, verify_connection
 from core.delivery.outbox.posts import (
     OutboxError,
     OutboxState,
@@ -49,6 +50,7 @@ from core.delivery.outbox.settings import PublishSettings, known_timezones
 
 __all__ = [
     "Budget",
+    "ChannelStatus",
     "DueReport",
     "OutboxError",
     "OutboxState",
@@ -61,6 +63,7 @@ __all__ = [
     "add_to_channels",
     "approve",
     "budget",
+    "channel_statuses",
     "char_limit",
     "check_connection",
     "connected_account",
@@ -77,6 +80,8 @@ __all__ = [
     "publish_now",
     "retry",
     "schedule",
+    "set_char_limit",
     "unapprove",
+    "verify_connection",
     "weighted_length",
 ]
