@@ -6,6 +6,8 @@ Adding a channel is one module next to this one (a class that implements
 
 from __future__ import annotations
 
+import itertools
+
 from core.delivery.channels.base import Channel
 from core.delivery.channels.bluesky import BlueskyChannel
 from core.delivery.channels.dry_run import DryRunPublisher
@@ -18,6 +20,7 @@ __all__ = [
     "channel",
     "channel_names",
     "char_limits",
+    "choices",
     "connected_channels",
     "default_channel",
     "dry_run_channel",
@@ -25,6 +28,8 @@ __all__ = [
     "label",
     "live_channels",
     "publisher_for",
+    "split",
+    "unknown",
 ]
 
 #: Every channel, in order of preference: the first live one with keys is the default.
@@ -45,14 +50,41 @@ def channel(name: str) -> type[Channel]:
         raise ValueError(f"channel={name!r} must be one of {', '.join(_BY_NAME)}") from None
 
 
+SEPARATOR = "+"
+"""Joins the channels of a targeting rule that posts to several (``"mastodon+bluesky"``)."""
+
+
+def split(names: str) -> list[str]:
+    """The channels in ``names`` (one name, or several joined by ``+``), in the order given."""
+    return [n.strip() for n in names.split(SEPARATOR) if n.strip()]
+
+
+def unknown(names: str) -> list[str]:
+    """The parts of ``names`` that are no registered channel (all of it when it is empty)."""
+    parts = split(names)
+    return [n for n in parts if n not in _BY_NAME] if parts else [names]
+
+
+def choices() -> list[str]:
+    """What a targeting rule may name: each channel, then every combination of two or more live ones."""
+    live = [c.name for c in live_channels()]
+    combos = [SEPARATOR.join(combo) for size in range(2, len(live) + 1) for combo in itertools.combinations(live, size)]
+    return [*channel_names(), *combos]
+
+
 def label(name: str) -> str:
-    """What the operator sees for channel ``name`` (the name itself for an unknown one)."""
+    """What the operator sees for channel ``name`` (``"Mastodon + Bluesky"`` for several; the name
+    itself for an unknown one)."""
+    if SEPARATOR in name:
+        return " + ".join(label(n) for n in split(name))
     found = _BY_NAME.get(name)
     return found.label if found else name
 
 
 def is_live(name: str) -> bool:
-    """Whether posts on channel ``name`` leave Reach (False for the dry run and unknown names)."""
+    """Whether posts on channel ``name`` (or any of several) leave Reach (False for the dry run and unknown names)."""
+    if SEPARATOR in name:
+        return any(is_live(n) for n in split(name))
     found = _BY_NAME.get(name)
     return bool(found and found.live)
 
