@@ -55,5 +55,6 @@ pages = {
         st.Page("pages/results.py", title="Results", icon=":material/monitoring:"),
     ],
     "6 · Interaction": [st.Page("pages/inbox.py", title="Inbox", icon=":material/forum:")],
+    "Settings": [st.Page("pages/settings.py", title="Settings", icon=":material/settings:")],
 }
 st.navigation(pages).run()

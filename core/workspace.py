@@ -270,6 +270,11 @@ MIGRATIONS: list[list[str]] = [
             UNIQUE (channel, day, kind, resource_id)
         )""",
     ],
+    # Channels: one text for several channels is one outbox entry per channel, each published once;
+    # ``draft_id`` links them (the first entry's id, on every entry of the group).
+    [
+        "ALTER TABLE outbox ADD COLUMN draft_id INTEGER",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

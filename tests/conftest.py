@@ -80,6 +80,16 @@ FAKE_X_KEYS = {
 }
 
 
+# Mastodon's and Bluesky's settings, cleared wherever a test needs no channel connected.
+CHANNEL_SETTINGS = (
+    "REACH_MASTODON_BASE_URL",
+    "MASTODON_ACCESS_TOKEN",
+    "REACH_BLUESKY_PDS",
+    "BLUESKY_HANDLE",
+    "BLUESKY_APP_PASSWORD",
+)
+
+
 @pytest.fixture
 def fake_x():
     """A fresh fake X server on 127.0.0.1 that accepts only ``FAKE_X_KEYS``."""
@@ -100,8 +110,48 @@ def x_env(fake_x, monkeypatch: pytest.MonkeyPatch):
 
 @pytest.fixture
 def no_x_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No X keys anywhere: not in the environment, and no secrets.toml in the working directory."""
-    for name in (*FAKE_X_KEYS, "REACH_X_API_BASE"):
+    """No keys for any channel anywhere: not in the environment, and no secrets.toml in the working directory."""
+    for name in (*FAKE_X_KEYS, "REACH_X_API_BASE", *CHANNEL_SETTINGS):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
+
+
+# -- the fake Mastodon instance and Bluesky PDS, reached by Mastodon.py and atproto over HTTP -----
+FAKE_MASTODON_TOKEN = "mt-SECRET-5e1f0a77c3"
+FAKE_BLUESKY_PASSWORD = "bsky-SECRET-pass-9q2w"
+
+
+@pytest.fixture
+def fake_mastodon():
+    """A fresh fake Mastodon instance on 127.0.0.1 that accepts only ``FAKE_MASTODON_TOKEN``."""
+    from tests.fakes.fake_mastodon import FakeMastodon
+
+    with FakeMastodon(token=FAKE_MASTODON_TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def mastodon_env(fake_mastodon, monkeypatch: pytest.MonkeyPatch):
+    """``REACH_MASTODON_BASE_URL`` and ``MASTODON_ACCESS_TOKEN`` pointing at ``fake_mastodon``; returns the fake."""
+    monkeypatch.setenv("REACH_MASTODON_BASE_URL", fake_mastodon.base_url)
+    monkeypatch.setenv("MASTODON_ACCESS_TOKEN", FAKE_MASTODON_TOKEN)
+    return fake_mastodon
+
+
+@pytest.fixture
+def fake_bluesky():
+    """A fresh fake Bluesky PDS on 127.0.0.1 that accepts only ``FAKE_BLUESKY_PASSWORD``."""
+    from tests.fakes.fake_bluesky import FakeBluesky
+
+    with FakeBluesky(app_password=FAKE_BLUESKY_PASSWORD) as server:
+        yield server
+
+
+@pytest.fixture
+def bluesky_env(fake_bluesky, monkeypatch: pytest.MonkeyPatch):
+    """``REACH_BLUESKY_PDS``, ``BLUESKY_HANDLE`` and ``BLUESKY_APP_PASSWORD`` for ``fake_bluesky``; returns the fake."""
+    monkeypatch.setenv("REACH_BLUESKY_PDS", fake_bluesky.base_url)
+    monkeypatch.setenv("BLUESKY_HANDLE", fake_bluesky.handle)
+    monkeypatch.setenv("BLUESKY_APP_PASSWORD", FAKE_BLUESKY_PASSWORD)
+    return fake_bluesky

@@ -60,10 +60,11 @@ def render_source(ws: Workspace) -> None:
     if line.startswith("warning:"):
         left.warning(line.split(":", 1)[1])
     elif registry.is_live(channel):
-        label = registry.label(channel)
+        labels = [c.label for c in registry.connected_channels()]
+        label = ", ".join(labels[:-1]) + f" and {labels[-1]}" if len(labels) > 1 else labels[0]
         left.info(
             f"Mentions come from {label}: **Refresh** fetches the ones that arrived since the last refresh; "
-            f"replies are posted to {label}."
+            "each reply is posted to the network its mention came from."
         )
     else:
         live = registry.live_channels()
@@ -107,6 +108,8 @@ def render_mention(ws: Workspace, item: InboxItem, settings: PublishSettings) ->
     with st.container(border=True, key=f"inbox_card_{item.id}"):
         who = f"@{item.author_username}" if item.author_username else (item.author_id or "someone")
         tags = [f"**{who}**", clock.format_local(item.created_at, tz), badge(item.intent, item.confidence)]
+        if registry.is_live(item.channel):
+            tags.append(f":blue-badge[{registry.label(item.channel)}]")
         if item.is_demo:
             tags.append(":gray-badge[demo]")
         if item.handled:
@@ -151,7 +154,7 @@ def _render_draft(ws: Workspace, item: InboxItem, settings: PublishSettings) -> 
         + (f" and the FAQ entry “{item.faq_question}”" if item.faq_question else "")
         + ". Edit it freely before sending.",
     )
-    length_caption(text, settings)
+    length_caption(text, settings, [item.channel])
     problems = inbox.check_reply(ws, text)
     for problem in problems:
         st.caption(f":red[{problem}]")

@@ -19,6 +19,7 @@ from core.delivery.outbox import OutboxError, OutboxState, Post, PublishSettings
 from core.delivery.outbox.costs import PRICED_CHANNEL
 from core.workspace import Workspace
 from ui import state
+from ui.resources import workspace
 
 STATE_ICONS = {
     "draft": "✎ draft",
@@ -149,12 +150,23 @@ def time_picker(key: str, settings: PublishSettings, initial: str | None = None)
         return None
 
 
-def length_caption(text: str, settings: PublishSettings) -> None:
-    """``123 / 280`` by the default channel's weighted count, red when over."""
-    rules = registry.channel(publish.default_channel())
-    used = rules.weighted_length(text)
-    colour = "red" if used > settings.char_limit else "gray"
-    st.caption(f":{colour}[{used:,} / {settings.char_limit:,} characters] by {rules.length_rule}")
+def channel_lengths(ws: Workspace, text: str, channels: list[str], settings: PublishSettings) -> list[str]:
+    """One line per channel: ``Mastodon: 123 / 500 characters by Mastodon's count…``, red when over."""
+    lines = []
+    for name in channels:
+        rules = registry.channel(name)
+        used = rules.weighted_length(text)
+        limit = publish.char_limit(ws, name, settings)
+        colour = "red" if used > limit else "gray"
+        label = f"{rules.label}: " if len(channels) > 1 else ""
+        lines.append(f":{colour}[{label}{used:,} / {limit:,} characters] by {rules.length_rule}")
+    return lines
+
+
+def length_caption(text: str, settings: PublishSettings, channels: list[str] | None = None) -> None:
+    """``123 / 280`` by each channel's own count and limit (default: the default channel), red when over."""
+    ws = workspace()
+    st.caption("  \n".join(channel_lengths(ws, text, channels or [publish.default_channel()], settings)))
 
 
 # -- composer ----------------------------------------------------------------------------------
@@ -164,18 +176,19 @@ def render_composer(ws: Workspace, settings: PublishSettings, channel: str) -> N
     text = st.text_area(
         "Text", key=f"compose_text_{round_}", height=110, placeholder="What do you want to tell your audience?"
     )
-    length_caption(text, settings)
     a, b, c = st.columns(3)
     segment = a.text_input("Segment (optional)", key=f"compose_segment_{round_}")
     template = b.text_input("Template (optional)", key=f"compose_template_{round_}")
     options = list(registry.channel_names())
-    chosen = c.selectbox(
-        "Channel",
+    chosen = c.multiselect(
+        "Channels",
         options,
-        index=options.index(channel),
+        default=[channel],
         format_func=registry.label,
-        key=f"compose_channel_{round_}",
+        key=f"compose_channels_{round_}",
+        help="One post per channel, each published once; each channel counts length its own way.",
     )
+    length_caption(text, settings, chosen or [channel])
     at = None
     if st.toggle("Schedule for later", key=f"compose_later_{round_}"):
         at = time_picker(f"compose_at_{round_}", settings)
@@ -184,17 +197,18 @@ def render_composer(ws: Workspace, settings: PublishSettings, channel: str) -> N
     save = st.columns([1, 1, 4], gap="small")
     approve_ = save[1].button("Approve", type="primary", key="compose_approve")
     if save[0].button("Save draft", key="compose_save") or approve_:
-        post = _act(
-            publish.add_post,
+        posts = _act(
+            publish.add_to_channels,
             ws,
             text,
-            channel=chosen,
+            chosen,
             segment=segment,
             template=template,
             at=at,
             approve=bool(approve_),
         )
-        if post is not None:
+        if posts:
+            post = posts[0]
             what = (
                 "approved and "
                 + (
@@ -205,7 +219,8 @@ def render_composer(ws: Workspace, settings: PublishSettings, channel: str) -> N
                 if approve_
                 else "saved"
             )
-            notify("success", f"Post {post.id} {what}.")
+            where = ", ".join(f"#{p.id} on {registry.label(p.channel)}" for p in posts)
+            notify("success", f"Post {where} {what}." if len(posts) > 1 else f"Post {post.id} {what}.")
             state.put("publish_compose_round", round_ + 1)  # empties the composer
             state.put("publish_selected", post.id)
         st.rerun()
@@ -334,7 +349,7 @@ def _edit_and_act(ws: Workspace, post: Post, settings: PublishSettings) -> None:
         height=110,
         help=None if editable else "Saving a change takes the post back to draft.",
     )
-    length_caption(text, settings)
+    length_caption(text, settings, [post.channel])
     options = list(registry.channel_names())
     channel = st.selectbox(
         "Channel",

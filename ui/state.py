@@ -17,6 +17,7 @@ DEFAULTS: dict[str, Any] = {
     "confirm_delete": None,  # dataset id waiting for confirmation
     "sidebar_dataset": None,  # widget: the active-dataset selector in the sidebar
     "publish_notice": None,  # (kind, message) left by a Publish-page action, shown once
+    "settings_notice": None,  # (kind, message) left by a Settings-page action, shown once
     "publish_confirm": None,  # post id waiting in the "Publish now?" dialog
     "publish_selected": None,  # widget: the post whose actions the Publish page shows
     "publish_filter": [],  # widget: states shown in the outbox table (none chosen: all)

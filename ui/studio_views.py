@@ -23,10 +23,12 @@ from core.content.templates import (
     template_context,
 )
 from core.content.train import train_model
-from core.delivery.outbox import OutboxError, add_post
+from core.delivery.channels import registry
+from core.delivery.outbox import OutboxError, PublishSettings, add_post
 from core.workspace import Workspace
 from ui import state
 from ui.data_views import stage_upload
+from ui.publish_views import channel_lengths
 from ui.resources import workspace_at
 
 
@@ -258,6 +260,9 @@ def draft_editor(
             left.markdown(f":green[:material/check_circle: **{check.weighted_length}/280**] · passes the checks")
         else:
             left.markdown(f":red[:material/error: **{check.weighted_length}/280**] · " + "; ".join(check.reasons))
+        others = [c.name for c in registry.connected_channels() if c.name != "x"]
+        if others:  # the checks above count as X does; each other connected channel counts its own way
+            left.caption("  \n".join(channel_lengths(ws, text, others, PublishSettings.load(ws))))
         missing = [h for h in hashtags if h.casefold() not in text.casefold()]
         if missing and middle.button(
             f"Add {' '.join(missing[:2])}",

@@ -164,7 +164,11 @@ def render_rules_editor(ws: Workspace, aud: Audience, rules: list[Rule], propose
             ),
             "Template": st.column_config.SelectboxColumn(options=templates, required=True, default=templates[0]),
             "Channel": st.column_config.SelectboxColumn(
-                options=list(registry.channel_names()), required=True, default=default_channel()
+                options=registry.choices(),
+                required=True,
+                default=default_channel(),
+                format_func=registry.label,
+                help="One channel, or several (one post on each, each published once)",
             ),
             "Hour": st.column_config.SelectboxColumn(
                 options=HOUR_OPTIONS, default=BEST_HOUR, help="Local posting hour, or the segment's best hour"

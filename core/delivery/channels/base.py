@@ -6,8 +6,14 @@ uncertain send is reconciled (the account's recent posts), its metrics and menti
 errors mean. Foreign errors are mapped once, inside each channel, to :class:`PublishError` kinds
 the outbox and the pages act on; nobody else reads a network's status codes or wording.
 
-The channels themselves live next to this module (``dry_run``, ``x``) and are listed in
-:mod:`core.delivery.channels.registry`.
+Channels that can make a send idempotent (``keyed = True``: Mastodon's ``Idempotency-Key``,
+Bluesky's record key) are handed a :class:`SendKey` derived from the post. An uncertain send is
+reconciled before any resend: by the key where the channel can look a post up by it
+(:meth:`KeyedChannel.find_sent`, Bluesky reads its record back), else among the account's recent
+posts.
+
+The channels themselves live next to this module (``dry_run``, ``x``, ``mastodon``, ``bluesky``)
+and are listed in :mod:`core.delivery.channels.registry`.
 """
 
 from __future__ import annotations
@@ -19,7 +25,18 @@ from typing import ClassVar, Protocol
 
 from core.workspace import Workspace
 
-__all__ = ["Account", "Channel", "ErrorKind", "Mention", "PublishError", "SentPost"]
+__all__ = [
+    "Account",
+    "Channel",
+    "ErrorKind",
+    "KeyedChannel",
+    "Mention",
+    "PublishError",
+    "SendKey",
+    "SentPost",
+    "finds_by_key",
+    "is_keyed",
+]
 
 
 class ErrorKind(StrEnum):
@@ -51,6 +68,22 @@ class SentPost:
     text: str
     url: str | None = None
     created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SendKey:
+    """What makes two sends of one post the same send: the workspace, the post and when it was made.
+
+    ``str(key)`` is the idempotency key (``reach-<workspace>-<post id>``); a channel may derive its
+    own form from the fields (Bluesky makes a record key of them).
+    """
+
+    workspace: str
+    post_id: int
+    created_at: datetime
+
+    def __str__(self) -> str:
+        return f"reach-{self.workspace}-{self.post_id}"
 
 
 @dataclass(frozen=True)
@@ -133,3 +166,25 @@ class Channel(Protocol):
     def account(self) -> Account:
         """The account posts go to."""
         ...
+
+
+class KeyedChannel(Channel, Protocol):
+    """A channel whose sends carry a :class:`SendKey`, so sending a post twice makes one post."""
+
+    keyed: ClassVar[bool]
+    """True: :meth:`send` takes ``key=``. A keyed channel may also have ``find_sent(key)``, the post
+    sent with that key or None (see :func:`finds_by_key`)."""
+
+    def send(self, text: str, *, in_reply_to: str | None = None, key: SendKey | None = None) -> SentPost:
+        """Publish ``text``; a second send with the same ``key`` gives back the first post, never a second one."""
+        ...
+
+
+def finds_by_key(channel: object) -> bool:
+    """Whether ``channel`` looks a sent post up by its key: ``find_sent(key) -> SentPost | None``."""
+    return is_keyed(channel) and callable(getattr(channel, "find_sent", None))
+
+
+def is_keyed(channel: object) -> bool:
+    """Whether ``channel`` takes a :class:`SendKey` with each send (see :class:`KeyedChannel`)."""
+    return bool(getattr(channel, "keyed", False))

@@ -6,8 +6,12 @@ Adding a channel is one module next to this one (a class that implements
 
 from __future__ import annotations
 
+import itertools
+
 from core.delivery.channels.base import Channel
+from core.delivery.channels.bluesky import BlueskyChannel
 from core.delivery.channels.dry_run import DryRunPublisher
+from core.delivery.channels.mastodon import MastodonChannel
 from core.delivery.channels.x import XPublisher
 from core.workspace import Workspace
 
@@ -16,21 +20,25 @@ __all__ = [
     "channel",
     "channel_names",
     "char_limits",
+    "choices",
+    "connected_channels",
     "default_channel",
     "dry_run_channel",
     "is_live",
     "label",
     "live_channels",
     "publisher_for",
+    "split",
+    "unknown",
 ]
 
 #: Every channel, in order of preference: the first live one with keys is the default.
-CHANNELS: tuple[type[Channel], ...] = (XPublisher, DryRunPublisher)
+CHANNELS: tuple[type[Channel], ...] = (XPublisher, MastodonChannel, BlueskyChannel, DryRunPublisher)
 _BY_NAME: dict[str, type[Channel]] = {c.name: c for c in CHANNELS}
 
 
 def channel_names() -> tuple[str, ...]:
-    """The names stored with posts and rules (``"x"``, ``"dry-run"``), in registry order."""
+    """The names stored with posts and rules (``"x"``, ``"mastodon"``, ``"bluesky"``, ``"dry-run"``), in registry order."""
     return tuple(_BY_NAME)
 
 
@@ -42,14 +50,41 @@ def channel(name: str) -> type[Channel]:
         raise ValueError(f"channel={name!r} must be one of {', '.join(_BY_NAME)}") from None
 
 
+SEPARATOR = "+"
+"""Joins the channels of a targeting rule that posts to several (``"mastodon+bluesky"``)."""
+
+
+def split(names: str) -> list[str]:
+    """The channels in ``names`` (one name, or several joined by ``+``), in the order given."""
+    return [n.strip() for n in names.split(SEPARATOR) if n.strip()]
+
+
+def unknown(names: str) -> list[str]:
+    """The parts of ``names`` that are no registered channel (all of it when it is empty)."""
+    parts = split(names)
+    return [n for n in parts if n not in _BY_NAME] if parts else [names]
+
+
+def choices() -> list[str]:
+    """What a targeting rule may name: each channel, then every combination of two or more live ones."""
+    live = [c.name for c in live_channels()]
+    combos = [SEPARATOR.join(combo) for size in range(2, len(live) + 1) for combo in itertools.combinations(live, size)]
+    return [*channel_names(), *combos]
+
+
 def label(name: str) -> str:
-    """What the operator sees for channel ``name`` (the name itself for an unknown one)."""
+    """What the operator sees for channel ``name`` (``"Mastodon + Bluesky"`` for several; the name
+    itself for an unknown one)."""
+    if SEPARATOR in name:
+        return " + ".join(label(n) for n in split(name))
     found = _BY_NAME.get(name)
     return found.label if found else name
 
 
 def is_live(name: str) -> bool:
-    """Whether posts on channel ``name`` leave Reach (False for the dry run and unknown names)."""
+    """Whether posts on channel ``name`` (or any of several) leave Reach (False for the dry run and unknown names)."""
+    if SEPARATOR in name:
+        return any(is_live(n) for n in split(name))
     found = _BY_NAME.get(name)
     return bool(found and found.live)
 
@@ -93,3 +128,8 @@ def publisher_for(ws: Workspace, name: str, *, timeout: float | None = None) -> 
     if timeout is None:
         timeout = float(ws.get_setting("publish.request_timeout_seconds", "20"))
     return found.connect(ws, timeout=timeout)
+
+
+def connected_channels() -> tuple[type[Channel], ...]:
+    """The live channels whose keys are set (even incomplete ones), in registry order."""
+    return tuple(c for c in live_channels() if c.configured())

@@ -16,8 +16,18 @@ This module is the outbox's public face: import from here.
 from __future__ import annotations
 
 from core.delivery.channels.registry import default_channel
-from core.delivery.outbox.actions import add_post, approve, delete_post, edit_post, retry, schedule, unapprove
+from core.delivery.outbox.actions import (
+    add_post,
+    add_to_channels,
+    approve,
+    delete_post,
+    edit_post,
+    retry,
+    schedule,
+    unapprove,
+)
 from core.delivery.outbox.budget import Budget, budget
+from core.delivery.outbox.connections import ChannelStatus, channel_statuses, set_char_limit, verify_connection
 from core.delivery.outbox.costs import CostSettings, MonthCosts, WeekEstimate, month_costs, week_estimate
 from core.delivery.outbox.credits import CreditsPause
 from core.delivery.outbox.posts import (
@@ -30,7 +40,7 @@ from core.delivery.outbox.posts import (
     list_posts,
     post_attempts,
 )
-from core.delivery.outbox.preflight import preflight, weighted_length
+from core.delivery.outbox.preflight import char_limit, preflight, weighted_length
 from core.delivery.outbox.publishing import (
     DueReport,
     Outcome,
@@ -44,6 +54,7 @@ from core.delivery.outbox.settings import PublishSettings, known_timezones
 
 __all__ = [
     "Budget",
+    "ChannelStatus",
     "CostSettings",
     "CreditsPause",
     "DueReport",
@@ -57,8 +68,11 @@ __all__ = [
     "PublisherFactory",
     "WeekEstimate",
     "add_post",
+    "add_to_channels",
     "approve",
     "budget",
+    "channel_statuses",
+    "char_limit",
     "check_connection",
     "connected_account",
     "default_channel",
@@ -75,7 +89,9 @@ __all__ = [
     "publish_now",
     "retry",
     "schedule",
+    "set_char_limit",
     "unapprove",
+    "verify_connection",
     "week_estimate",
     "weighted_length",
 ]

@@ -13,7 +13,7 @@ from core.delivery.outbox.posts import OutboxState as S
 from core.delivery.outbox.preflight import preflight
 from core.workspace import Workspace
 
-__all__ = ["add_post", "approve", "delete_post", "edit_post", "retry", "schedule", "unapprove"]
+__all__ = ["add_post", "add_to_channels", "approve", "delete_post", "edit_post", "retry", "schedule", "unapprove"]
 
 
 def _check_channel(name: str) -> None:
@@ -91,6 +91,50 @@ def add_post(
             con=con,
         )
     return get_post(ws, post_id)
+
+
+def add_to_channels(
+    ws: Workspace,
+    text: str,
+    channels: list[str],
+    *,
+    segment: str | None = None,
+    template: str | None = None,
+    at: datetime | None = None,
+    approve: bool = False,
+) -> list[Post]:
+    """One text for several channels: one post per channel (each published once), linked by ``draft_id``.
+
+    Raises
+    ------
+    PreflightError
+        With ``approve``, when the text fails pre-flight on any of them (each problem names its
+        channel); nothing is stored then.
+    OutboxError
+        When no channel or an unknown one is given.
+    """
+    channels = list(dict.fromkeys(channels))
+    if not channels:
+        raise OutboxError("choose at least one channel")
+    for name in channels:
+        _check_channel(name)
+    if approve:
+        problems = [
+            f"{registry.label(name)}: {problem}" if len(channels) > 1 else problem
+            for name in channels
+            for problem in preflight(ws, text, channel=name)
+        ]
+        if problems:
+            raise PreflightError(problems)
+    posts = [
+        add_post(ws, text, channel=name, segment=segment, template=template, at=at, approve=approve)
+        for name in channels
+    ]
+    if len(posts) > 1:
+        with ws.connect() as con:
+            con.executemany("UPDATE outbox SET draft_id = ? WHERE id = ?", [(posts[0].id, p.id) for p in posts])
+        posts = [get_post(ws, p.id) for p in posts]
+    return posts
 
 
 def edit_post(

@@ -92,6 +92,7 @@ class Post:
     needs_lookup: bool
     claim_pid: int | None
     in_reply_to: str | None = None
+    draft_id: int | None = None  # the first entry of a text queued for several channels
 
     @property
     def due_at(self) -> str | None:
@@ -138,6 +139,7 @@ def post_from_row(row: sqlite3.Row) -> Post:
         needs_lookup=bool(row["needs_lookup"]),
         claim_pid=row["claim_pid"],
         in_reply_to=row["in_reply_to"],
+        draft_id=row["draft_id"],
     )
 
 

@@ -16,7 +16,7 @@ from core.delivery.outbox.posts import OutboxState as S
 from core.delivery.outbox.settings import PublishSettings
 from core.workspace import Workspace
 
-__all__ = ["NEAR_DUPLICATE_DAYS", "NEAR_DUPLICATE_RATIO", "normalise", "preflight", "weighted_length"]
+__all__ = ["NEAR_DUPLICATE_DAYS", "NEAR_DUPLICATE_RATIO", "char_limit", "normalise", "preflight", "weighted_length"]
 
 NEAR_DUPLICATE_RATIO = 0.9
 NEAR_DUPLICATE_DAYS = 30
@@ -54,6 +54,9 @@ def preflight(
     in_reply_to
         For a reply: compare only with other replies to the same post (two customers may both get
         "thanks!"); posts are compared only with posts that are not replies.
+
+    Near-duplicates are looked for on the same channel only: one post for two channels is the
+    same words twice, once on each.
     """
     settings = settings or PublishSettings.load(ws)
     rules = registry.channel(channel or registry.default_channel())
@@ -64,10 +67,10 @@ def preflight(
     # the same checks as every draft (what the owner typed is theirs to word: no style rules)
     problems += publishing_problems(text, style=False)
     length = rules.weighted_length(text)
-    if length > settings.char_limit:
+    limit = char_limit(ws, rules.name, settings)
+    if length > limit:
         problems.append(
-            f"{length:,} characters by {rules.length_rule} — over the limit of {settings.char_limit:,} "
-            f"by {length - settings.char_limit:,}"
+            f"{length:,} characters by {rules.length_rule} — over the limit of {limit:,} by {length - limit:,}"
         )
     states = [S.PUBLISHED, S.PUBLISHING] + ([S.APPROVED, S.SCHEDULED] if queued_too else [])
     since = clock.iso(clock.now() - timedelta(days=NEAR_DUPLICATE_DAYS))
@@ -75,8 +78,9 @@ def preflight(
     with ws.connect() as con:
         rows = con.execute(
             f"SELECT id, text, state FROM outbox WHERE state IN ({marks}) AND id != ? "
-            "AND COALESCE(published_at, updated_at) >= ? AND COALESCE(in_reply_to, '') = ? ORDER BY id DESC",
-            (*states, exclude_post_id or -1, since, in_reply_to or ""),
+            "AND COALESCE(published_at, updated_at) >= ? AND COALESCE(in_reply_to, '') = ? AND channel = ? "
+            "ORDER BY id DESC",
+            (*states, exclude_post_id or -1, since, in_reply_to or "", rules.name),
         ).fetchall()
     mine = normalise(text)
     for row in rows:
@@ -85,6 +89,18 @@ def preflight(
             problems.append(f"nearly the same as post {row['id']} ({row['state']}); {rules.duplicate_rule}")
             break
     return problems
+
+
+def char_limit(ws: Workspace, channel: str | None = None, settings: PublishSettings | None = None) -> int:
+    """How long a post on ``channel`` (default: the default channel) may be: the channel's own setting
+    where it has one (a Mastodon instance's limit), else the ``char_limit`` setting when it is one of
+    the channel's limits (X: 280 or 25,000), else the channel's standard limit."""
+    rules = registry.channel(channel or registry.default_channel())
+    own = getattr(rules, "char_limit", None)
+    if callable(own):
+        return int(own(ws))
+    settings = settings or PublishSettings.load(ws)
+    return settings.char_limit if settings.char_limit in rules.char_limits else rules.char_limits[0]
 
 
 def weighted_length(text: str, *, channel: str | None = None) -> int:

@@ -5,7 +5,9 @@ committed transaction before the network call. A claim whose process died (or wh
 out) is released by the next run with ``needs_lookup`` set; any send whose outcome is unknown
 (timeout, 5xx, a duplicate-content refusal) sets it too. A post with ``needs_lookup`` is first
 looked up among the account's recent posts on its channel and marked published with the id found
-there; it is sent again only when it is not there. Claims are compare-and-set updates, so a double
+there (by its key, where the channel can look a post up by one); it is sent again only when it is
+not there. Channels that take an idempotency key get one derived from the post with every send,
+so even a resend cannot make a second post there. Claims are compare-and-set updates, so a double
 click or two concurrent ``publish-due`` runs cannot both send.
 
 Failures follow the channel's :class:`~core.delivery.channels.base.ErrorKind`: a rate limit defers
@@ -28,7 +30,7 @@ from datetime import datetime, timedelta
 
 from core import clock
 from core.delivery.channels import registry
-from core.delivery.channels.base import Channel, ErrorKind, PublishError, SentPost
+from core.delivery.channels.base import Channel, ErrorKind, PublishError, SendKey, SentPost, finds_by_key, is_keyed
 from core.delivery.outbox import credits
 from core.delivery.outbox.budget import budget
 from core.delivery.outbox.posts import QUEUED, OutboxError, OutboxState, Post, get_post, post_from_row, update_state
@@ -220,8 +222,34 @@ def _finish(
         ws.audit(f"post.{outcome}", {"post_id": post_id, "to": str(state), "detail": detail}, con=con)
 
 
-def _lookup(publisher: Channel, post: Post, first_attempt_at: str | None, taken: set[str]) -> SentPost | None:
-    """The post on its channel, if it went out: same text, sent since the first attempt, not another post's."""
+WORKSPACE_KEY_SETTING = "publish.workspace_key"
+
+
+def send_key(ws: Workspace, post: Post) -> SendKey:
+    """The idempotency key of ``post``: this workspace's random id, the post's id and creation time."""
+    with ws.connect() as con:  # the first caller makes the workspace's id; a concurrent one reads the same
+        con.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+            (WORKSPACE_KEY_SETTING, uuid.uuid4().hex[:12]),
+        )
+        workspace = con.execute("SELECT value FROM settings WHERE key = ?", (WORKSPACE_KEY_SETTING,)).fetchone()[0]
+    return SendKey(workspace, post.id, clock.from_iso(post.created_at) or clock.now())
+
+
+def _send(ws: Workspace, publisher: Channel, post: Post) -> SentPost:
+    if is_keyed(publisher):
+        return publisher.send(post.text, in_reply_to=post.in_reply_to, key=send_key(ws, post))  # type: ignore[call-arg]
+    return publisher.send(post.text, in_reply_to=post.in_reply_to)
+
+
+def _lookup(
+    publisher: Channel, post: Post, first_attempt_at: str | None, taken: set[str], ws: Workspace | None = None
+) -> SentPost | None:
+    """The post on its channel, if it went out: by its key where the channel can look one up, else the
+    same text sent since the first attempt; never another post's."""
+    if ws is not None and finds_by_key(publisher):
+        found = publisher.find_sent(send_key(ws, post))  # type: ignore[attr-defined]
+        return found if found is not None and found.remote_id not in taken else None
     since = (clock.from_iso(first_attempt_at) or clock.now() - timedelta(hours=24)) - LOOKUP_MARGIN
     mine = normalise(post.text)
     for sent in publisher.recent_posts(since=since):
@@ -246,7 +274,7 @@ def _deliver(
     phase = "lookup"
     try:
         if post.needs_lookup:
-            found = _lookup(publisher, post, row["first_attempt_at"], taken)
+            found = _lookup(publisher, post, row["first_attempt_at"], taken, ws)
             if found is not None:
                 return _published(ws, post, token, found, publisher, reconciled=True)
             with ws.connect() as con:  # looked: it is not there, a send is safe now
@@ -265,7 +293,7 @@ def _deliver(
             _finish(ws, post.id, token, S.FAILED, "failed", message, last_error=message, error_kind="rejected")
             return Outcome(post.id, "failed", message)
         phase = "send"
-        sent = publisher.send(post.text, in_reply_to=post.in_reply_to)
+        sent = _send(ws, publisher, post)
         return _published(ws, post, token, sent, publisher, reconciled=False)
     except PublishError as exc:
         if exc.kind == ErrorKind.DUPLICATE and phase == "send":
@@ -377,7 +405,7 @@ def _after_duplicate(
     try:
         with ws.connect() as con:
             first = con.execute("SELECT first_attempt_at FROM outbox WHERE id = ?", (post.id,)).fetchone()[0]
-        found = _lookup(publisher, post, first, taken)
+        found = _lookup(publisher, post, first, taken, ws)
     except PublishError as lookup_error:
         message = (
             f"{publisher.label} refused the post as a duplicate and the check failed ({lookup_error.message}); "

@@ -38,7 +38,7 @@ from core.content.model import LanguageModel, load_model
 from core.content.registry import ContentError
 from core.content.templates import TemplateError, list_templates, load_brand, render_template, template_context
 from core.delivery.channels import registry
-from core.delivery.outbox import OutboxError, PublishSettings, add_post, get_post, preflight
+from core.delivery.outbox import OutboxError, PublishSettings, add_to_channels, get_post, preflight
 from core.delivery.outbox.preflight import NEAR_DUPLICATE_DAYS, NEAR_DUPLICATE_RATIO, normalise
 from core.delivery.targeting.rules import (
     SOURCES,
@@ -379,7 +379,7 @@ def _segment_items(
         else:
             earlier = [t for _, t in ctx.recent] + [i.text for i in items if i.text]
             written, writer_note = _writer_texts(ctx, seg, profile, len(open_slots), earlier)
-    channel = rule.channel if rule.channel in registry.channel_names() else registry.default_channel()
+    channels = registry.split(rule.channel) if not registry.unknown(rule.channel) else [registry.default_channel()]
     out: list[PlanItem] = []
     for nth, ((hour, at), slot) in enumerate(zip(times, slots, strict=True)):
         template, notes, problems = rule.template, [], []
@@ -400,10 +400,12 @@ def _segment_items(
         length = 0
         if text:
             # an unknown channel is validate_rule's to report; check the text by the default one's rules
-            length, found = _text_problems(
-                ctx, text, [*items, *out], channel=channel, post_id=post_id, writer=made_by == "writer"
-            )
-            problems += found
+            for channel in channels:  # each channel's own pre-flight; a post for several must pass on each
+                length, found = _text_problems(
+                    ctx, text, [*items, *out], channel=channel, post_id=post_id, writer=made_by == "writer"
+                )
+                label = f"{registry.label(channel)}: " if len(channels) > 1 else ""
+                problems += [f"{label}{p}" for p in found if f"{label}{p}" not in problems and p not in problems]
         local = at.astimezone(ZoneInfo(ctx.settings.timezone))
         out.append(
             PlanItem(
@@ -582,11 +584,11 @@ def queue_plan(ws: Workspace, plan: WeeklyPlan, *, approve: bool = False) -> Que
             continue
         if not _claim(ws, item, report):
             continue
-        try:
-            post = add_post(
+        try:  # one post per channel of the rule, linked to one draft, each published once
+            posts = add_to_channels(
                 ws,
                 item.text,
-                channel=item.channel,
+                registry.split(item.channel),
                 segment=item.segment,
                 template=item.template or None,
                 at=item.scheduled_at,
@@ -598,8 +600,8 @@ def queue_plan(ws: Workspace, plan: WeeklyPlan, *, approve: bool = False) -> Que
             report.refused.append((item.segment, str(exc)))
             continue
         with ws.connect() as con:
-            con.execute("UPDATE targeting_queue SET post_id = ? WHERE slot = ?", (post.id, item.slot))
-        report.added.append(post.id)
+            con.execute("UPDATE targeting_queue SET post_id = ? WHERE slot = ?", (posts[0].id, item.slot))
+        report.added.extend(p.id for p in posts)
     if report.added:
         with ws.connect() as con:
             ws.audit("targeting.queue", {"added": report.added, "approved": approve}, con=con)

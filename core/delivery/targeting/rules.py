@@ -3,7 +3,7 @@
 A **rule** sends a template to a segment of the active dataset's latest segmentation, or to every
 segment that fits a *predicate* on demographics and interests (``gender=female; age=18-29;
 interest=skincare & beauty``: the segment is mostly female, its median age is 18–29 and skincare is
-among its top interests). It names a registered channel (``x``, ``dry-run``), a posting hour (0–23; empty:
+among its top interests). It names a registered channel (``x``, ``dry-run``) or several joined by ``+`` (``mastodon+bluesky``: one post each), a posting hour (0–23; empty:
 the segment's best hour from its profile), a *source* for its posts (``template``: the template
 filled in; ``writer``: drafts the writer composes from the brand's own posts) and an active flag.
 Rules are validated with messages that name the value, stored in SQLite, and every create, edit and
@@ -368,7 +368,7 @@ def validate_rule(rule: Rule, aud: Audience, templates: Iterable[str]) -> list[s
                 problems.append(f"{rule.predicate.strip()!r} matches nobody: no segment is {predicate.describe()}")
     if rule.template not in templates:
         problems.append(f"template {rule.template!r} does not exist (templates: {', '.join(templates)})")
-    if rule.channel not in registry.channel_names():
+    if registry.unknown(rule.channel):
         problems.append(f"channel {rule.channel!r} must be one of {', '.join(registry.channel_names())}")
     if rule.source not in SOURCES:
         problems.append(f"source {rule.source!r} must be one of {', '.join(SOURCES)}")

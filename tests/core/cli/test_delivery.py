@@ -83,3 +83,20 @@ def test_publish_due_exits_0_when_posts_fail(home: Path, x_env, capsys: pytest.C
     assert main(["outbox", "list"]) == 0
     out = capsys.readouterr().out
     assert "failed" in out and "Reconnect your X keys" in out
+
+
+def test_channel_choice_and_remote_ids_per_network(
+    home: Path, no_x_keys: None, mastodon_env, bluesky_env, capsys: pytest.CaptureFixture
+) -> None:
+    """``--channel mastodon|bluesky``: the list gives a Mastodon status id and a Bluesky ``at://`` URI."""
+    toot = cli_json(capsys, ["outbox", "add", "Beet hummus", "--channel", "mastodon", "--approve", "--json"])
+    skeet = cli_json(capsys, ["outbox", "add", "Beet hummus", "--channel", "bluesky", "--approve", "--json"])
+    assert cli_json(capsys, ["publish-due", "--json"]) == {
+        "published": [toot["post_id"], skeet["post_id"]],
+        "deferred": [],
+        "failed": [],
+    }
+    listed = {row["channel"]: row for row in cli_json(capsys, ["outbox", "list", "--json"])}
+    assert listed["mastodon"]["remote_id"] == mastodon_env.statuses[0].id
+    assert listed["bluesky"]["remote_id"] == bluesky_env.records[0].uri
+    assert listed["bluesky"]["remote_id"].startswith("at://")

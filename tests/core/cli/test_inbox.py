@@ -66,5 +66,5 @@ def test_bad_input_exits_2_with_one_line(home: Path, no_x_keys: None, capsys: py
 def test_refresh_without_keys_says_so(home: Path, no_x_keys: None, capsys: pytest.CaptureFixture) -> None:
     assert main(["inbox", "--refresh"]) == 0
     out = capsys.readouterr().out
-    assert "No X keys are set" in out and "no mentions yet" in out
+    assert "No X, Mastodon or Bluesky keys are set" in out and "no mentions yet" in out
     assert cli_json(capsys, ["inbox", "--refresh", "--json"]) == {"mentions": []}

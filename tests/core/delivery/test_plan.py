@@ -172,3 +172,34 @@ def test_a_calendar_week_and_bad_options_are_named(demo: Workspace, profiles: li
         targeting.weekly_plan(demo, profiles=profiles, now=NOW, week=datetime(2026, 2, 25).date())
     with pytest.raises(TargetingError, match="per_segment=8 must be between 1 and 7"):
         targeting.weekly_plan(demo, profiles=profiles, now=NOW, per_segment=8)
+
+
+def test_a_rule_for_two_channels_queues_one_post_per_channel_each_published_once(
+    demo: Workspace, profiles: list, no_x_keys: None, mastodon_env, bluesky_env
+) -> None:
+    aud = targeting.audience(demo)
+    rules = [
+        replace(r, channel="mastodon+bluesky" if r.segment_id == 0 else "dry-run")
+        for r in targeting.propose_rules(aud, targeting.template_names(demo))
+    ]
+    saved = targeting.save_rules(demo, rules, aud)
+    assert saved[0].channel == "mastodon+bluesky"
+    assert targeting.validate_rule(Rule("Tip", segment_id=0, channel="mastodon+myspace"), aud, ["Tip"]) == [
+        "channel 'mastodon+myspace' must be one of x, mastodon, bluesky, dry-run"
+    ]
+    now = datetime.now(UTC)
+    plan = targeting.weekly_plan(demo, profiles=profiles, now=now, per_segment=1)
+    [both] = [i for i in plan.items if i.segment_id == 0]
+    assert both.channel == "mastodon+bluesky" and both.passes, both.problems
+    report = targeting.queue_plan(demo, plan, approve=True)
+    pair = [p for p in publish.list_posts(demo) if p.segment == both.segment]
+    assert sorted(p.channel for p in pair) == ["bluesky", "mastodon"]
+    assert {p.draft_id for p in pair} == {min(p.id for p in pair)} and {p.text for p in pair} == {both.text}
+    assert len(report.added) == len(plan.items) + 1
+    assert (
+        targeting.queue_plan(demo, targeting.weekly_plan(demo, profiles=profiles, now=now, per_segment=1)).added == []
+    )
+    for post in pair:
+        publish.publish_now(demo, post.id)
+        publish.publish_now(demo, post.id)  # a second click posts nothing
+    assert mastodon_env.texts() == [both.text] and bluesky_env.texts() == [both.text]

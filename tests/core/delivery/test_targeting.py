@@ -66,7 +66,10 @@ TEMPLATES = ["Tip", "Offer"]
         (Rule("Tip", segment_id=7), "segment 7 does not exist in this segmentation (segments: 0, 1, 2)"),
         (Rule("Tip", segment_id=0, hour=24), "hour=24 must be between 0 and 23 (empty: the segment's best hour)"),
         (Rule("Tip", segment_id=0, hour=-1), "hour=-1 must be between 0 and 23"),
-        (Rule("Tip", segment_id=0, channel="facebook"), "channel 'facebook' must be one of x, dry-run"),
+        (
+            Rule("Tip", segment_id=0, channel="facebook"),
+            "channel 'facebook' must be one of x, mastodon, bluesky, dry-run",
+        ),
         (Rule("Tip"), "choose a segment or write who the rule is for"),
         (
             Rule("Tip", predicate="gender=male; age=60-70"),

@@ -15,13 +15,14 @@ from core.workspace import Workspace
 
 
 def test_channels_are_found_by_name_with_their_labels_and_limits() -> None:
-    assert registry.channel_names() == ("x", "dry-run")
-    assert [registry.label(n) for n in registry.channel_names()] == ["X", "Dry run"]
+    assert registry.channel_names() == ("x", "mastodon", "bluesky", "dry-run")
+    assert [registry.label(n) for n in registry.channel_names()] == ["X", "Mastodon", "Bluesky", "Dry run"]
     assert registry.channel("x") is XPublisher and registry.is_live("x") and not registry.is_live("dry-run")
-    assert registry.char_limits() == (280, 25_000)
+    assert registry.is_live("mastodon") and registry.is_live("bluesky")
+    assert registry.char_limits() == (280, 300, 500, 25_000)
     assert registry.dry_run_channel() == "dry-run"
-    with pytest.raises(ValueError, match="channel='mastodon' must be one of x, dry-run"):
-        registry.channel("mastodon")
+    with pytest.raises(ValueError, match="channel='threads' must be one of x, mastodon, bluesky, dry-run"):
+        registry.channel("threads")
 
 
 def test_the_dry_run_counts_and_refuses_as_x_does() -> None:

@@ -55,7 +55,7 @@ def test_rate_limit_defers_the_refresh_without_calling_x_before_the_reset(worksp
 def test_without_keys_there_is_nothing_to_fetch(workspace: Workspace, no_x_keys: None) -> None:
     report = inbox.refresh_mentions(workspace)
     assert (report.new, report.deferred_until) == (0, None)
-    assert "No X keys are set" in report.message
+    assert "No X, Mastodon or Bluesky keys are set" in report.message
 
 
 def test_demo_workspace_has_demo_mentions_answered_through_the_dry_run(workspace_home: Path, no_x_keys: None) -> None:
