@@ -43,3 +43,12 @@ def test_interaction_counts_mentions_waiting(workspace: Workspace) -> None:
     with workspace.connect() as con:
         con.execute("UPDATE mentions SET handled = 1")
     assert _step(workspace, "Interaction").status == "all 3 mentions handled"
+
+
+def test_delivery_counts_drafts_waiting_for_approval(workspace: Workspace, no_x_keys: None) -> None:
+    for text in ("Chia pudding, three ways", "Oat bars are back in stock"):
+        publish.add_post(workspace, text, channel="dry-run")
+    publish.add_post(workspace, "A walk after lunch helps", channel="dry-run", approve=True)
+    step = _step(workspace, "Delivery")
+    assert (step.status, step.state) == ("2 drafts to approve · 1 queued · 0 published today", "todo")
+    assert step.next_action.startswith("Approve 2 drafts waiting")

@@ -3,7 +3,8 @@
 A post moves ``draft → approved → scheduled → publishing → published``, or ends ``failed`` with
 a reason the operator can act on (:mod:`~core.delivery.outbox.posts`). The operator's actions —
 add, edit, approve, schedule, retry — run pre-flight first (:mod:`~core.delivery.outbox.actions`,
-:mod:`~core.delivery.outbox.preflight`); publishing claims each post before the network call and
+:mod:`~core.delivery.outbox.preflight`), one post or many at once (:mod:`~core.delivery.outbox.bulk`);
+the calendar places each post on its day and hour (:mod:`~core.delivery.outbox.calendar`); publishing claims each post before the network call and
 reconciles after a crash instead of sending twice (:mod:`~core.delivery.outbox.publishing`),
 inside a daily budget per channel (:mod:`~core.delivery.outbox.budget`). Where a post goes is its
 channel (:mod:`core.delivery.channels`).
@@ -16,6 +17,16 @@ from __future__ import annotations
 from core.delivery.channels.registry import default_channel
 from core.delivery.outbox.actions import add_post, approve, delete_post, edit_post, retry, schedule, unapprove
 from core.delivery.outbox.budget import Budget, budget
+from core.delivery.outbox.bulk import (
+    BulkReport,
+    approve_many,
+    delete_many,
+    move_post,
+    schedule_many,
+    spread_over_best_hours,
+    week_drafts,
+)
+from core.delivery.outbox.calendar import CalendarEntry, calendar_entries, post_time, view_days
 from core.delivery.outbox.posts import (
     OutboxError,
     OutboxState,
@@ -24,6 +35,7 @@ from core.delivery.outbox.posts import (
     delivery_status,
     get_post,
     list_posts,
+    outbox_counts,
     post_attempts,
 )
 from core.delivery.outbox.preflight import preflight, weighted_length
@@ -40,6 +52,8 @@ from core.delivery.outbox.settings import PublishSettings, known_timezones
 
 __all__ = [
     "Budget",
+    "BulkReport",
+    "CalendarEntry",
     "DueReport",
     "OutboxError",
     "OutboxState",
@@ -50,22 +64,32 @@ __all__ = [
     "PublisherFactory",
     "add_post",
     "approve",
+    "approve_many",
     "budget",
+    "calendar_entries",
     "check_connection",
     "connected_account",
     "default_channel",
+    "delete_many",
     "delete_post",
     "delivery_status",
     "edit_post",
     "get_post",
     "known_timezones",
     "list_posts",
+    "move_post",
+    "outbox_counts",
     "post_attempts",
+    "post_time",
     "preflight",
     "publish_due",
     "publish_now",
     "retry",
     "schedule",
+    "schedule_many",
+    "spread_over_best_hours",
     "unapprove",
+    "view_days",
+    "week_drafts",
     "weighted_length",
 ]
