@@ -26,7 +26,7 @@ from core.delivery.outbox.bulk import (
     spread_over_best_hours,
     week_drafts,
 )
-from core.delivery.outbox.calendar import CalendarEntry, calendar_entries, post_time, view_days
+from core.delivery.outbox.calendar import VIEWS, CalendarEntry, calendar_entries, post_time, view_days
 from core.delivery.outbox.posts import (
     OutboxError,
     OutboxState,
@@ -51,6 +51,7 @@ from core.delivery.outbox.publishing import (
 from core.delivery.outbox.settings import PublishSettings, known_timezones
 
 __all__ = [
+    "VIEWS",
     "Budget",
     "BulkReport",
     "CalendarEntry",
