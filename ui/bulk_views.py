@@ -8,7 +8,6 @@ tables. Costly or far-reaching actions (delete, approve the week) ask once, list
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from core import clock
@@ -33,20 +32,16 @@ def _notify(notice_key: str, report: BulkReport, verb: str) -> None:
     state.notify(notice_key, kind, "\n".join(lines))
 
 
-def posts_table(posts: list[Post], tz: str, problems: dict[int, list[str]] | None = None) -> pd.DataFrame:
-    """The posts a confirmation lists: when, segment, channel, text (and, when given, what stops each)."""
-    rows = [
-        {
-            "#": p.id,
-            "when": clock.format_local(publish.post_time(p), tz) if publish.post_time(p) else "now",
-            "segment": p.segment or "",
-            "channel": registry.label(p.channel),
-            "text": p.text,
-        }
-        | ({"check": "; ".join(problems.get(p.id, [])) or "passes"} if problems is not None else {})
-        for p in posts
-    ]
-    return pd.DataFrame(rows)
+def render_post_list(posts: list[Post], tz: str, problems: dict[int, list[str]] | None = None) -> None:
+    """The posts a confirmation lists, one after the other: when, segment, channel, text, and (when given)
+    what stops each. Post text and segment names come from outside: shown as text."""
+    with st.container(height=min(80 + 70 * len(posts), 360), border=True):
+        for post in posts:
+            when = clock.format_local(publish.post_time(post), tz) if publish.post_time(post) else "due now"
+            reasons = (problems or {}).get(post.id, [])
+            mark = "✕ stays a draft: " + "; ".join(reasons) if reasons else ("✓" if problems is not None else "")
+            st.text(f"#{post.id} · {when} · {post.segment or 'no segment'} · {registry.label(post.channel)} {mark}")
+            st.text(post.text)
 
 
 def best_hours(ws: Workspace) -> dict[str, tuple[int, ...]]:
@@ -146,13 +141,8 @@ def _confirm_week(ws: Workspace, settings: PublishSettings, notice_key: str) -> 
         + (f", to {' and '.join(live)}." if live else "; on the dry run nothing is sent.")
     )
     if len(passing) < len(week):
-        st.warning("Drafts that fail pre-flight stay drafts; the table says why.")
-    st.dataframe(
-        posts_table(week, settings.timezone, problems),
-        hide_index=True,
-        width="stretch",
-        column_config={"text": st.column_config.TextColumn(width="large")},
-    )
+        st.warning("Drafts that fail pre-flight stay drafts; the list says why.")
+    render_post_list(week, settings.timezone, problems)
     left, right = st.columns(2)
     if left.button(f"Approve {len(passing)}", type="primary", key="bulk_week_yes", disabled=not passing):
         report = publish.approve_many(ws, [p.id for p in week])
@@ -169,12 +159,7 @@ def _confirm_delete(ws: Workspace, settings: PublishSettings, notice_key: str) -
     ids = state.get("bulk_selected")
     posts = [p for p in publish.list_posts(ws, states=[OutboxState.DRAFT]) if p.id in ids]
     st.write(f"{len(posts)} draft{'s' if len(posts) != 1 else ''} will be deleted. This cannot be undone.")
-    st.dataframe(
-        posts_table(posts, settings.timezone),
-        hide_index=True,
-        width="stretch",
-        column_config={"text": st.column_config.TextColumn(width="large")},
-    )
+    render_post_list(posts, settings.timezone)
     left, right = st.columns(2)
     if left.button(f"Delete {len(posts)}", type="primary", key="bulk_delete_yes", disabled=not posts):
         report = publish.delete_many(ws, [p.id for p in posts])
