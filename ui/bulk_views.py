@@ -39,9 +39,11 @@ def render_post_list(posts: list[Post], tz: str, problems: dict[int, list[str]] 
         for post in posts:
             when = clock.format_local(publish.post_time(post), tz) if publish.post_time(post) else "due now"
             reasons = (problems or {}).get(post.id, [])
-            mark = "✕ stays a draft: " + "; ".join(reasons) if reasons else ("✓" if problems is not None else "")
-            st.text(f"#{post.id} · {when} · {post.segment or 'no segment'} · {registry.label(post.channel)} {mark}")
-            st.text(post.text)
+            mark = (" · :red[✕ stays a draft: " + "; ".join(reasons) + "]") if reasons else ""
+            mark = mark or (" · ✓ passes pre-flight" if problems is not None else "")
+            # the caption holds only what the app wrote; segment names and post text are shown as text
+            st.caption(f"**#{post.id}** · {when} · {registry.label(post.channel)}{mark}")
+            st.text(f"[{post.segment or 'no segment'}] {post.text}")
 
 
 def best_hours(ws: Workspace) -> dict[str, tuple[int, ...]]:
@@ -86,18 +88,18 @@ def render_bulk(ws: Workspace, settings: PublishSettings, notice_key: str) -> No
         f"Drafts to act on ({len(drafts)} waiting)",
         list(by_id),
         key="bulk_selected",
-        format_func=lambda i: f"#{i} · {by_id[i].segment or 'no segment'} · {by_id[i].text[:60]}",
+        format_func=lambda i: f"#{i} · {by_id[i].text[:40]}",
         placeholder="Choose drafts, or select all",
     )
     every.button("Select all", key="bulk_select_all", on_click=_select_all, args=(list(by_id),))
     chosen = [by_id[i] for i in state.get("bulk_selected")]
     n = len(chosen)
-    buttons = st.columns([1, 1, 1, 2], gap="small")
-    if buttons[0].button(f"Approve ({n})", key="bulk_approve", disabled=not n, type="primary"):
+    buttons = st.container(horizontal=True, gap="small")
+    if buttons.button(f"Approve ({n})", key="bulk_approve", disabled=not n, type="primary"):
         report = publish.approve_many(ws, [p.id for p in chosen])
         _notify(notice_key, report, "approved (each keeps its time, or is due now)")
         st.rerun()
-    if buttons[1].button(
+    if buttons.button(
         f"Schedule at best hours ({n})",
         key="bulk_schedule",
         disabled=not n,
@@ -108,7 +110,7 @@ def render_bulk(ws: Workspace, settings: PublishSettings, notice_key: str) -> No
         report = publish.schedule_many(ws, [p.id for p in chosen], hours, tz=tz)
         _notify(notice_key, report, "approved and scheduled at their segments' best hours")
         st.rerun()
-    if buttons[2].button(f"Delete… ({n})", key="bulk_delete", disabled=not n):
+    if buttons.button(f"Delete… ({n})", key="bulk_delete", disabled=not n):
         state.put("bulk_confirm", ("delete", notice_key))
 
 
