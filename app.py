@@ -52,6 +52,7 @@ pages = {
     "4 · Targeting": [st.Page("pages/targeting.py", title="Targeting", icon=":material/target:")],
     "5 · Delivery": [
         st.Page("pages/publish.py", title="Publish", icon=":material/send:"),
+        st.Page("pages/calendar.py", title="Calendar", icon=":material/calendar_month:"),
         st.Page("pages/results.py", title="Results", icon=":material/monitoring:"),
     ],
     "6 · Interaction": [st.Page("pages/inbox.py", title="Inbox", icon=":material/forum:")],

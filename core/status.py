@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 
 from core.content.registry import list_models
-from core.delivery.outbox import delivery_status, month_costs
+from core.delivery.outbox import month_costs, outbox_counts
 from core.delivery.targeting import targeting_status
 from core.workspace import Workspace, WorkspaceError
 
@@ -102,18 +102,35 @@ def _targeting_status(ws: Workspace) -> StepStatus:
     )
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def _delivery_status(ws: Workspace) -> StepStatus:
     """Counts from the outbox (one query; no call to X on the Home page)."""
-    queued, published_today = delivery_status(ws)
+    counts = outbox_counts(ws)
+    drafts, queued, published_today = counts["drafts"], counts["queued"], counts["published_today"]
     page = "pages/publish.py"
-    status = f"{queued} queued · {published_today} published today"
+    parts = [f"{_plural(drafts, 'draft')} to approve"] if drafts else []
+    parts += [f"{queued} queued", f"{published_today} published today"]
+    if counts["failed"]:
+        parts.append(f"{counts['failed']} failed")
     with ws.connect() as con:
         measured = con.execute("SELECT COUNT(DISTINCT post_id) FROM post_metrics").fetchone()[0]
     if measured:
-        status += f" · {measured} measured"
+        parts.append(f"{measured} measured")
     spent = month_costs(ws)  # Reach's own X calls this month, priced (no call to X)
     if spent.posts or spent.reads:
-        status += f" · X ≈ ${spent.estimated_usd:,.2f} this month"
+        parts.append(f"X ≈ ${spent.estimated_usd:,.2f} this month")
+    status = " · ".join(parts)
+    if drafts:
+        return StepStatus(
+            "Delivery",
+            status,
+            "todo",
+            f"Approve {_plural(drafts, 'draft')} waiting on the Publish page (or the whole week at once).",
+            page,
+        )
     if measured:
         return StepStatus(
             "Delivery",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.delivery.outbox import PublishSettings
-from ui import cost_views, state
+from ui import bulk_views, cost_views, state
 from ui import publish_views as views
 from ui.resources import workspace
 
@@ -27,10 +27,15 @@ with st.expander("New post", icon=":material/edit:"):
     views.render_composer(ws, settings, channel)
 
 st.subheader("Outbox")
+bulk_views.render_approve_week(ws, "publish_notice", key="publish_approve_week")
+with st.expander("Approve, schedule or delete many drafts", icon=":material/checklist:"):
+    bulk_views.render_bulk(ws, settings, "publish_notice")
 views.render_outbox(ws, settings)
-# Kept in session state so the dialog stays open across reruns until answered or dismissed.
+# Kept in session state so the dialogs stay open across reruns until answered or dismissed.
 if state.get("publish_confirm") is not None:
     views.confirm_publish(ws, state.get("publish_confirm"))
+if state.get("bulk_confirm") is not None:
+    bulk_views.render_confirm(ws, settings)
 
 st.subheader("History")
 views.render_history(ws, settings)

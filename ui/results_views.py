@@ -18,7 +18,7 @@ from core.delivery.channels import registry
 from core.delivery.channels.base import PublishError
 from core.delivery.outbox import PublishSettings
 from core.feedback import results
-from core.feedback.results import CSV_COLUMNS, REQUIRED_COLUMNS, Recommendation, Results, ResultsError
+from core.feedback.results import CSV_COLUMNS, REQUIRED_COLUMNS, Recommendation, Results, ResultsError, TemplateOdds
 from core.workspace import Workspace
 from ui import state
 from ui.data_views import stage_upload
@@ -102,7 +102,8 @@ def render_empty(found: Results) -> bool:
         return False
     if found.unmeasured:
         st.info(
-            f"{found.unmeasured} published post(s) have no metrics yet: press **Refresh metrics**.",
+            f"{_plural(found.unmeasured, 'published post')} {'has' if found.unmeasured == 1 else 'have'} no "
+            "metrics yet: press **Refresh metrics**.",
             icon=":material/refresh:",
         )
     else:
@@ -121,39 +122,51 @@ def render_notes(found: Results) -> None:
     if found.simulated:
         st.info(SIMULATED_NOTE, icon=":material/science:")
     if found.unmeasured:
-        st.caption(f"{found.unmeasured} published post(s) have no metrics yet — press Refresh metrics.")
+        st.caption(
+            f"{_plural(found.unmeasured, 'published post')} {'has' if found.unmeasured == 1 else 'have'} no "
+            "metrics yet — press Refresh metrics."
+        )
     if found.without_impressions:
         st.caption(
-            f"{found.without_impressions:,} post(s) have no impressions (exports without them): their "
+            f"{_plural(found.without_impressions, 'post')} {'has' if found.without_impressions == 1 else 'have'} "
+            "no impressions (exports without them): their "
             "likes, reposts and replies are kept and shown, but they are left out of engagement rates, "
             "which need impressions."
         )
 
 
 # -- recommendation cards ---------------------------------------------------------------------------
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _name(odds: TemplateOdds) -> str:
+    """A template's name, marked when no post of this segment tried it."""
+    return odds.template + (" (untried)" if odds.posts == 0 else "")
+
+
 def card_text(rec: Recommendation) -> str:
-    """What a recommendation card says: the pick, how sure, and what is still untried."""
+    """What a recommendation card says: one verdict with its odds, what is untried, and what to do next."""
     leader = rec.leader
+    pick = next(c for c in rec.candidates if c.template == rec.template)
     if rec.settled and leader.template == rec.template:
-        text = f"Use **{rec.template}** next — {rec.probability_best:.0%} chance it is the best template."
+        text = f"Use **{rec.template}** next: {rec.probability_best:.0%} chance it is the best template."
     elif rec.settled:
         text = (
             f"**{leader.template}** is very likely the best ({leader.probability_best:.0%}). This time Thompson "
-            f"sampling tries **{rec.template}** ({rec.probability_best:.0%}) to keep checking; choose "
+            f"sampling tries **{_name(pick)}** ({rec.probability_best:.0%}) to keep checking; choose "
             f"{leader.template} on Targeting if you prefer."
         )
     else:
-        text = (
-            f"Not enough data yet to be sure. Thompson sampling suggests **{rec.template}** next "
-            f"({rec.probability_best:.0%} chance it is the best)"
-        )
-        text += (
-            "."
-            if leader.template == rec.template
-            else f"; so far **{leader.template}** leads with {leader.probability_best:.0%}."
-        )
-    if rec.untried:
-        text += f" Untried here, so still possible: {', '.join(rec.untried)}."
+        odds = ", ".join(f"{_name(c)} {c.probability_best:.0%}" for c in rec.ranked)
+        more = rec.posts_to_settle()
+        text = f"**Too early to tell.** Chance each template is the best: {odds}."
+        if more is not None:
+            text += f" Publish about {_plural(more, 'more post')} per template to know."
+        text += f" Meanwhile Thompson sampling tries **{_name(pick)}** next."
+    untried = [c.template for c in rec.ranked if c.posts == 0]
+    if untried and rec.settled:
+        text += f" Untried here: {', '.join(untried)}."
     return text
 
 
@@ -170,19 +183,19 @@ def render_recommendations(recs: list[Recommendation]) -> None:
         with columns[i % 2].container(border=True):
             st.markdown(f"**{rec.segment}**" + (" · simulated metrics" if rec.simulated else ""))
             st.markdown(card_text(rec))
-            for odds in sorted(rec.candidates, key=lambda c: -c.probability_best):
+            for odds in rec.ranked:  # measured first: an untried template is never listed above them
                 evidence = (
-                    f"{odds.posts} post{'s' if odds.posts != 1 else ''}, {odds.impressions:,} impressions, "
+                    f"{_plural(odds.posts, 'post')}, {odds.impressions:,} impressions, "
                     f"{_rate(odds.observed_rate)} observed"
                     if odds.posts
-                    else "untried"
+                    else "no post yet"
                 )
                 st.progress(
                     min(1.0, odds.probability_best),
-                    text=f"{odds.template} — {odds.probability_best:.0%} best · {evidence}",
+                    text=f"{_name(odds)} — {odds.probability_best:.0%} chance best · {evidence}",
                 )
             st.caption(
-                f"Evidence: {rec.posts} measured posts in this segment. Each post counts as a limited "
+                f"Evidence: {_plural(rec.posts, 'measured post')} in this segment. Each post counts as a limited "
                 "number of trials, so a single viral post does not settle it."
             )
 

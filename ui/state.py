@@ -22,6 +22,14 @@ DEFAULTS: dict[str, Any] = {
     "publish_selected": None,  # widget: the post whose actions the Publish page shows
     "publish_filter": [],  # widget: states shown in the outbox table (none chosen: all)
     "publish_compose_round": 0,  # bumped after a post is added so the composer starts empty
+    "bulk_selected": [],  # widget: the drafts picked for a bulk action (Publish page)
+    "bulk_confirm": None,  # ("week" or "delete", notice key) waiting in a bulk confirmation dialog
+    "calendar_notice": None,  # (kind, message) left by a Calendar action, shown once
+    "calendar_view": "week",  # widget: the calendar shows a "week" or a "month"
+    "calendar_anchor": None,  # widget: a day in the period shown (None: today in the operator's zone)
+    "calendar_jump": None,  # the day a moved post went to, shown on the next run
+    "calendar_post": None,  # widget: the post opened below the calendar
+    "calendar_last_pick": [],  # post ids of the last chart click, so each click opens its post once
     "studio_drafts": {},  # draft id -> {"text", "segment", "template" or "seed"}: the Studio's current drafts
     "studio_draft_round": 0,  # bumped on every generation so draft editors start from the new text
     "studio_notice": None,  # (kind, message) left by a Studio action, shown once

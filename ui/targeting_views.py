@@ -245,15 +245,19 @@ def render_recommendations(
         if rec is None:
             continue
         shown += 1
+        untried = " (untried here)" if rec.template in rec.untried else ""
         words = (
-            f"{seg.label}: results recommend **{rec.template}** — {rec.probability_best:.0%} chance it is the "
-            f"best template ({rec.posts} measured post{'s' if rec.posts != 1 else ''}"
+            f"{seg.label}: results recommend **{rec.template}**{untried} — {rec.probability_best:.0%} chance it "
+            f"is the best template ({rec.posts} measured post{'s' if rec.posts != 1 else ''}"
             f"{', simulated metrics' if rec.simulated else ''})"
         )
         if rec.leader.template != rec.template:
             words += f"; {rec.leader.template} leads with {rec.leader.probability_best:.0%}"
         if not rec.settled:
-            words += "; not enough data yet to be sure"
+            more = rec.posts_to_settle()
+            words += "; too early to tell" + (
+                f": about {more} more post{'s' if more != 1 else ''} per template to know" if more else ""
+            )
         text, action = st.columns([5, 1], vertical_alignment="center")
         text.markdown(words)
         if rule.template == rec.template:
@@ -497,7 +501,11 @@ def render_queue(ws: Workspace, plan: WeeklyPlan) -> None:
     elif ready and not waiting:
         st.caption("Every post of this week's plan is already in the outbox.")
     if len(ready) < len(plan.items):
-        st.caption(f"{len(plan.items) - len(ready)} post(s) fail their checks and will not be queued.")
+        failing = len(plan.items) - len(ready)
+        st.caption(
+            f"{failing} post{'s' if failing != 1 else ''} {'fails its' if failing == 1 else 'fail their'} checks "
+            "and will not be queued."
+        )
     queued = [i for i in plan.items if i.queued_post_id is not None]
     if queued:
         st.page_link(

@@ -59,7 +59,7 @@ def test_reply_button_sends_once_and_the_mention_moves_to_handled(inbox_app: App
         "demo-3",
         "published",
     )
-    assert f"Reply to demo-3: post {post.id} is live" in _notices(inbox_app)
+    assert f"Reply to demo-3: post {post.id} recorded on the dry run (nothing was sent)" in _notices(inbox_app)
     # answered: it left the "waiting" list, and nothing on the page can send it again
     assert "inbox_send_demo-3" not in [b.key for b in inbox_app.button]
     assert "**@demo_sophie**" not in _markdown(inbox_app)

@@ -69,7 +69,7 @@ def test_dry_run_without_keys_says_so_and_publishes(dry_app: AppTest) -> None:
     assert any("nothing is sent" in m.value for m in dry_app.markdown)  # the dialog says it is a dry run
     _button(dry_app, "Publish").click().run()
     assert not dry_app.exception, dry_app.exception
-    assert any("Post 1 is live" in s.value for s in dry_app.success)
+    assert any("Post 1 recorded on the dry run (nothing was sent)" in s.value for s in dry_app.success)
     assert any("dry run · not sent" in m.value and "young women" in m.value for m in dry_app.markdown)
 
 

@@ -72,8 +72,12 @@ def test_page_with_simulated_metrics_shows_cards_charts_and_top_posts(workspace_
     assert "simulated" in text and "nothing was posted" in text
     assert "**Women 18–29** · simulated metrics" in text and "**55+** · simulated metrics" in text
     # two tried templates per segment and three untried: Thompson sampling is not sure yet, and says so
-    assert "Not enough data yet to be sure. Thompson sampling suggests" in text
-    assert "Untried here, so still possible:" in text
+    assert "**Too early to tell.** Chance each template is the best: " in text
+    assert "more posts per template to know. Meanwhile Thompson sampling tries" in text
+    bars = [p.text for p in at.get("progress")]
+    first_untried = next(i for i, t in enumerate(bars) if "(untried) — " in t)
+    assert "chance best · no post yet" in bars[first_untried]
+    assert "(untried)" not in bars[first_untried - 1] and "1 post, " in bars[first_untried - 1]  # measured first
     found = results.results(ws)
     for rec in found.recommendations:
         assert results_card(rec) in text
@@ -94,7 +98,7 @@ def test_refresh_button_reads_metrics_and_says_they_are_simulated(workspace_home
     publish.add_post(ws, TEXTS[0], channel="dry-run", segment="55+", template="Tip", approve=True)
     publish.publish_due(ws)
     at = _open("pages/results.py")
-    assert "1 published post(s) have no metrics yet" in _texts(at)
+    assert "1 published post has no metrics yet" in _texts(at)
     next(b for b in at.button if b.label == "Refresh metrics").click().run()
     assert not at.exception, at.exception
     assert [s.value for s in at.success] == ["1 post updated, 1 with simulated metrics (dry-run posts)."]
@@ -114,7 +118,7 @@ def test_targeting_shows_the_recommendation_and_uses_it(workspace_home: Path) ->
     assert rows["Template"].iloc[0] == rec.template  # the proposal follows the recommendation
     text = _texts(at)
     assert f"{first.label}: results recommend **{rec.template}** — {rec.probability_best:.0%} chance" in text
-    assert "simulated metrics" in text and "not enough data yet to be sure" in text
+    assert "simulated metrics" in text and "too early to tell: about" in text
 
     other = next(t for t in ("Tip", "Offer", "Question") if t != rec.template)
     saved = targeting.save_rules(ws, [targeting.Rule(template=other, segment_id=first.id)], aud)
@@ -136,4 +140,4 @@ def test_a_rate_limit_on_refresh_says_when_x_is_asked_again(workspace_home: Path
     warnings = " ".join(w.value for w in at.warning)
     assert "X's rate limit was reached: metrics of 1 X post(s) are read again after" in warnings
     assert "X is asked again after" in warnings  # the standing note by the button
-    assert "Nothing to measure yet" not in _texts(at) and "have no metrics yet" in _texts(at)
+    assert "Nothing to measure yet" not in _texts(at) and "1 published post has no metrics yet" in _texts(at)

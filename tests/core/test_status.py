@@ -50,3 +50,12 @@ def test_delivery_shows_the_months_x_spend(workspace: Workspace, x_env) -> None:
     publish.publish_due(workspace)
     # one post ($0.015) and the account's own user read ($0.010)
     assert _step(workspace, "Delivery").status == "0 queued · 1 published today · X ≈ $0.03 this month"
+
+
+def test_delivery_counts_drafts_waiting_for_approval(workspace: Workspace, no_x_keys: None) -> None:
+    for text in ("Chia pudding, three ways", "Oat bars are back in stock"):
+        publish.add_post(workspace, text, channel="dry-run")
+    publish.add_post(workspace, "A walk after lunch helps", channel="dry-run", approve=True)
+    step = _step(workspace, "Delivery")
+    assert (step.status, step.state) == ("2 drafts to approve · 1 queued · 0 published today", "todo")
+    assert step.next_action.startswith("Approve 2 drafts waiting")

@@ -49,7 +49,7 @@ def test_refresh_then_import_an_engagement_csv(page: Page, dry_app: tuple[str, P
     wait_for_app(page)
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Results", exact=True).click()
     wait_for_app(page)
-    expect(page.get_by_text("2 published post(s) have no metrics yet")).to_be_visible()
+    expect(page.get_by_text("2 published posts have no metrics yet")).to_be_visible()
 
     page.locator(".st-key-results_refresh button").click()
     expect(page.get_by_test_id("stAlertContentSuccess").first).to_contain_text(
@@ -57,7 +57,7 @@ def test_refresh_then_import_an_engagement_csv(page: Page, dry_app: tuple[str, P
     )
     wait_for_app(page)
     expect(page.get_by_text("Metrics of dry-run posts are simulated")).to_be_visible()
-    expect(page.get_by_text("Not enough data yet to be sure").first).to_be_visible()
+    expect(page.get_by_text("Too early to tell.").first).to_be_visible()
 
     export = tmp_path / "export.csv"
     export.write_text(
@@ -74,4 +74,4 @@ def test_refresh_then_import_an_engagement_csv(page: Page, dry_app: tuple[str, P
         "export.csv: 2 posts imported; 1 have no impressions"
     )
     wait_for_app(page)
-    expect(page.get_by_text("1 post(s) have no impressions")).to_be_visible()
+    expect(page.get_by_text("1 post has no impressions")).to_be_visible()

@@ -3,7 +3,8 @@
 A post moves ``draft → approved → scheduled → publishing → published``, or ends ``failed`` with
 a reason the operator can act on (:mod:`~core.delivery.outbox.posts`). The operator's actions —
 add, edit, approve, schedule, retry — run pre-flight first (:mod:`~core.delivery.outbox.actions`,
-:mod:`~core.delivery.outbox.preflight`); publishing claims each post before the network call and
+:mod:`~core.delivery.outbox.preflight`), one post or many at once (:mod:`~core.delivery.outbox.bulk`);
+the calendar places each post on its day and hour (:mod:`~core.delivery.outbox.calendar`); publishing claims each post before the network call and
 reconciles after a crash instead of sending twice (:mod:`~core.delivery.outbox.publishing`),
 inside a daily budget per channel (:mod:`~core.delivery.outbox.budget`). A channel out of paid
 credits pauses and resumes on its own (:mod:`~core.delivery.outbox.credits`); what Reach's own X
@@ -27,6 +28,16 @@ from core.delivery.outbox.actions import (
     unapprove,
 )
 from core.delivery.outbox.budget import Budget, budget
+from core.delivery.outbox.bulk import (
+    BulkReport,
+    approve_many,
+    delete_many,
+    move_post,
+    schedule_many,
+    spread_over_best_hours,
+    week_drafts,
+)
+from core.delivery.outbox.calendar import VIEWS, CalendarEntry, calendar_entries, post_time, view_days
 from core.delivery.outbox.connections import ChannelStatus, channel_statuses, set_char_limit, verify_connection
 from core.delivery.outbox.costs import CostSettings, MonthCosts, WeekEstimate, month_costs, week_estimate
 from core.delivery.outbox.credits import CreditsPause
@@ -38,6 +49,7 @@ from core.delivery.outbox.posts import (
     delivery_status,
     get_post,
     list_posts,
+    outbox_counts,
     post_attempts,
 )
 from core.delivery.outbox.preflight import char_limit, preflight, weighted_length
@@ -53,7 +65,10 @@ from core.delivery.outbox.publishing import (
 from core.delivery.outbox.settings import PublishSettings, known_timezones
 
 __all__ = [
+    "VIEWS",
     "Budget",
+    "BulkReport",
+    "CalendarEntry",
     "ChannelStatus",
     "CostSettings",
     "CreditsPause",
@@ -70,12 +85,15 @@ __all__ = [
     "add_post",
     "add_to_channels",
     "approve",
+    "approve_many",
     "budget",
+    "calendar_entries",
     "channel_statuses",
     "char_limit",
     "check_connection",
     "connected_account",
     "default_channel",
+    "delete_many",
     "delete_post",
     "delivery_status",
     "edit_post",
@@ -83,15 +101,22 @@ __all__ = [
     "known_timezones",
     "list_posts",
     "month_costs",
+    "move_post",
+    "outbox_counts",
     "post_attempts",
+    "post_time",
     "preflight",
     "publish_due",
     "publish_now",
     "retry",
     "schedule",
+    "schedule_many",
     "set_char_limit",
+    "spread_over_best_hours",
     "unapprove",
     "verify_connection",
+    "view_days",
+    "week_drafts",
     "week_estimate",
     "weighted_length",
 ]

@@ -240,23 +240,24 @@ def unapprove(ws: Workspace, post_id: int) -> Post:
     return get_post(ws, post_id)
 
 
-def retry(ws: Workspace, post_id: int) -> Post:
-    """Queue a failed post again, due now (pre-flight runs again). A post that may be on its channel
-    already is looked up there first."""
+def retry(ws: Workspace, post_id: int, *, at: datetime | None = None) -> Post:
+    """Queue a failed post again, due at ``at`` (UTC) or now (pre-flight runs again). A post that may
+    be on its channel already is looked up there first."""
     post = get_post(ws, post_id)
     if post.state != S.FAILED:
         raise OutboxError(f"post {post.id} is {post.state}; only failed posts can be retried")
     problems = preflight(ws, post.text, exclude_post_id=post.id, in_reply_to=post.in_reply_to, channel=post.channel)
     if problems:
         raise PreflightError(problems)
+    state, scheduled = _queue_state(at, clock.now())
     with ws.connect() as con:
         update_state(
             ws,
             con,
             post,
-            S.APPROVED,
+            state,
             "post.retry",
-            scheduled_at=clock.iso(clock.now()),
+            scheduled_at=scheduled,
             not_before=None,
             transient_failures=0,
         )

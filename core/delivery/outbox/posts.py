@@ -28,6 +28,7 @@ __all__ = [
     "delivery_status",
     "get_post",
     "list_posts",
+    "outbox_counts",
     "post_attempts",
     "post_from_row",
     "update_state",
@@ -201,12 +202,24 @@ def update_state(
 
 def delivery_status(ws: Workspace) -> tuple[int, int]:
     """(posts queued, posts published today in the operator's time zone) — one cheap query."""
+    counts = outbox_counts(ws)
+    return counts["queued"], counts["published_today"]
+
+
+def outbox_counts(ws: Workspace) -> dict[str, int]:
+    """``{"drafts", "queued", "published_today", "failed"}`` — the outbox at a glance, one cheap query.
+
+    ``drafts`` are posts waiting for approval; ``published_today`` counts the operator's day.
+    """
     tz = clock.operator_timezone(ws)
     start = clock.to_local(clock.now(), tz).replace(hour=0, minute=0, second=0, microsecond=0)
     with ws.connect() as con:
         row = con.execute(
-            "SELECT SUM(CASE WHEN state IN ('approved', 'scheduled', 'publishing') THEN 1 ELSE 0 END), "
-            "SUM(CASE WHEN state = 'published' AND published_at >= ? THEN 1 ELSE 0 END) FROM outbox",
+            "SELECT SUM(CASE WHEN state = 'draft' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN state IN ('approved', 'scheduled', 'publishing') THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN state = 'published' AND published_at >= ? THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END) FROM outbox",
             (clock.iso(start),),
         ).fetchone()
-    return int(row[0] or 0), int(row[1] or 0)
+    names = ("drafts", "queued", "published_today", "failed")
+    return {name: int(value or 0) for name, value in zip(names, row, strict=True)}

@@ -452,6 +452,8 @@ def _published(
         sent.remote_id,
         " (found by lookup)" if reconciled else "",
     )
+    if not publisher.live:
+        return Outcome(post.id, "published", f"post {post.id} recorded on the dry run (nothing was sent)", sent.url)
     message = f"post {post.id} is live" + (
         f" (it had gone out already; found on {publisher.label})" if reconciled else ""
     )

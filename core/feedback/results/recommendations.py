@@ -5,6 +5,7 @@ See :func:`recommend` for how evidence is counted (per post, not per impression)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,10 @@ RHO_PRIOR_POSTS = 10.0
 RHO_BOUNDS = (0.001, 0.5)
 SETTLED = 0.75  # probability_best at which a recommendation is called settled
 PRIOR_POSTS = 0.5  # the shared prior weighs as much as half a typical post
+# "How many more posts": enough to tell the two best templates apart at SETTLED odds, where a gap
+# smaller than this share of their rate counts as this share (smaller differences are not worth chasing)
+SMALLEST_GAP = 0.2
+Z_SETTLED = 0.6745  # standard normal quantile of SETTLED
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class Recommendation:
     probability_best: float
     candidates: list[TemplateOdds]
     simulated: bool = False
+    trials_per_post: float = 0.0  # what a typical post of this data counts as (see recommend)
 
     @property
     def leader(self) -> TemplateOdds:
@@ -76,6 +82,28 @@ class Recommendation:
     def posts(self) -> int:
         """Measured posts behind this recommendation."""
         return sum(c.posts for c in self.candidates)
+
+    @property
+    def ranked(self) -> list[TemplateOdds]:
+        """Candidates for display: measured ones by their chance of being best, then the untried ones."""
+        return sorted(self.candidates, key=lambda c: (c.posts == 0, -c.probability_best, c.template))
+
+    def posts_to_settle(self) -> int | None:
+        """About how many more posts per template would settle it (None when it is settled).
+
+        Normal approximation for the two candidates with the highest posterior mean rate: the
+        trials per template that put their difference ``Z_SETTLED`` standard errors apart, where the
+        difference is the one seen or ``SMALLEST_GAP`` of their rate, whichever is larger; less
+        the posts the less-measured of the two already has, in typical posts.
+        """
+        if self.settled or len(self.candidates) < 2:
+            return None
+        first, second = sorted(self.candidates, key=lambda c: -c.mean_rate)[:2]
+        rate = min(max((first.mean_rate + second.mean_rate) / 2, 1e-4), 1 - 1e-4)
+        gap = max(first.mean_rate - second.mean_rate, SMALLEST_GAP * rate)
+        trials = 2 * rate * (1 - rate) * (Z_SETTLED / gap) ** 2
+        per_post = self.trials_per_post if self.trials_per_post > 0 else 1.0
+        return max(1, math.ceil(trials / per_post) - min(first.posts, second.posts))
 
     def as_json(self) -> dict:
         """``recommendations`` entry of ``python -m core results --json``."""
@@ -167,6 +195,8 @@ def recommend(
     )
     rho = _overdispersion(rated)
     prior_a, prior_b = _shared_prior(rated, rho)
+    typical = float(rated["impressions"].median()) if not rated.empty else 1.0
+    trials_per_post = typical / (1.0 + (typical - 1.0) * rho)
     if segments is None:
         segments = sorted(rated["segment"].unique())
     out = []
@@ -178,7 +208,7 @@ def recommend(
             TemplateOdds(t, float(w), n, imp, eng, a, b) for (t, n, imp, eng, a, b), w in zip(arms, wins, strict=True)
         ]
         simulated = bool((mine["source"] == SOURCE_SIMULATED).any())
-        out.append(Recommendation(str(segment), candidates[pick], float(wins[pick]), odds, simulated))
+        out.append(Recommendation(str(segment), candidates[pick], float(wins[pick]), odds, simulated, trials_per_post))
     return out
 
 

@@ -45,7 +45,7 @@ def test_reply_with_text_and_human_output(home: Path, no_x_keys: None, capsys: p
     assert "demo-1  @demo_lily  [question" in out and "suggested: @demo_lily Thanks for asking!" in out
     assert main(["inbox", "reply", "demo-3", "--text", "@demo_sophie So glad you like it!"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("Reply to demo-3: post 1 is live")
+    assert out.startswith("Reply to demo-3: post 1 recorded on the dry run (nothing was sent)")
     [post] = publish.list_posts(open_workspace(home))
     assert (post.text, post.channel, post.in_reply_to) == ("@demo_sophie So glad you like it!", "dry-run", "demo-3")
     assert main(["inbox"]) == 0

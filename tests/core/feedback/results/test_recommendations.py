@@ -116,3 +116,23 @@ def test_proposals_follow_the_recommendation_where_there_is_one(workspace: Works
     proposals = propose_rules(aud, starters, recommended=recommended)
     assert [r.template for r in proposals] == ["New product", pick.template]
     assert propose_rules(aud, starters, recommended={"Men 18–29 · fitness": "Deleted template"})[1].template == "Tip"
+
+
+def test_too_early_says_how_many_more_posts_and_lists_untried_last() -> None:
+    few = [("55+", "Tip", 30, 1000), ("55+", "Offer", 33, 1000)]
+    (early,) = results.recommend(_posts(few), ["Tip", "Offer", "Question"], random_state=0)
+    assert not early.settled
+    assert [c.template for c in early.ranked][-1] == "Question"  # untried: after every measured template
+    more = early.posts_to_settle()
+    assert more is not None and more > 1
+    # with ten times the posts at the same rates, fewer more posts are needed
+    many = [("55+", "Tip", 30 + i % 3, 1000) for i in range(10)] + [
+        ("55+", "Offer", 33 + i % 3, 1000) for i in range(10)
+    ]
+    (later,) = results.recommend(_posts(many), ["Tip", "Offer"], random_state=0)
+    assert later.posts_to_settle() is None or later.posts_to_settle() < more
+    settled = [("55+", "Tip", 20 + i % 5, 1000) for i in range(15)] + [
+        ("55+", "Offer", 45 + i % 5, 1000) for i in range(15)
+    ]
+    (done,) = results.recommend(_posts(settled), ["Tip", "Offer"], random_state=0)
+    assert done.settled and done.posts_to_settle() is None
