@@ -184,7 +184,7 @@ def _leans_back(sentence: str) -> bool:
 #: A sentence that points at what is not in it: "Watch this.", "about it", "Read more:".
 _POINTS_AWAY = re.compile(
     r"\b(?:this|that|these|those|it|them|here|below|above)\s*[.!?:]|:\s*$|\b(?:watch|read|see)\b\s*:"
-    r"|\bthe (?:last|first|other) one\b|\b(?:instead|either)\s*[.!?]$",
+    r"|\bthe (?:last|first|other|best|next) ones?\b|\b(?:instead|either)\s*[.!?]$",
     re.I,
 )
 
