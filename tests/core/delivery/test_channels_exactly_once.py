@@ -21,7 +21,7 @@ import pytest
 from core.delivery import outbox as publish
 from core.delivery.outbox import OutboxState, PreflightError, PublishSettings
 from core.feedback import inbox
-from core.feedback.results import refresh_metrics
+from core.feedback.results import refresh_metrics, results
 from core.workspace import Workspace
 from tests.conftest import FAKE_BLUESKY_PASSWORD, FAKE_MASTODON_TOKEN
 
@@ -252,6 +252,8 @@ def test_metrics_come_back_per_channel(fast: Workspace, net) -> None:
             "SELECT likes, reposts, replies, quotes FROM post_metrics WHERE post_id = ?", (post.id,)
         ).fetchone()
     assert tuple(row) == expected
+    [line] = results(fast).by_channel.to_dict("records")
+    assert (line["channel"], line["posts"], line["likes"], line["engagements"]) == (channel, 1, 7, sum(expected))
 
 
 def test_no_secret_reaches_a_log_line_an_error_or_the_workspace(
