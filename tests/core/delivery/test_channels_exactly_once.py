@@ -272,3 +272,13 @@ def test_no_secret_reaches_a_log_line_an_error_or_the_workspace(
     assert "Reconnect" in message
     dump = "\n".join(fast.home.joinpath("reach.db").read_bytes().decode("latin-1").splitlines())
     assert secret not in caplog.text and secret not in message and secret not in dump
+
+
+def test_a_reply_is_checked_by_its_own_channels_count(workspace: Workspace, net) -> None:
+    channel, _ = net
+    long_chinese = "谢" * 290  # 290 graphemes; X counts 580
+    assert any(p.startswith("too long") for p in inbox.check_reply(workspace, long_chinese))
+    assert inbox.check_reply(workspace, long_chinese, channel=channel) == []
+    limit = 300 if channel == "bluesky" else 500
+    [problem] = inbox.check_reply(workspace, "谢" * (limit + 1), channel=channel)
+    assert problem.startswith(f"too long for {channel.title()}: {limit + 1:,} of {limit:,} characters")
