@@ -155,7 +155,7 @@ def _render_draft(ws: Workspace, item: InboxItem, settings: PublishSettings) -> 
         + ". Edit it freely before sending.",
     )
     length_caption(text, settings, [item.channel])
-    problems = inbox.check_reply(ws, text)
+    problems = inbox.check_reply(ws, text, channel=item.channel)
     for problem in problems:
         st.caption(f":red[{problem}]")
     where = registry.label(item.channel) if registry.is_live(item.channel) else "the dry run (nothing is sent)"

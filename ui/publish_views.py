@@ -73,11 +73,21 @@ def channel_summary(ws: Workspace) -> tuple[str, str]:
     except PublishError as exc:
         return channel.name, f"warning:{exc}"
     handle = publish.connected_account(ws, channel.name)
+    others = _also_connected(ws, channel.name)
     if handle:
-        return channel.name, f"success:Publishing to {channel.label}, connected as **{handle}**."
+        return channel.name, f"success:Publishing to {channel.label}, connected as **{handle}**.{others}"
     return channel.name, (
-        f"info:{channel.label} keys are set. Check the connection to see which account they belong to."
+        f"info:{channel.label} keys are set. Check the connection to see which account they belong to.{others}"
     )
+
+
+def _also_connected(ws: Workspace, default: str) -> str:
+    """`` Also connected: Bluesky (@name).`` for the other channels with keys, or nothing."""
+    others = [c for c in registry.connected_channels() if c.name != default]
+    if not others:
+        return ""
+    names = ", ".join(c.label + (f" ({h})" if (h := publish.connected_account(ws, c.name)) else "") for c in others)
+    return f" Also connected: {names} — choose the channels of each post under *New post* (Settings tests each)."
 
 
 def render_connection(ws: Workspace) -> str:

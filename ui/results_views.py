@@ -286,6 +286,7 @@ def hour_figure(by_hour: pd.DataFrame, tz: str, simulated: bool) -> go.Figure:
 
 def render_charts(ws: Workspace, found: Results, tz: str) -> None:
     """Metrics over time, the segment × template heatmap and performance by hour."""
+    render_channels(found)
     history = results.metrics_history(ws)
     if not history.empty:
         metric = st.segmented_control(
@@ -310,6 +311,31 @@ def render_charts(ws: Workspace, found: Results, tz: str) -> None:
             key="results_cells",
             column_config={"engagement_rate": st.column_config.NumberColumn("engagement rate", format="percent")},
         )
+
+
+def render_channels(found: Results) -> None:
+    """Posts and engagement per channel, when posts come from more than one."""
+    table = found.by_channel
+    if table is None or len(table) < 2:
+        return
+    st.markdown("**By channel**")
+    shown = table.assign(
+        channel=table["channel"].map(
+            lambda n: _SOURCE_LABELS.get(n, registry.label(n)) if n != "imported" else "imported CSV"
+        )
+    )
+    st.dataframe(
+        shown,
+        hide_index=True,
+        key="results_by_channel",
+        column_config={
+            "engagement_rate": st.column_config.NumberColumn(
+                "engagement rate",
+                format="percent",
+                help="Empty where the network shows no impressions (Mastodon, Bluesky)",
+            )
+        },
+    )
 
 
 # -- top posts --------------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ def test_connect_mastodon_in_settings_then_publish_one_post_to_two_channels(
     assert mastodon.creates() == 0  # the test posted nothing
 
     _open(page, "Publish")
-    page.get_by_text("New post").click()
+    page.locator("summary").filter(has_text="New post").click()
     box = page.get_by_role("textbox", name="Text")
     box.fill(TEXT)
     channels = page.get_by_test_id("stMultiSelect").filter(has_text="Channels")

@@ -151,7 +151,7 @@ def _queue_reply(ws: Workspace, mention: InboxItem, text: str | None, token: str
     """
     try:
         body = text if text is not None else suggest_reply(ws, mention).text
-        problems = check_reply(ws, body)
+        problems = check_reply(ws, body, channel=mention.channel)
         if problems:
             raise InboxValidationError([f"not sent: {p}" for p in problems])
         try:

@@ -17,8 +17,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from core.content.checks import check_draft, load_banned_words, publishing_problems, weighted_length
 from core.content.templates import load_brand, render_template
+from core.delivery.channels import registry
 from core.delivery.channels.base import Mention
-from core.delivery.outbox import PublishSettings
+from core.delivery.outbox import PublishSettings, char_limit
 from core.feedback.inbox.answers import FaqEntry, list_faq, list_reply_templates
 from core.feedback.inbox.intents import CHINESE_CHARACTERS, LANGS, classify, detect_language, prepare_text
 from core.workspace import Workspace
@@ -94,9 +95,12 @@ class ReplyContext:
         )
 
 
-def check_reply(ws: Workspace, text: str, *, _context: ReplyContext | None = None) -> list[str]:
+def check_reply(
+    ws: Workspace, text: str, *, channel: str | None = None, _context: ReplyContext | None = None
+) -> list[str]:
     """Why ``text`` cannot go out as a reply (empty list when it can): the post checks of
-    :mod:`core.content.checks` that apply to a reply — empty, X's weighted length, banned words, and
+    :mod:`core.content.checks` that apply to a reply — empty, the length (X's weighted length, or the
+    count and limit of ``channel`` when the reply goes to Mastodon or Bluesky), banned words, and
     what never goes out (placeholders, ``RT``, entities, lost characters, analysis wording)."""
     banned = _context.banned if _context else load_banned_words(ws)
     limit = _context.char_limit if _context else PublishSettings.load(ws).char_limit
@@ -104,9 +108,14 @@ def check_reply(ws: Workspace, text: str, *, _context: ReplyContext | None = Non
         return ["the reply is empty"]
     check = check_draft(text, banned_words=banned, max_weighted_length=limit)
     # "too short" and similar garbage checks are for generated drafts; "@ana 谢谢！" is a fine reply
-    return [r for r in check.reasons if r.startswith(("too long", "banned word"))] + publishing_problems(
-        text, style=False
-    )
+    reasons = [r for r in check.reasons if r.startswith(("too long", "banned word"))]
+    rules = registry.channel(channel) if channel in registry.channel_names() else None
+    if rules is not None and rules.weighted_length is not weighted_length:  # counted its own way
+        reasons = [r for r in reasons if not r.startswith("too long")]
+        used, allowed = rules.weighted_length(text), char_limit(ws, rules.name)
+        if used > allowed:
+            reasons.insert(0, f"too long for {rules.label}: {used:,} of {allowed:,} characters by {rules.length_rule}")
+    return reasons + publishing_problems(text, style=False)
 
 
 def _first_sentence(text: str) -> str:

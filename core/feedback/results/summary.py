@@ -24,6 +24,7 @@ class Results:
     recommendations: list[Recommendation]
     unmeasured: int  # published posts without metrics yet
     not_before: str | None = None  # a live channel's rate limit on metrics
+    by_channel: pd.DataFrame | None = None  # posts and engagement per channel (see channel_performance)
 
     @property
     def simulated(self) -> bool:
@@ -69,6 +70,31 @@ def _rate(value: float) -> float | None:
     return None if value is None or pd.isna(value) else round(float(value), 6)
 
 
+CHANNEL_COLUMNS = ["channel", "posts", "likes", "reposts", "replies", "quotes", "engagements", "engagement_rate"]
+
+
+def channel_performance(posts: pd.DataFrame) -> pd.DataFrame:
+    """Per channel (``imported`` for CSV posts): posts, the sum of each count and of engagements, and the
+    pooled engagement rate where the channel gives impressions (Mastodon and Bluesky give none: NaN)."""
+    if posts.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in CHANNEL_COLUMNS})
+    counts = posts.assign(**{c: posts[c].fillna(0) for c in ("likes", "reposts", "replies", "quotes")})
+    out = (
+        counts.groupby("channel", sort=True)
+        .agg(
+            posts=("post_id", "size"),
+            likes=("likes", "sum"),
+            reposts=("reposts", "sum"),
+            replies=("replies", "sum"),
+            quotes=("quotes", "sum"),
+            engagements=("engagements", "sum"),
+        )
+        .reset_index()
+    )
+    rates = performance(posts, ["channel"])[["channel", "engagement_rate"]]
+    return out.merge(rates, on="channel", how="left")[CHANNEL_COLUMNS]
+
+
 def results(ws: Workspace, *, random_state: int = 0) -> Results:
     """Measured and imported posts, performance by template, segment and segment × template × hour,
     and the next template per segment."""
@@ -89,4 +115,5 @@ def results(ws: Workspace, *, random_state: int = 0) -> Results:
         recs,
         int(published) - measured,
         metrics_not_before(ws),
+        channel_performance(posts),
     )

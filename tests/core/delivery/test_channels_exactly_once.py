@@ -21,7 +21,7 @@ import pytest
 from core.delivery import outbox as publish
 from core.delivery.outbox import OutboxState, PreflightError, PublishSettings
 from core.feedback import inbox
-from core.feedback.results import refresh_metrics
+from core.feedback.results import refresh_metrics, results
 from core.workspace import Workspace
 from tests.conftest import FAKE_BLUESKY_PASSWORD, FAKE_MASTODON_TOKEN
 
@@ -252,6 +252,8 @@ def test_metrics_come_back_per_channel(fast: Workspace, net) -> None:
             "SELECT likes, reposts, replies, quotes FROM post_metrics WHERE post_id = ?", (post.id,)
         ).fetchone()
     assert tuple(row) == expected
+    [line] = results(fast).by_channel.to_dict("records")
+    assert (line["channel"], line["posts"], line["likes"], line["engagements"]) == (channel, 1, 7, sum(expected))
 
 
 def test_no_secret_reaches_a_log_line_an_error_or_the_workspace(
@@ -270,3 +272,13 @@ def test_no_secret_reaches_a_log_line_an_error_or_the_workspace(
     assert "Reconnect" in message
     dump = "\n".join(fast.home.joinpath("reach.db").read_bytes().decode("latin-1").splitlines())
     assert secret not in caplog.text and secret not in message and secret not in dump
+
+
+def test_a_reply_is_checked_by_its_own_channels_count(workspace: Workspace, net) -> None:
+    channel, _ = net
+    long_chinese = "谢" * 290  # 290 graphemes; X counts 580
+    assert any(p.startswith("too long") for p in inbox.check_reply(workspace, long_chinese))
+    assert inbox.check_reply(workspace, long_chinese, channel=channel) == []
+    limit = 300 if channel == "bluesky" else 500
+    [problem] = inbox.check_reply(workspace, "谢" * (limit + 1), channel=channel)
+    assert problem.startswith(f"too long for {channel.title()}: {limit + 1:,} of {limit:,} characters")
