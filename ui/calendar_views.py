@@ -84,6 +84,20 @@ def segment_colours(entries: list[CalendarEntry]) -> dict[str, str]:
     return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
 
 
+def spread_in_days(entries: list[CalendarEntry]) -> dict[int, pd.Timestamp]:
+    """post id → x: posts of one day within the same hour and a half sit side by side across the day's
+    column (by segment), so none hides another; a lone post sits in the middle."""
+    groups: dict[tuple[date, int], list[CalendarEntry]] = {}
+    for e in entries:
+        groups.setdefault((e.day, int(e.hour // 1.5)), []).append(e)
+    xs = {}
+    for (day, _), group in groups.items():
+        group.sort(key=lambda e: (e.post.segment or NO_SEGMENT, e.post.id))
+        for i, e in enumerate(group):
+            xs[e.post.id] = pd.Timestamp(day) + pd.Timedelta(hours=3 + 18 * (i + 0.5) / len(group))
+    return xs
+
+
 def _hover(entry: CalendarEntry) -> str:
     post = entry.post
     text = html.escape(post.text[:90] + ("…" if len(post.text) > 90 else ""))  # outside text: never markup
@@ -98,23 +112,21 @@ def calendar_figure(entries: list[CalendarEntry], first_day: date, days: int, tz
     colours = segment_colours(entries)
     channels = list(registry.channel_names())
     fig = go.Figure()
-    for lane, (segment, colour) in enumerate(colours.items()):
+    xs = spread_in_days(entries)
+    for segment, colour in colours.items():
         mine = [e for e in entries if (e.post.segment or NO_SEGMENT) == segment]
-        # each segment has its own lane inside a day's column, so posts at the same hour do not hide each other
-        offset = pd.Timedelta(hours=3 + 18 * (lane + 0.5) / len(colours))
         fig.add_trace(
             go.Scatter(
-                x=[pd.Timestamp(e.day) + offset for e in mine],
+                x=[xs[e.post.id] for e in mine],
                 y=[e.hour for e in mine],
                 mode="markers",
                 name=segment,
-                legendgroup="segment",
-                legendgrouptitle_text="Segment",
+                showlegend=False,
                 customdata=[e.post.id for e in mine],
                 hovertext=[_hover(e) for e in mine],
                 hoverinfo="text",
                 marker={
-                    "size": 18 if days <= 7 else 10,
+                    "size": 15 if days <= 7 else 9,
                     "color": colour,
                     "symbol": [SYMBOLS[channels.index(e.post.channel) % len(SYMBOLS)] for e in mine],
                     "opacity": [STATE_STYLE[e.post.state][0] for e in mine],
@@ -123,6 +135,19 @@ def calendar_figure(entries: list[CalendarEntry], first_day: date, days: int, tz
                         "width": [STATE_STYLE[e.post.state][2] for e in mine],
                     },
                 },
+            )
+        )
+    for segment, colour in colours.items():  # the key: one plain square per segment
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                name=segment,
+                legendgroup="segment",
+                legendgrouptitle_text="Segment",
+                marker={"size": 12, "color": colour, "symbol": "square"},
+                hoverinfo="skip",
             )
         )
     for name in sorted({e.post.channel for e in entries}, key=channels.index):  # the channel key, grey
@@ -140,15 +165,18 @@ def calendar_figure(entries: list[CalendarEntry], first_day: date, days: int, tz
         )
     start = pd.Timestamp(first_day)
     end = start + pd.Timedelta(days=days)
-    fig.update_xaxes(
-        range=[start, end],
-        dtick=86_400_000,
-        tickformat="%a<br>%d %b" if days <= 7 else "%d",
-        ticklabelmode="period",
-        showgrid=True,
-        gridcolor="#e6e2d6",
-        title=None,
-    )
+    day_ms = 86_400_000
+    if days <= 7:  # a week: every day labelled in the middle of its column
+        fig.update_xaxes(dtick=day_ms, tickformat="%a<br>%d %b", ticklabelmode="period")
+    else:  # a month: Mondays labelled, every day a thin line (readable on a phone too)
+        monday = start - pd.Timedelta(days=start.weekday())
+        fig.update_xaxes(
+            dtick=7 * day_ms,
+            tick0=monday,
+            tickformat="%a %d",
+            minor={"dtick": day_ms, "showgrid": True, "gridcolor": "#f1eee6"},
+        )
+    fig.update_xaxes(range=[start, end], showgrid=True, gridcolor="#d9d4c4", title=None, fixedrange=True)
     fig.update_yaxes(
         range=[24, 0],
         dtick=3,
@@ -164,7 +192,7 @@ def calendar_figure(entries: list[CalendarEntry], first_day: date, days: int, tz
     fig.update_layout(
         height=520,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        legend={"orientation": "h", "y": -0.12, "groupclick": "toggleitem"},
+        legend={"orientation": "h", "y": -0.12, "itemclick": False, "itemdoubleclick": False},
         clickmode="event+select",
         dragmode=False,
         plot_bgcolor="#fbfaf6",

@@ -83,7 +83,8 @@ def _results(args: argparse.Namespace) -> int:
     if found.simulated:
         say(f"note: dry-run posts have SIMULATED metrics (nothing was posted); connect {network} for real ones")
     if found.unmeasured:
-        say(f"{found.unmeasured} published post(s) have no metrics yet: python -m core metrics-refresh")
+        n = found.unmeasured
+        say(f"{n} published post{'s have' if n != 1 else ' has'} no metrics yet: python -m core metrics-refresh")
     if found.not_before:
         say(f"{network} metrics are rate limited until {clock.format_local(found.not_before, tz)}")
     say("by template:")
@@ -93,7 +94,8 @@ def _results(args: argparse.Namespace) -> int:
     for row in out["by_segment"]:
         say(f"  {row['segment']:<40} {row['posts']:>5} posts  {_pct(row['engagement_rate']):>7}")
     if found.without_impressions:
-        say(f"{found.without_impressions} post(s) have no impressions: counted, but not in engagement rates")
+        n = found.without_impressions
+        say(f"{n} post{'s have' if n != 1 else ' has'} no impressions: counted, but not in engagement rates")
     say("next template per segment (Thompson sampling):")
     for rec in found.recommendations:
         word = "settled" if rec.settled else "not enough data yet"

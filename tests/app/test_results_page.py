@@ -138,6 +138,6 @@ def test_a_rate_limit_on_refresh_says_when_x_is_asked_again(workspace_home: Path
     at.button(key="results_refresh").click().run()
     assert not at.exception, at.exception
     warnings = " ".join(w.value for w in at.warning)
-    assert "X's rate limit was reached: metrics of 1 X post(s) are read again after" in warnings
+    assert "X's rate limit was reached: metrics of 1 X post is read again after" in warnings
     assert "X is asked again after" in warnings  # the standing note by the button
     assert "Nothing to measure yet" not in _texts(at) and "1 published post has no metrics yet" in _texts(at)

@@ -71,7 +71,7 @@ def test_refresh_then_import_an_engagement_csv(page: Page, dry_app: tuple[str, P
     expect(page.get_by_text("2 rows · utf-8-sig · delimiter ';'")).to_be_visible()
     page.locator(".st-key-results_import button").click()
     expect(page.get_by_test_id("stAlertContentSuccess").first).to_contain_text(
-        "export.csv: 2 posts imported; 1 have no impressions"
+        "export.csv: 2 posts imported; 1 has no impressions"
     )
     wait_for_app(page)
     expect(page.get_by_text("1 post has no impressions")).to_be_visible()

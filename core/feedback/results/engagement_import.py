@@ -133,11 +133,12 @@ class EngagementImport:
         if self.already_there:
             text += f", {self.already_there} already imported before"
         if self.rejected:
-            text += f", {len(self.rejected)} row(s) rejected"
+            n = len(self.rejected)
+            text += f", {n} row{'s' if n != 1 else ''} rejected"
         if self.without_impressions:
             text += (
-                f"; {self.without_impressions} have no impressions, so their counts are kept but they "
-                "are left out of engagement rates"
+                f"; {self.without_impressions} {'has' if self.without_impressions == 1 else 'have'} no "
+                "impressions, so their counts are kept but they are left out of engagement rates"
             )
         return text + "."
 

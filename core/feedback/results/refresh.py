@@ -68,8 +68,8 @@ class RefreshReport:
         text = ", ".join(parts) + "."
         if self.deferred_until:
             text += (
-                f" {self.network}'s rate limit was reached: metrics of {self.waiting} {self.network} post(s) "
-                f"are read again after {clock.format_local(self.deferred_until, tz)}."
+                f" {self.network}'s rate limit was reached: metrics of {self.waiting} {self.network} "
+                f"post{'s are' if self.waiting != 1 else ' is'} read again after {clock.format_local(self.deferred_until, tz)}."
             )
         if self.next_read_at:
             text += (

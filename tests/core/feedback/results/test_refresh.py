@@ -113,7 +113,7 @@ def test_a_429_defers_and_the_next_refresh_does_not_call_x(workspace: Workspace,
     assert report.updated == 0 and report.waiting == 1
     until = datetime.fromisoformat(report.deferred_until)
     assert before + timedelta(seconds=590) <= until <= before + timedelta(seconds=620)
-    assert "rate limit" in report.message() and "1 X post(s)" in report.message()
+    assert "rate limit" in report.message() and "1 X post is read again" in report.message()
     calls = _tweet_gets(x_env)
 
     again = results.refresh_metrics(workspace)  # before the reset: X is not asked
