@@ -144,7 +144,7 @@ def synthetic(n_events: int, seed: int = 0) -> tuple[pa.Table, pa.Table, np.ndar
 def make_workspace(n_events: int, folder: Path):
     from core.workspace import open_workspace
 
-    ws = open_workspace(folder / "ws", with_demo=False)
+    ws = open_workspace(folder / "ws")
     events, users, group = synthetic(n_events)
     staged = ws.new_tmp_dir("bench-")
     pq.write_table(events, staged / "events.parquet")
