@@ -159,9 +159,9 @@ def _encode(values: pd.Series | pa.Array | pa.ChunkedArray) -> tuple[np.ndarray,
     dictionary = array.chunk(0).dictionary
     if not (pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)):
         dictionary = dictionary.cast(pa.string())
-    codes = np.concatenate(
-        [chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False) for chunk in array.chunks]
-    ).astype(np.int64, copy=False)
+    indices = [chunk.indices for chunk in array.chunks]
+    indices = [i.fill_null(-1) if i.null_count else i for i in indices]
+    codes = np.concatenate([i.to_numpy(zero_copy_only=False) for i in indices], dtype=np.int64)
     return codes, dictionary
 
 

@@ -27,7 +27,6 @@ import pandas as pd
 from scipy import sparse
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.decomposition import PCA
-from sklearn.metrics import silhouette_score
 
 from core.audience.features import WEEKDAYS, Behaviour, UserFeatures, build_features, load_behaviour
 from core.clock import utc_now
@@ -195,20 +194,54 @@ def _try_ks(
 ) -> tuple[pd.DataFrame, dict]:
     """KMeans for each candidate k on ``sample``: the curve (k, silhouette on ``sil_idx``, inertia) and the fits."""
     rows, fits = [], {}
+    distances = _distances(sample[sil_idx])  # once for every k
     for i, kk in enumerate(candidates):
         if progress:
             progress(0.8 * i / len(candidates), f"Trying k = {kk} on {len(sample):,} users…")
         model = KMeans(n_clusters=kk, n_init=n_init, random_state=random_state).fit(sample)
-        labels = model.labels_
-        sub = labels[sil_idx]
-        score = (
-            float(silhouette_score(sample[sil_idx], sub, random_state=random_state))
-            if len(np.unique(sub)) > 1
-            else float("nan")
-        )
+        score = _silhouette(distances, model.labels_[sil_idx])
         rows.append({"k": kk, "silhouette": score, "inertia": float(model.inertia_)})
         fits[kk] = model
     return pd.DataFrame(rows), fits
+
+
+def _distances(points: np.ndarray) -> np.ndarray:
+    """Euclidean distances between all pairs of ``points`` (float32, through one matrix product)."""
+    points = np.asarray(points, dtype=np.float32)
+    squared = np.einsum("ij,ij->i", points, points)
+    gram = points @ points.T
+    gram *= -2.0
+    gram += squared[:, None]
+    gram += squared[None, :]
+    np.maximum(gram, 0.0, out=gram)
+    np.fill_diagonal(gram, 0.0)
+    return np.sqrt(gram, out=gram)
+
+
+def _silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
+    """Mean silhouette coefficient (scikit-learn's definition) from a square distance matrix; NaN for one cluster.
+
+    One matrix product gives every point's summed distance to each cluster, where
+    ``silhouette_score`` loops over points; the distances are computed once for all k.
+    """
+    _, labels = np.unique(labels, return_inverse=True)
+    k = int(labels.max()) + 1
+    if k < 2:
+        return float("nan")
+    n = len(labels)
+    rows = np.arange(n)
+    sizes = np.bincount(labels, minlength=k)
+    members = np.zeros((n, k), dtype=distances.dtype)
+    members[rows, labels] = 1.0
+    per_cluster = distances @ members
+    own = per_cluster[rows, labels] / np.maximum(sizes[labels] - 1, 1)
+    per_cluster /= sizes
+    per_cluster[rows, labels] = np.inf
+    nearest = per_cluster.min(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scores = (nearest - own) / np.maximum(own, nearest)
+    scores[sizes[labels] == 1] = 0.0  # a point alone in its cluster scores 0
+    return float(np.nan_to_num(scores).mean())
 
 
 def _final_fit(
