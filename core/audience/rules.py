@@ -27,7 +27,7 @@ from mlxtend.frequent_patterns import apriori, association_rules, fpgrowth
 from scipy import sparse
 
 from core.audience.features import Behaviour, load_behaviour
-from core.audience.segments import last_run, run_segments, segment_names
+from core.audience.segments import last_run, resolve_engine, run_segments, segment_names, spark_engine
 
 if TYPE_CHECKING:
     from core.workspace import Workspace
@@ -65,7 +65,7 @@ RULE_COLUMNS = [
     "antecedent support",
     "consequent support",
 ]
-ALGORITHMS = ("fpgrowth", "apriori", "bitsets")
+ALGORITHMS = ("fpgrowth", "apriori", "bitsets", "spark")
 #: Mining is refused when more frequent itemsets than this are expected: mlxtend keeps every
 #: itemset as a Python frozenset and association_rules splits each one in up to 2^len ways.
 MAX_ITEMSETS = 100_000
@@ -268,8 +268,9 @@ def mine_rules(
         Minimum ``P(consequents | antecedents)``.
     max_len : int or None, default 3
         Longest itemset mined (None: no limit).
-    algorithm : {"fpgrowth", "apriori", "bitsets"}
-        mlxtend's miners, or the same itemsets counted on bitsets (see :func:`_bitset_itemsets`).
+    algorithm : {"fpgrowth", "apriori", "bitsets", "spark"}
+        mlxtend's miners, the same itemsets counted on bitsets (see :func:`_bitset_itemsets`), or
+        Spark MLlib's FP-growth (``core.audience.spark``).
     max_itemsets : int, default 100,000
         Refuse (``RuleExplosionError``) when more itemsets than this are expected.
 
@@ -348,6 +349,11 @@ def _frequent_itemsets(
     names = [transactions.items[j] for j in keep]
     if algorithm == "bitsets":
         return _bitset_itemsets(transactions.matrix[:, keep], names, min_support=min_support, max_len=max_len)
+    if algorithm == "spark":
+        spark = spark_engine()
+        return spark.spark_itemsets(
+            spark.spark_session(), transactions.matrix[:, keep], names, min_support=min_support, max_len=max_len
+        )
     onehot = _onehot(transactions.matrix[:, keep], names)
     miner = fpgrowth if algorithm == "fpgrowth" else apriori
     return miner(onehot, min_support=min_support, use_colnames=True, max_len=max_len)
@@ -594,14 +600,21 @@ def run_rules(
     k: int | None = None,
     behaviour: Behaviour | None = None,
     labels: np.ndarray | None = None,
+    engine: str | None = None,
 ) -> RuleReport:
     """Rules on a workspace dataset; with ``segment``, only among that segment's users.
 
     The segment ids are those of the dataset's latest segmentation (its k), or of an automatic
     one when the dataset was never segmented; ``k`` or ``labels`` (aligned with the behaviour's
-    users) override that.
+    users) override that. ``engine="spark"`` (or the workspace setting ``audience.engine``)
+    condenses the events and mines FP-growth on Spark; the rules are the same.
     """
     info = ws.dataset(dataset_id)
+    if resolve_engine(ws, engine) == "spark":
+        spark = spark_engine()
+        algorithm = "spark"
+        if behaviour is None:
+            behaviour = spark.spark_behaviour(spark.spark_session(), ws, info.id)
     if behaviour is None:
         behaviour = load_behaviour(ws, info.id)
     transactions = transactions_from_behaviour(behaviour)
@@ -611,7 +624,7 @@ def run_rules(
             if k is None:
                 run = last_run(ws, info.id)
                 k = run["k"] if run else None
-            report = run_segments(ws, info.id, k=k, behaviour=behaviour)
+            report = run_segments(ws, info.id, k=k, behaviour=behaviour, engine=engine)
             labels, k = report.segmentation.labels, report.k
             names = {p.id: p.name for p in report.profiles}
         else:

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -59,6 +61,40 @@ MAX_MAP_POINTS = 20_000
 
 class SegmentError(ValueError):
     """Segmentation input the operator must change (too few users, k out of range)."""
+
+
+#: Where the audience step runs: in this process, or on Spark (``core.audience.spark``).
+ENGINES = ("local", "spark")
+#: The workspace setting that chooses the engine when none is given.
+ENGINE_SETTING = "audience.engine"
+
+
+def resolve_engine(ws: Workspace, engine: str | None) -> str:
+    """``engine``, else ``REACH_AUDIENCE_ENGINE``, else the workspace setting, else ``local``.
+
+    SegmentError for an unknown one.
+    """
+    engine = engine or os.environ.get("REACH_AUDIENCE_ENGINE") or ws.get_setting(ENGINE_SETTING) or "local"
+    if engine not in ENGINES:
+        raise SegmentError(f"engine={engine!r} must be one of {', '.join(ENGINES)}")
+    return engine
+
+
+def spark_engine() -> ModuleType:
+    """``core.audience.spark``, imported on first use: pyspark is an optional install.
+
+    SegmentError saying how to install it when it is missing.
+    """
+    try:
+        # Imported here, not at the top: the default install has no pyspark.
+        from core.audience import spark
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not exc.name.startswith(("pyspark", "py4j")):
+            raise
+        raise SegmentError(
+            "the spark engine needs pyspark: pip install -r requirements-spark.txt (and Java 17)"
+        ) from None
+    return spark
 
 
 @dataclass(frozen=True)
@@ -534,6 +570,7 @@ def run_segments(
     random_state: int = 0,
     behaviour: Behaviour | None = None,
     progress: Progress | None = None,
+    engine: str | None = None,
 ) -> SegmentReport:
     """Features → segments → profiles → map for a workspace dataset (stored names applied).
 
@@ -549,20 +586,32 @@ def run_segments(
         Already-loaded per-user counts of this dataset (saves reading the events again).
     progress : callable, optional
         ``progress(fraction, message)``.
+    engine : {"local", "spark"}, optional
+        Where the events are condensed and KMeans runs; default: the workspace setting
+        ``audience.engine``, else local.
     """
     info = ws.dataset(dataset_id)
+    engine = resolve_engine(ws, engine)
 
     def step(start: float, width: float) -> Progress | None:
         return None if progress is None else (lambda f, msg: progress(start + width * f, msg))
 
+    spark = spark_engine() if engine == "spark" else None
     if behaviour is None:
         if progress:
             progress(0.0, "Reading events…")
-        behaviour = load_behaviour(ws, info.id)
+        behaviour = (
+            load_behaviour(ws, info.id) if spark is None else spark.spark_behaviour(spark.spark_session(), ws, info.id)
+        )
     if progress:
         progress(0.1, "Building features…")
     features = build_features(behaviour)
-    segmentation = segment_users(features, k=k, random_state=random_state, progress=step(0.15, 0.7))
+    if spark is None:
+        segmentation = segment_users(features, k=k, random_state=random_state, progress=step(0.15, 0.7))
+    else:
+        segmentation = spark.spark_segment_users(
+            spark.spark_session(), features, k=k, random_state=random_state, progress=step(0.15, 0.7)
+        )
     if progress:
         progress(0.9, "Profiling segments…")
     profiles = profile_segments(behaviour, segmentation)
