@@ -1,22 +1,34 @@
-"""Benchmark of step 2 (audience): features → segments → rules, against the notebook pipeline.
+"""Benchmark of step 2 (audience): features → segments → rules, three pipelines side by side.
 
-    .venv/bin/python bench/audience.py                  # 1M events, both pipelines
-    .venv/bin/python bench/audience.py --events 1e6 1e7 # and 10M events (Reach only above --notebook-max)
+    .venv/bin/python bench/audience.py                  # 1M events, all three pipelines
+    .venv/bin/python bench/audience.py --events 1e6 1e7 # and 10M events (notebook only up to --notebook-max)
 
 Synthetic events with five planted groups (about ten events per user, so 10M events are about 1M
 users) are written into a scratch workspace as a dataset, then each pipeline reads it from there.
 Every size runs in a fresh process so one size's memory does not count against the next. Per
-step: wall time and peak resident memory of the process (sampled every 10 ms), plus the adjusted
-Rand index against the planted groups.
+stage: wall time, CPU time (all threads) and peak resident memory of the process (sampled every
+10 ms), plus the adjusted
+Rand index against the planted groups, and the load average before and after (the machine is
+shared: compare pipelines within one run, not across runs).
 
-The notebook pipeline is the straightforward one: ``pd.crosstab`` of users × topics (shares),
-``StandardScaler``, ``KMeans(n_init=10)`` for k = 2..12 with a 10,000-user silhouette sample, then
-mlxtend ``apriori`` on a dense one-hot ``crosstab > 0`` frame and ``association_rules``.
+* **reach** — what ``python -m core segments`` and ``rules`` run: ``load_behaviour`` +
+  ``build_features``, ``segment_users`` (auto k) + profiles + 2-D map, ``mine_rules`` (bitsets).
+* **reference** — the leanest path that does the same work: pyarrow read with dictionary codes,
+  topic shares by one ``bincount``, KMeans sweep on a sample and MiniBatchKMeans in float32,
+  itemsets by matrix products on the per-user topic matrix.
+* **notebook** — the straightforward one: ``pd.crosstab`` of users × topics (shares),
+  ``StandardScaler``, ``KMeans(n_init=10)`` for k = 2..12 with a 10,000-user silhouette sample,
+  then mlxtend ``apriori`` on a dense one-hot ``crosstab > 0`` frame and ``association_rules``.
+
+Checks printed after the figures (not timed): Reach's rules equal mlxtend ``fpgrowth``'s on the
+same transactions, and, when ``bench/out/labels_<events>.baseline.npy`` exists (segment labels
+saved by an earlier version with ``--save-labels``), the ARI of today's segments against them.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -39,6 +51,7 @@ GROUP_AGES = [(18, 29), (18, 29), (30, 54), (30, 54), (55, 80)]
 GROUP_FEMALE = [1.0, 0.0, 1.0, 0.0, 0.55]
 GROUP_HOURS = [21, 22, 7, 6, 10]
 MIN_SUPPORT, MAX_LEN, MIN_CONFIDENCE = 0.05, 3, 0.3
+OUT = Path(__file__).resolve().parent / "out"  # git-ignored
 
 
 def rss_mb() -> float:
@@ -60,7 +73,7 @@ class Step:
         self.running = True
         self.thread = threading.Thread(target=self._sample, daemon=True)
         self.thread.start()
-        self.start = time.perf_counter()
+        self.start, self.cpu = time.perf_counter(), time.process_time()
         return self
 
     def _sample(self) -> None:
@@ -69,7 +82,7 @@ class Step:
             time.sleep(0.01)
 
     def __exit__(self, *exc) -> None:
-        seconds = time.perf_counter() - self.start
+        seconds, cpu = time.perf_counter() - self.start, time.process_time() - self.cpu
         self.running = False
         self.thread.join()
         self.peak = max(self.peak, rss_mb())
@@ -78,6 +91,7 @@ class Step:
                 "pipeline": self.pipeline,
                 "step": self.name,
                 "seconds": round(seconds, 2),
+                "cpu_seconds": round(cpu, 2),
                 "peak_rss_mb": round(self.peak),
             }
         )
@@ -144,7 +158,7 @@ def synthetic(n_events: int, seed: int = 0) -> tuple[pa.Table, pa.Table, np.ndar
 def make_workspace(n_events: int, folder: Path):
     from core.workspace import open_workspace
 
-    ws = open_workspace(folder / "ws", with_demo=False)
+    ws = open_workspace(folder / "ws")
     events, users, group = synthetic(n_events)
     staged = ws.new_tmp_dir("bench-")
     pq.write_table(events, staged / "events.parquet")
@@ -177,21 +191,79 @@ def run_reach(ws, dataset_id: int, truth: pd.Series, results: list) -> dict:
         profile_segments(behaviour, seg)
         map_2d(features, seg.labels)
     with Step(results, "reach", "rules"):
-        rules, _ = mine_rules(
-            transactions_from_behaviour(behaviour),
-            min_support=MIN_SUPPORT,
-            min_confidence=MIN_CONFIDENCE,
-            max_len=MAX_LEN,
-        )
+        transactions = transactions_from_behaviour(behaviour)
+        rules, _ = mine_rules(transactions, min_support=MIN_SUPPORT, min_confidence=MIN_CONFIDENCE, max_len=MAX_LEN)
+    mlxtend, _ = mine_rules(
+        transactions, min_support=MIN_SUPPORT, min_confidence=MIN_CONFIDENCE, max_len=MAX_LEN, algorithm="fpgrowth"
+    )
     ari = adjusted_rand_score(truth.loc[behaviour.user_ids].to_numpy(), seg.labels)
     return {
         "k": seg.k,
         "ari": round(ari, 3),
         "rules": len(rules),
+        "rules_equal_mlxtend": bool(rules.equals(mlxtend)),
         "users": behaviour.n_users,
         "features": features.matrix.shape[1],
         "algorithm": seg.algorithm,
+        "labels": seg.labels,
     }
+
+
+def run_reference(ws, dataset_id: int, truth: pd.Series, results: list) -> dict:
+    """The lean path: integer codes, bincount, float32 KMeans, itemsets by matrix products."""
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+    from sklearn.metrics import adjusted_rand_score, silhouette_score
+
+    with Step(results, "reference", "features"):
+        path = ws.dataset_dir(dataset_id) / "events.parquet"
+        table = pq.read_table(path, columns=["user_id", "topic"], read_dictionary=["user_id", "topic"])
+        table = table.unify_dictionaries()
+        user = np.concatenate([c.indices.to_numpy() for c in table["user_id"].chunks], dtype=np.int64)
+        topic = np.concatenate([c.indices.to_numpy() for c in table["topic"].chunks], dtype=np.int64)
+        n_users, n_topics = len(table["user_id"].chunk(0).dictionary), len(table["topic"].chunk(0).dictionary)
+        counts = np.bincount(user * n_topics + topic, minlength=n_users * n_topics).reshape(n_users, n_topics)
+        shares = (counts / counts.sum(axis=1, keepdims=True)).astype(np.float32)
+        X = (shares - shares.mean(axis=0)) / shares.std(axis=0)  # noqa: N806
+    with Step(results, "reference", "segments (auto k)"):
+        rng = np.random.default_rng(0)
+        sample = X[rng.choice(n_users, min(n_users, 20_000), replace=False)]
+        best = (-2.0, None, None)
+        for k in range(2, 13):
+            model = KMeans(n_clusters=k, n_init=1, random_state=0).fit(sample)
+            score = silhouette_score(sample, model.labels_, sample_size=min(4_000, len(sample)), random_state=0)
+            if score > best[0]:
+                best = (score, k, model.cluster_centers_)
+        final = MiniBatchKMeans(n_clusters=best[1], init=best[2], n_init=1, batch_size=4096, random_state=0)
+        labels = final.fit(X).predict(X)
+    with Step(results, "reference", "rules"):
+        n_rules = _reference_rules(counts >= 2)
+    ids = table["user_id"].chunk(0).dictionary.to_numpy(zero_copy_only=False)
+    ari = adjusted_rand_score(truth.loc[ids].to_numpy(), labels)
+    return {"k": best[1], "ari": round(ari, 3), "rules": n_rules, "users": n_users}
+
+
+def _reference_rules(has: np.ndarray) -> int:
+    """Rules (support, max_len 3, confidence) counted from itemset supports found by matrix products."""
+    n = len(has)
+    items = np.flatnonzero(has.mean(axis=0) >= MIN_SUPPORT)
+    B = has[:, items].astype(np.float32)  # noqa: N806
+    single = B.sum(axis=0) / n
+    pair = (B.T @ B) / n
+    support = {(i,): single[i] for i in range(len(items))}
+    for i, j in zip(*np.triu_indices(len(items), 1), strict=True):
+        if pair[i, j] >= MIN_SUPPORT:
+            support[(i, j)] = pair[i, j]
+            if MAX_LEN >= 3 and j + 1 < len(items):
+                both = B[:, i] * B[:, j]
+                for offset, value in enumerate((both @ B[:, j + 1 :]) / n):
+                    if value >= MIN_SUPPORT:
+                        support[(i, j, j + 1 + offset)] = value
+    rules = 0
+    for itemset, value in support.items():
+        for size in range(1, len(itemset)):
+            for antecedent in itertools.combinations(itemset, size):
+                rules += value / support[antecedent] >= MIN_CONFIDENCE
+    return int(rules)
 
 
 def run_notebook(ws, dataset_id: int, truth: pd.Series, results: list) -> dict:
@@ -226,11 +298,56 @@ def worker(n_events: int, notebook: bool) -> dict:
         setup = time.perf_counter() - t
         results: list = []
         out = {"events": n_events, "setup_seconds": round(setup, 1), "baseline_rss_mb": round(rss_mb())}
+        out["load_before"] = os.getloadavg()
         out["reach"] = run_reach(ws, dataset_id, truth, results)
+        labels = out["reach"].pop("labels")
+        out["reference"] = run_reference(ws, dataset_id, truth, results)
         if notebook:
             out["notebook"] = run_notebook(ws, dataset_id, truth, results)
+        out["load_after"] = os.getloadavg()
         out["steps"] = results
+        np.save(OUT / f"labels_{n_events}.npy", labels)
         return out
+
+
+def report(n: int, out: dict, save_labels: bool) -> None:
+    """Print one size's figures: each stage, each pipeline's total, the checks."""
+    from sklearn.metrics import adjusted_rand_score
+
+    load = " → ".join("/".join(f"{v:.1f}" for v in out[key]) for key in ("load_before", "load_after"))
+    print(
+        f"\n== {int(n):,} events, {out['reach']['users']:,} users · {time.strftime('%Y-%m-%d %H:%M')} · "
+        f"load average (1/5/15 min) {load} on {os.cpu_count()} cores, "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')} =="
+    )
+    print(f"(data setup {out['setup_seconds']} s, baseline RSS {out['baseline_rss_mb']} MB)")
+    print(f"{'pipeline':<11}{'stage':<20}{'seconds':>9}{'CPU s':>8}{'peak RSS MB':>13}")
+    totals: dict[str, list[float]] = {}
+    for row in out["steps"]:
+        total = totals.setdefault(row["pipeline"], [0.0, 0.0])
+        total[0] += row["seconds"]
+        total[1] += row["cpu_seconds"]
+        print(
+            f"{row['pipeline']:<11}{row['step']:<20}{row['seconds']:>9.2f}{row['cpu_seconds']:>8.2f}"
+            f"{row['peak_rss_mb']:>13,}"
+        )
+    for name, (seconds, cpu) in totals.items():
+        peak = max(r["peak_rss_mb"] for r in out["steps"] if r["pipeline"] == name)
+        quality = out[name]
+        print(
+            f"{name:<11}{'TOTAL':<20}{seconds:>9.2f}{cpu:>8.2f}{peak:>13,}   k={quality['k']} "
+            f"ARI vs planted={quality['ari']} rules={quality['rules']}"
+        )
+    reach = out["reach"]
+    print(f"reach's rules equal mlxtend fpgrowth's: {reach['rules_equal_mlxtend']}")
+    labels_path = OUT / f"labels_{int(n)}.npy"
+    baseline = OUT / f"labels_{int(n)}.baseline.npy"
+    if baseline.exists():
+        ari = adjusted_rand_score(np.load(baseline), np.load(labels_path))
+        print(f"reach's segments vs the saved baseline ({baseline.name}): ARI {ari:.4f}")
+    if save_labels:
+        labels_path.replace(baseline)
+        print(f"saved as the baseline: {baseline}")
 
 
 def main() -> None:
@@ -242,9 +359,13 @@ def main() -> None:
         default=2e6,
         help="run the notebook pipeline only up to this many events (it takes many minutes above)",
     )
+    parser.add_argument(
+        "--save-labels", action="store_true", help="keep this run's segment labels as the baseline to compare with"
+    )
     parser.add_argument("--worker", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--notebook", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
     if args.worker:
         print(json.dumps(worker(int(args.worker), args.notebook)))
         return
@@ -254,23 +375,7 @@ def main() -> None:
         if done.returncode != 0:
             print(done.stderr[-3000:])
             continue
-        out = json.loads(done.stdout.strip().splitlines()[-1])
-        print(
-            f"\n== {int(n):,} events, {out['reach']['users']:,} users (data setup {out['setup_seconds']} s, "
-            f"baseline RSS {out['baseline_rss_mb']} MB) =="
-        )
-        print(f"{'pipeline':<10}{'step':<20}{'seconds':>9}{'peak RSS MB':>13}")
-        totals: dict[str, float] = {}
-        for row in out["steps"]:
-            totals[row["pipeline"]] = totals.get(row["pipeline"], 0.0) + row["seconds"]
-            print(f"{row['pipeline']:<10}{row['step']:<20}{row['seconds']:>9.2f}{row['peak_rss_mb']:>13,}")
-        for name, total in totals.items():
-            peak = max(r["peak_rss_mb"] for r in out["steps"] if r["pipeline"] == name)
-            quality = out[name]
-            print(
-                f"{name:<10}{'TOTAL':<20}{total:>9.2f}{peak:>13,}   k={quality['k']} ARI={quality['ari']} "
-                f"rules={quality['rules']}"
-            )
+        report(n, json.loads(done.stdout.strip().splitlines()[-1]), args.save_labels)
 
 
 if __name__ == "__main__":

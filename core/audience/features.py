@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from scipy import sparse
 
 if TYPE_CHECKING:
@@ -69,6 +70,9 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _DEMOGRAPHIC_COLUMNS = ("user_id", "age", "gender", "region")
 _MAX_REGIONS = 8
 _MS_PER_DAY = 86_400_000
+# Slot (weekday * 24 + hour) -> its hour, and -> its weekday, as 0/1 matrices.
+_SLOT_HOUR = sparse.csr_matrix((np.ones(168, np.float32), (np.arange(168), np.arange(168) % 24)), shape=(168, 24))
+_SLOT_WEEKDAY = sparse.csr_matrix((np.ones(168, np.float32), (np.arange(168), np.arange(168) // 24)), shape=(168, 7))
 
 
 @dataclass(frozen=True)
@@ -136,34 +140,52 @@ class UserFeatures:
     blocks: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _encode(values: pd.Series | pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(codes, vocabulary) of a string column, through Arrow's hash encoder (fast on millions)."""
+def _encode(values: pd.Series | pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """(code per value, -1 where missing; the distinct values as text) through Arrow's hash encoder.
+
+    A column read from Parquet as dictionaries (one per row group) only has its dictionaries
+    merged, so ten million user ids are hashed once per distinct id rather than once per event.
+    """
     array = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values, from_pandas=True)
-    encoded = pc.dictionary_encode(array)
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.combine_chunks() if encoded.num_chunks != 1 else encoded.chunk(0)
-    codes = encoded.indices.to_numpy(zero_copy_only=False)
-    vocabulary = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
-    return codes.astype(np.int64, copy=False), vocabulary
+    if isinstance(array, pa.Array):
+        array = pa.chunked_array([array])
+    if not pa.types.is_dictionary(array.type):
+        if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+            array = array.cast(pa.string())
+        array = pc.dictionary_encode(array)
+    array = array.unify_dictionaries()
+    if array.num_chunks == 0:
+        return np.empty(0, dtype=np.int64), pa.array([], pa.string())
+    dictionary = array.chunk(0).dictionary
+    if not (pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)):
+        dictionary = dictionary.cast(pa.string())
+    indices = [chunk.indices for chunk in array.chunks]
+    indices = [i.fill_null(-1) if i.null_count else i for i in indices]
+    codes = np.concatenate([i.to_numpy(zero_copy_only=False) for i in indices], dtype=np.int64)
+    return codes, dictionary
 
 
-def _by_frequency(codes: np.ndarray, vocabulary: np.ndarray) -> tuple[np.ndarray, list[str]]:
+def _by_frequency(codes: np.ndarray, vocabulary: pa.Array) -> tuple[np.ndarray, list[str]]:
     """Recode so code 0 is the most frequent value (ties by name, for stable column order)."""
-    counts = np.bincount(codes, minlength=len(vocabulary))
-    order = np.lexsort((vocabulary.astype(str), -counts))
+    names = np.asarray(vocabulary.to_pylist(), dtype=object).astype(str)
+    counts = np.bincount(codes, minlength=len(names))
+    order = np.lexsort((names, -counts))
     remap = np.empty(len(order), dtype=np.int64)
     remap[order] = np.arange(len(order))
-    return remap[codes], [str(v) for v in vocabulary[order]]
+    return remap[codes], [str(v) for v in names[order]]
 
 
 def behaviour_from_events(
-    events: pd.DataFrame, users: pd.DataFrame | None = None, *, kind: str = "events"
+    events: pd.DataFrame | pa.Table, users: pd.DataFrame | None = None, *, kind: str = "events"
 ) -> Behaviour:
     """Condense events (and an optional user table) into per-user counts.
 
+    Every count is a ``bincount`` over integer codes: user ids, topics and actions are encoded
+    once, so nothing per event is hashed or sorted twice.
+
     Parameters
     ----------
-    events : pandas.DataFrame
+    events : pandas.DataFrame or pyarrow.Table
         Canonical events: ``user_id``, ``topic``; optional ``action`` and ``timestamp``. Rows with
         a missing user or topic are ignored. May be empty when ``users`` is given.
     users : pandas.DataFrame, optional
@@ -177,28 +199,27 @@ def behaviour_from_events(
         Users with at least one event (every user-table row when there are no events).
     """
     users = users if users is not None else pd.DataFrame()
-    if len(events) == 0:
+    if (events.num_rows if isinstance(events, pa.Table) else len(events)) == 0:
         if len(users) == 0 or "user_id" not in users.columns:
             raise ValueError("the dataset has neither events nor a user table to build features from")
         return _behaviour_from_user_table(users)
     events = _with_user_and_topic(events)
-    user_code, user_ids = _users_sorted(events["user_id"])
+    user_code, user_ids = _users_sorted(events.column("user_id"))
     n_users = len(user_ids)
 
-    topic_code, topic_vocab = _by_frequency(*_encode(events["topic"]))
+    topic_code, topic_vocab = _by_frequency(*_encode(events.column("topic")))
     topic_counts = _count_matrix(user_code, topic_code, n_users, len(topic_vocab))
 
-    if "action" in events.columns:
-        actions = events["action"].fillna("view")
-        action_code, action_vocab = _by_frequency(*_encode(actions))
+    if "action" in events.column_names:
+        action_code, action_vocab = _actions(events.column("action"))
     else:
-        action_code, action_vocab = np.zeros(len(events), dtype=np.int64), ["view"]
-    action_counts = np.asarray(_count_matrix(user_code, action_code, n_users, len(action_vocab)).todense())
+        action_code, action_vocab = np.zeros(events.num_rows, dtype=np.int64), ["view"]
+    action_counts = _dense_counts(user_code, action_code, n_users, len(action_vocab))
     n_events = np.bincount(user_code, minlength=n_users).astype(np.float32)
 
     slot_counts = active_days = recency_days = None
-    if "timestamp" in events.columns:
-        slot_counts, active_days, recency_days = _time_counts(events["timestamp"], user_code, n_users)
+    if "timestamp" in events.column_names:
+        slot_counts, active_days, recency_days = _time_counts(events.column("timestamp"), user_code, n_users)
 
     table = _align_users(users, user_ids)
     return Behaviour(
@@ -206,7 +227,7 @@ def behaviour_from_events(
         topics=topic_vocab,
         topic_counts=topic_counts,
         actions=action_vocab,
-        action_counts=action_counts.astype(np.float32),
+        action_counts=action_counts,
         slot_counts=slot_counts,
         n_events=n_events,
         active_days=active_days,
@@ -216,63 +237,113 @@ def behaviour_from_events(
     )
 
 
-def _with_user_and_topic(events: pd.DataFrame) -> pd.DataFrame:
-    """The events that have both a user and a topic; ValueError when the columns or such rows are missing."""
-    missing = {"user_id", "topic"} - set(events.columns)
+_EVENT_COLUMNS = ("user_id", "topic", "action", "timestamp")
+
+
+def _with_user_and_topic(events: pd.DataFrame | pa.Table) -> pa.Table:
+    """The events that have both a user and a topic, as an Arrow table of the columns features use.
+
+    ValueError when the columns or such rows are missing.
+    """
+    names = events.column_names if isinstance(events, pa.Table) else list(events.columns)
+    missing = {"user_id", "topic"} - set(names)
     if missing:
         raise ValueError(f"events need columns user_id and topic; missing: {', '.join(sorted(missing))}")
-    keep = events["user_id"].notna() & events["topic"].notna()
-    if not keep.all():
-        events = events[keep]
-    if len(events) == 0:
+    present = [c for c in _EVENT_COLUMNS if c in names]
+    if isinstance(events, pa.Table):
+        table = events.select(present)
+    else:
+        table = pa.Table.from_pandas(events[present], preserve_index=False)
+    keep = pc.and_(pc.is_valid(table.column("user_id")), pc.is_valid(table.column("topic")))
+    if pc.all(keep).as_py() is False:
+        table = table.filter(keep)
+    if table.num_rows == 0:
         raise ValueError("no event has both a user and a topic")
-    return events
+    return table
 
 
-def _users_sorted(user_column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def _users_sorted(user_column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """(user code per event, user ids) with codes in the order of the ids as text."""
-    user_code, user_vocab = _encode(user_column)
-    order = np.argsort(user_vocab.astype(str), kind="stable")
+    user_code, vocabulary = _encode(user_column)
+    used = np.bincount(user_code, minlength=len(vocabulary)) > 0
+    if not used.all():  # a categorical column's unused categories are no users
+        vocabulary = vocabulary.filter(pa.array(used))
+        user_code = (np.cumsum(used) - 1)[user_code]
+    order = pc.array_sort_indices(vocabulary).to_numpy()  # UTF-8 byte order = code point order
     remap = np.empty(len(order), dtype=np.int64)
     remap[order] = np.arange(len(order))
-    return remap[user_code], user_vocab[order]
+    return remap[user_code], vocabulary.take(pa.array(order)).to_numpy(zero_copy_only=False)
+
+
+def _actions(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """(action code per event, actions most frequent first); a missing action is a view."""
+    codes, vocabulary = _encode(column)
+    names = vocabulary.to_pylist()
+    if (codes < 0).any():
+        if "view" not in names:
+            names.append("view")
+        codes = np.where(codes < 0, names.index("view"), codes)
+    return _by_frequency(codes, pa.array(names, pa.string()))
 
 
 def _time_counts(
-    timestamps: pd.Series, user_code: np.ndarray, n_users: int
+    timestamps: pa.ChunkedArray, user_code: np.ndarray, n_users: int
 ) -> tuple[sparse.csr_matrix | None, np.ndarray | None, np.ndarray | None]:
     """(weekday × hour counts, distinct active days, days since last event) per user; Nones without a known time."""
-    stamps = timestamps.to_numpy(dtype="datetime64[ms]").astype(np.int64)
+    if not pa.types.is_timestamp(timestamps.type):
+        timestamps = timestamps.cast(pa.timestamp("ms"))
+    stamps = timestamps.to_numpy().astype("datetime64[ms]").astype(np.int64)
     known = stamps != np.iinfo(np.int64).min  # NaT
     if not known.any():
         return None, None, None
-    ms = stamps[known]
+    every = known.all()
+    ms = stamps if every else stamps[known]
     day = ms // _MS_PER_DAY
     hour = (ms % _MS_PER_DAY) // 3_600_000
     weekday = (day + 3) % 7  # 1970-01-01 was a Thursday
-    users_known = user_code[known]
+    users_known = user_code if every else user_code[known]
     slot_counts = _count_matrix(users_known, weekday * 24 + hour, n_users, 168)
-    active_days, last_day = _days(users_known, day - day.min(), n_users)
-    recency_days = np.where(last_day >= 0, (day.max() - day.min()) - last_day, np.nan).astype(np.float32)
+    first = day.min()
+    active_days, last_day = _days(users_known, day - first, n_users)
+    recency_days = np.where(last_day >= 0, (day.max() - first) - last_day, np.nan).astype(np.float32)
     return slot_counts, active_days, recency_days
 
 
+def _dense_counts(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> np.ndarray:
+    """Counts of (row, col) pairs as a dense float32 matrix, by one ``bincount`` (for a few columns)."""
+    flat = np.bincount(rows * n_cols + cols, minlength=n_rows * n_cols)
+    return flat.reshape(n_rows, n_cols).astype(np.float32)
+
+
 def _count_matrix(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> sparse.csr_matrix:
-    """Sparse counts of (row, col) pairs."""
+    """Sparse counts of (row, col) pairs.
+
+    scipy builds it by a counting sort on the rows (linear), then sorts each short row; a dense
+    ``bincount`` over rows × columns is slower from about 20 columns on a million users, as
+    touching that much fresh memory costs more than the counting.
+    """
     data = np.ones(len(rows), dtype=np.float32)
     matrix = sparse.csr_matrix((data, (rows, cols)), shape=(n_rows, n_cols), dtype=np.float32)
     matrix.sum_duplicates()
     return matrix
 
 
+#: Users × days up to this many cells find active days with a bitmap instead of a sort.
+_DAY_BITMAP_CELLS = 300_000_000
+
+
 def _days(users: np.ndarray, day: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:
-    """(distinct active days, last active day index or -1) per user, through one sort."""
+    """(distinct active days, last active day index or -1) per user."""
     span = int(day.max()) + 1
-    keys = np.unique(users * span + day)
-    key_user = keys // span
-    active = np.bincount(key_user, minlength=n_users).astype(np.float32)
     last = np.full(n_users, -1, dtype=np.int64)
-    last[key_user] = keys % span  # keys are sorted: the last write per user is its latest day
+    np.maximum.at(last, users, day)
+    if n_users * span <= _DAY_BITMAP_CELLS:
+        seen = np.zeros(n_users * span, dtype=bool)
+        seen[users * span + day] = True
+        active = seen.reshape(n_users, span).sum(axis=1, dtype=np.int64).astype(np.float32)
+        return active, last
+    keys = np.unique(users * span + day)
+    active = np.bincount(keys // span, minlength=n_users).astype(np.float32)
     return active, last
 
 
@@ -324,9 +395,20 @@ def _looks_like_counts(values: pd.Series) -> bool:
 
 
 def load_behaviour(ws: Workspace, dataset_id: int | None = None) -> Behaviour:
-    """:func:`behaviour_from_events` on a workspace dataset (the active one by default)."""
+    """:func:`behaviour_from_events` on a workspace dataset (the active one by default).
+
+    The events are read from their Parquet file straight into Arrow, text columns as
+    dictionaries, without a pandas frame in between.
+    """
     info = ws.dataset(dataset_id)
-    events = ws.load_events(info.id, columns=None)
+    path = ws.dataset_dir(info.id) / "events.parquet"
+    if path.exists():
+        present = set(pq.ParquetFile(path).schema_arrow.names)
+        columns = [c for c in _EVENT_COLUMNS if c in present]
+        text = [c for c in ("user_id", "topic", "action") if c in present]
+        events = pq.read_table(path, columns=columns, read_dictionary=text)
+    else:
+        events = pa.table({})
     users = ws.load_users(info.id)
     return behaviour_from_events(events, users, kind=info.kind)
 
@@ -334,6 +416,7 @@ def load_behaviour(ws: Workspace, dataset_id: int | None = None) -> Behaviour:
 # -- features ------------------------------------------------------------------------------------
 def _shares(counts: np.ndarray) -> np.ndarray:
     """Row-normalised counts; an all-zero row stays zero."""
+    counts = np.asarray(counts, dtype=np.float32)
     totals = counts.sum(axis=1, keepdims=True)
     return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
 
@@ -360,20 +443,28 @@ def build_features(
     if max_topics < 1:
         raise ValueError(f"max_topics={max_topics} must be at least 1")
     weights = {**BLOCK_WEIGHTS, **(weights or {})}
-    blocks = _blocks(behaviour, max_topics)
-    matrices, columns, block_columns = [], [], {}
-    for name, names, values in blocks:
-        scaled, kept = _standardise(np.asarray(values, dtype=np.float64))
+    parts, columns, block_columns = [], [], {}
+    for name, names, values in _blocks(behaviour, max_topics):
+        values = np.asarray(values, dtype=np.float32)
+        mean, std = values.mean(axis=0, dtype=np.float64), values.std(axis=0, dtype=np.float64)
+        kept = std > 1e-9
         if not kept.any():
             continue
-        scaled *= weights.get(name, 1.0) / np.sqrt(kept.sum())
-        matrices.append(scaled.astype(np.float32))
+        scale = weights.get(name, 1.0) / np.sqrt(kept.sum()) / std[kept]
+        parts.append((values if kept.all() else values[:, kept], mean[kept], scale))
         kept_names = [n for n, k in zip(names, kept, strict=True) if k]
         columns += kept_names
         block_columns[name] = kept_names
-    if not matrices:
+    if not parts:
         raise ValueError("every feature is constant: there is nothing to tell these users apart")
-    matrix = np.hstack(matrices)
+    # One float32 matrix, each block standardised and weighted straight into its columns.
+    matrix = np.empty((behaviour.n_users, len(columns)), dtype=np.float32)
+    start = 0
+    for values, mean, scale in parts:
+        block = matrix[:, start : start + values.shape[1]]
+        np.subtract(values, mean.astype(np.float32), out=block)
+        block *= scale.astype(np.float32)
+        start += values.shape[1]
     log.debug("features: %d users x %d columns in blocks %s", *matrix.shape, list(block_columns))
     return UserFeatures(user_ids=behaviour.user_ids, matrix=matrix, columns=columns, blocks=block_columns)
 
@@ -397,8 +488,8 @@ def _blocks(behaviour: Behaviour, max_topics: int) -> list[tuple[str, list[str],
         blocks.append(("activity", [n for n, _ in activity], np.column_stack([v for _, v in activity])))
 
     if behaviour.slot_counts is not None:
-        slots = behaviour.slot_counts.toarray().reshape(-1, 7, 24)
-        hours, days = slots.sum(axis=1), slots.sum(axis=2)
+        hours = np.asarray((behaviour.slot_counts @ _SLOT_HOUR).todense())
+        days = np.asarray((behaviour.slot_counts @ _SLOT_WEEKDAY).todense())
         blocks.append(
             (
                 "time",
@@ -440,14 +531,6 @@ def _interest_block(behaviour: Behaviour, max_topics: int) -> tuple[str, list[st
             names.append("other topics")
         return ("interests", [f"topic: {t}" for t in names], _shares(head))
     return None
-
-
-def _standardise(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Z-scores of the non-constant columns, and which columns were kept."""
-    mean = values.mean(axis=0)
-    std = values.std(axis=0)
-    kept = std > 1e-9
-    return (values[:, kept] - mean[kept]) / std[kept], kept
 
 
 def _demographics(users: pd.DataFrame) -> tuple[list[str], np.ndarray | None]:

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,7 +29,6 @@ import pandas as pd
 from scipy import sparse
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.decomposition import PCA
-from sklearn.metrics import silhouette_score
 
 from core.audience.features import WEEKDAYS, Behaviour, UserFeatures, build_features, load_behaviour
 from core.clock import utc_now
@@ -60,6 +61,40 @@ MAX_MAP_POINTS = 20_000
 
 class SegmentError(ValueError):
     """Segmentation input the operator must change (too few users, k out of range)."""
+
+
+#: Where the audience step runs: in this process, or on Spark (``core.audience.spark``).
+ENGINES = ("local", "spark")
+#: The workspace setting that chooses the engine when none is given.
+ENGINE_SETTING = "audience.engine"
+
+
+def resolve_engine(ws: Workspace, engine: str | None) -> str:
+    """``engine``, else ``REACH_AUDIENCE_ENGINE``, else the workspace setting, else ``local``.
+
+    SegmentError for an unknown one.
+    """
+    engine = engine or os.environ.get("REACH_AUDIENCE_ENGINE") or ws.get_setting(ENGINE_SETTING) or "local"
+    if engine not in ENGINES:
+        raise SegmentError(f"engine={engine!r} must be one of {', '.join(ENGINES)}")
+    return engine
+
+
+def spark_engine() -> ModuleType:
+    """``core.audience.spark``, imported on first use: pyspark is an optional install.
+
+    SegmentError saying how to install it when it is missing.
+    """
+    try:
+        # Imported here, not at the top: the default install has no pyspark.
+        from core.audience import spark
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not exc.name.startswith(("pyspark", "py4j")):
+            raise
+        raise SegmentError(
+            "the spark engine needs pyspark: pip install -r requirements-spark.txt (and Java 17)"
+        ) from None
+    return spark
 
 
 @dataclass(frozen=True)
@@ -195,20 +230,54 @@ def _try_ks(
 ) -> tuple[pd.DataFrame, dict]:
     """KMeans for each candidate k on ``sample``: the curve (k, silhouette on ``sil_idx``, inertia) and the fits."""
     rows, fits = [], {}
+    distances = _distances(sample[sil_idx])  # once for every k
     for i, kk in enumerate(candidates):
         if progress:
             progress(0.8 * i / len(candidates), f"Trying k = {kk} on {len(sample):,} users…")
         model = KMeans(n_clusters=kk, n_init=n_init, random_state=random_state).fit(sample)
-        labels = model.labels_
-        sub = labels[sil_idx]
-        score = (
-            float(silhouette_score(sample[sil_idx], sub, random_state=random_state))
-            if len(np.unique(sub)) > 1
-            else float("nan")
-        )
+        score = _silhouette(distances, model.labels_[sil_idx])
         rows.append({"k": kk, "silhouette": score, "inertia": float(model.inertia_)})
         fits[kk] = model
     return pd.DataFrame(rows), fits
+
+
+def _distances(points: np.ndarray) -> np.ndarray:
+    """Euclidean distances between all pairs of ``points`` (float32, through one matrix product)."""
+    points = np.asarray(points, dtype=np.float32)
+    squared = np.einsum("ij,ij->i", points, points)
+    gram = points @ points.T
+    gram *= -2.0
+    gram += squared[:, None]
+    gram += squared[None, :]
+    np.maximum(gram, 0.0, out=gram)
+    np.fill_diagonal(gram, 0.0)
+    return np.sqrt(gram, out=gram)
+
+
+def _silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
+    """Mean silhouette coefficient (scikit-learn's definition) from a square distance matrix; NaN for one cluster.
+
+    One matrix product gives every point's summed distance to each cluster, where
+    ``silhouette_score`` loops over points; the distances are computed once for all k.
+    """
+    _, labels = np.unique(labels, return_inverse=True)
+    k = int(labels.max()) + 1
+    if k < 2:
+        return float("nan")
+    n = len(labels)
+    rows = np.arange(n)
+    sizes = np.bincount(labels, minlength=k)
+    members = np.zeros((n, k), dtype=distances.dtype)
+    members[rows, labels] = 1.0
+    per_cluster = distances @ members
+    own = per_cluster[rows, labels] / np.maximum(sizes[labels] - 1, 1)
+    per_cluster /= sizes
+    per_cluster[rows, labels] = np.inf
+    nearest = per_cluster.min(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scores = (nearest - own) / np.maximum(own, nearest)
+    scores[sizes[labels] == 1] = 0.0  # a point alone in its cluster scores 0
+    return float(np.nan_to_num(scores).mean())
 
 
 def _final_fit(
@@ -501,6 +570,7 @@ def run_segments(
     random_state: int = 0,
     behaviour: Behaviour | None = None,
     progress: Progress | None = None,
+    engine: str | None = None,
 ) -> SegmentReport:
     """Features → segments → profiles → map for a workspace dataset (stored names applied).
 
@@ -516,20 +586,32 @@ def run_segments(
         Already-loaded per-user counts of this dataset (saves reading the events again).
     progress : callable, optional
         ``progress(fraction, message)``.
+    engine : {"local", "spark"}, optional
+        Where the events are condensed and KMeans runs; default: the workspace setting
+        ``audience.engine``, else local.
     """
     info = ws.dataset(dataset_id)
+    engine = resolve_engine(ws, engine)
 
     def step(start: float, width: float) -> Progress | None:
         return None if progress is None else (lambda f, msg: progress(start + width * f, msg))
 
+    spark = spark_engine() if engine == "spark" else None
     if behaviour is None:
         if progress:
             progress(0.0, "Reading events…")
-        behaviour = load_behaviour(ws, info.id)
+        behaviour = (
+            load_behaviour(ws, info.id) if spark is None else spark.spark_behaviour(spark.spark_session(), ws, info.id)
+        )
     if progress:
         progress(0.1, "Building features…")
     features = build_features(behaviour)
-    segmentation = segment_users(features, k=k, random_state=random_state, progress=step(0.15, 0.7))
+    if spark is None:
+        segmentation = segment_users(features, k=k, random_state=random_state, progress=step(0.15, 0.7))
+    else:
+        segmentation = spark.spark_segment_users(
+            spark.spark_session(), features, k=k, random_state=random_state, progress=step(0.15, 0.7)
+        )
     if progress:
         progress(0.9, "Profiling segments…")
     profiles = profile_segments(behaviour, segmentation)

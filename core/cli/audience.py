@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from core.audience.rules import RulesError, angles, run_rules
-from core.audience.segments import SegmentError, run_segments, save_run
+from core.audience.segments import ENGINES, SegmentError, run_segments, save_run
 from core.cli.output import print_json
 from core.demo import open_workspace
 from core.safe_csv import safe_csv
@@ -23,6 +23,11 @@ from core.safe_csv import safe_csv
 __all__ = ["USER_ERRORS", "register"]
 
 USER_ERRORS: tuple[type[Exception], ...] = (SegmentError, RulesError)
+
+ENGINE_HELP = (
+    "where the step runs: local (default) or spark (pip install -r requirements-spark.txt); "
+    "default: the workspace setting audience.engine"
+)
 
 
 def _support(text: str) -> float:
@@ -45,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", type=int, metavar="ID", help="dataset id (default: the active dataset)")
     p.add_argument("--k", type=int, metavar="K", help="number of segments (default: chosen by silhouette, 2..12)")
     p.add_argument("--assignments-out", type=Path, metavar="PATH", help="write user_id,segment as CSV")
+    p.add_argument("--engine", choices=ENGINES, help=ENGINE_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=_segments)
 
@@ -59,13 +65,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="ID",
         help="only users of this segment (ids of the dataset's latest segmentation)",
     )
+    p.add_argument("--engine", choices=ENGINES, help=ENGINE_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=_rules)
 
 
 def _segments(args: argparse.Namespace) -> int:
     ws = open_workspace()
-    report = run_segments(ws, args.dataset, k=args.k)
+    report = run_segments(ws, args.dataset, k=args.k, engine=args.engine)
     save_run(ws, report)
     if args.assignments_out is not None:
         args.assignments_out.parent.mkdir(parents=True, exist_ok=True)
@@ -96,6 +103,7 @@ def _rules(args: argparse.Namespace) -> int:
         min_confidence=args.min_confidence,
         max_len=args.max_len,
         segment=args.segment,
+        engine=args.engine,
     )
     if args.json:
         print_json(report.as_json())

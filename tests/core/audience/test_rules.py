@@ -52,7 +52,7 @@ EXPECTED = [
 ]
 
 
-@pytest.mark.parametrize("algorithm", ["fpgrowth", "apriori"])
+@pytest.mark.parametrize("algorithm", ["fpgrowth", "apriori", "bitsets"])
 def test_five_baskets_give_exactly_the_hand_computed_rules(algorithm: str) -> None:
     rules, n_itemsets = mine_rules(
         transactions_from_sets(BASKETS), min_support=0.6, min_confidence=0.7, max_len=None, algorithm=algorithm
@@ -115,6 +115,28 @@ def test_supports_and_rules_match_brute_force(
                     a = frozenset(ante)
                     if count(whole) / count(a) >= min_confidence + 1e-9:
                         assert (a, whole - a) in found
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    baskets=st.lists(st.sets(st.sampled_from("abcdefghij"), max_size=8), min_size=1, max_size=300),
+    min_support=st.sampled_from([0.02, 0.05, 0.1, 1 / 3, 0.5]),
+    max_len=st.sampled_from([2, 3, None]),
+)
+def test_bitsets_return_exactly_the_rules_of_mlxtend(
+    baskets: list[set[str]], min_support: float, max_len: int | None
+) -> None:
+    # Empty baskets and one item in every basket included: the itemsets, supports and every
+    # rule measure must be mlxtend's own, bit for bit.
+    transactions = transactions_from_sets(baskets)
+    if transactions.matrix.shape[1] == 0:
+        return
+    settings_ = {"min_support": min_support, "min_confidence": 0.0, "max_len": max_len, "max_itemsets": 10**6}
+    fast, n_fast = mine_rules(transactions, algorithm="bitsets", **settings_)
+    for engine in ("fpgrowth", "apriori"):
+        rules, n_itemsets = mine_rules(transactions, algorithm=engine, **settings_)
+        assert n_fast == n_itemsets
+        pd.testing.assert_frame_equal(fast, rules, check_exact=True)
 
 
 def test_explosion_guard_refuses_a_pathological_input() -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import adjusted_rand_score
+from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 from core.audience.features import Behaviour, UserFeatures, behaviour_from_events, build_features
 from core.audience.segments import (
     Segmentation,
     SegmentError,
+    _distances,
+    _silhouette,
     assignments_frame,
     map_2d,
     profile_segments,
@@ -137,3 +139,13 @@ def test_names_are_persisted_per_dataset_and_k(workspace: Workspace) -> None:
     assert segment_names(workspace, 7, 5) == {2: "Lifters"}
     with pytest.raises(SegmentError, match="at most 80 characters"):
         rename_segment(workspace, 7, 5, 1, "x" * 81)
+
+
+def test_silhouette_from_one_distance_matrix_is_scikit_learns() -> None:
+    rng = np.random.default_rng(3)
+    points = rng.normal(size=(400, 6)).astype(np.float32)
+    for k in (2, 5, 9):
+        labels = rng.integers(0, k, len(points))
+        labels[0] = k  # a segment of one user scores 0, as in scikit-learn
+        assert _silhouette(_distances(points), labels) == pytest.approx(silhouette_score(points, labels), abs=1e-5)
+    assert np.isnan(_silhouette(_distances(points), np.zeros(len(points), dtype=int)))
