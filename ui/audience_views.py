@@ -8,18 +8,44 @@ once without recomputing anything.
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import pickle
+import threading
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from core.audience import segments as segments_module
 from core.audience.features import WEEKDAYS, Behaviour, load_behaviour
 from core.audience.profiles import audience_phrase, public_phrases, save_public_phrase
 from core.audience.rules import RuleReport, run_rules
-from core.audience.segments import SegmentReport, last_run, rename_segment, run_segments, save_run, segment_names
+from core.audience.segments import (
+    WEAK_SILHOUETTE,
+    SegmentReport,
+    last_run,
+    rename_segment,
+    run_segments,
+    save_run,
+    segment_names,
+)
 from core.workspace import Workspace
 from ui.resources import workspace_at
+
+log = logging.getLogger(__name__)
+
+#: The Interests page's settings as it opens (computed ahead by ``ui.warm_up``).
+DEFAULT_RULES = {"min_support": 0.05, "min_confidence": 0.3, "max_len": 3, "algorithm": "fpgrowth", "segment": None}
+
+# A stored segment report is valid for the code that computed it: the audience step's sources name it.
+_CODE_VERSION = hashlib.sha256(
+    b"".join((Path(segments_module.__file__).parent / name).read_bytes() for name in ("segments.py", "features.py"))
+).hexdigest()[:12]
 
 PALETTE = [
     "#2e7d4f",
@@ -44,7 +70,41 @@ def _behaviour(home: str, dataset_id: int) -> Behaviour:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _segments(home: str, dataset_id: int, k: int | None) -> SegmentReport:
-    return run_segments(workspace_at(home), dataset_id, k=k, behaviour=_behaviour(home, dataset_id))
+    ws = workspace_at(home)
+    stored = _stored_report(ws, dataset_id, k)
+    if stored is not None:
+        return stored
+    report = run_segments(ws, dataset_id, k=k, behaviour=_behaviour(home, dataset_id))
+    _store_report(ws, report, k)
+    return report
+
+
+def _report_path(ws: Workspace, dataset_id: int, k: int | None) -> Path:
+    """Where a dataset's segment report is kept, named by the code that computed it (a change recomputes)."""
+    return ws.home / "cache" / f"segments-{dataset_id}-{k or 'auto'}-{_CODE_VERSION}.pickle"
+
+
+def _stored_report(ws: Workspace, dataset_id: int, k: int | None) -> SegmentReport | None:
+    """The report stored by an earlier run of this process or another, if any."""
+    path = _report_path(ws, dataset_id, k)
+    try:
+        with path.open("rb") as handle:
+            report = pickle.load(handle)  # written by this app into its own workspace, never uploaded
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # a torn or foreign file: compute again
+        log.warning("ignoring the stored segment report %s: %s", path.name, exc)
+        return None
+    return report if isinstance(report, SegmentReport) else None
+
+
+def _store_report(ws: Workspace, report: SegmentReport, k: int | None) -> None:
+    path = _report_path(ws, report.dataset_id, k)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part")
+    with partial.open("wb") as handle:
+        pickle.dump(report, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    partial.replace(path)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -74,15 +134,18 @@ def _rules(
 
 def segment_report(ws: Workspace, dataset_id: int, k: int | None) -> SegmentReport:
     """Segments of a dataset (cached), with a progress bar while they are computed, names applied."""
-    home = str(ws.home)
-    bar = st.progress(0.0, text="Reading the events…")
-    _behaviour(home, dataset_id)
-    bar.progress(
+    bar = st.progress(
         0.3,
         text="Finding segments: building features and trying k = 2 … 12…" if k is None else f"Finding {k} segments…",
     )
-    report = _segments(home, dataset_id, k)
+    report = segment_report_cached(ws, dataset_id, k)
     bar.empty()
+    return report
+
+
+def segment_report_cached(ws: Workspace, dataset_id: int, k: int | None) -> SegmentReport:
+    """Segments of a dataset from the cache (computed on a miss), the run stored, names applied; no output."""
+    report = _segments(str(ws.home), dataset_id, k)
     stored = last_run(ws, dataset_id)
     if stored is None or stored["k"] != report.k or stored["summary"].get("auto") != report.segmentation.auto:
         save_run(ws, report)
@@ -108,9 +171,46 @@ def rule_report(
     segment: int | None,
 ) -> RuleReport:
     """Rules (cached) with a spinner; per-segment rules use the latest segmentation's k."""
-    k = stored_k(ws, dataset_id)
     with st.spinner("Mining interest rules…"):
-        return _rules(str(ws.home), dataset_id, min_support, min_confidence, max_len, algorithm, segment, k)
+        return rule_report_cached(
+            ws,
+            dataset_id,
+            min_support=min_support,
+            min_confidence=min_confidence,
+            max_len=max_len,
+            algorithm=algorithm,
+            segment=segment,
+        )
+
+
+def rule_report_cached(
+    ws: Workspace,
+    dataset_id: int,
+    *,
+    min_support: float,
+    min_confidence: float,
+    max_len: int | None,
+    algorithm: str,
+    segment: int | None,
+) -> RuleReport:
+    """Rules from the cache (mined on a miss); per-segment rules use the latest segmentation's k; no output."""
+    k = stored_k(ws, dataset_id)
+    return _rules(str(ws.home), dataset_id, min_support, min_confidence, max_len, algorithm, segment, k)
+
+
+def weak_structure_advice(report: SegmentReport) -> str:
+    """What a low silhouette means for the operator, and what to try instead."""
+    silhouette = report.segmentation.silhouette
+    what = (
+        "try a fixed number of segments (fewer often separate better)"
+        if report.segmentation.auto
+        else "try another number of segments, or Automatic"
+    )
+    return (
+        f"The silhouette is {silhouette:.2f}, below {WEAK_SILHOUETTE}: these segments overlap more than they "
+        f"differ, so read their names and profiles as loose tendencies rather than distinct groups. To do "
+        f"better, {what}, or import more data (more events per person, or a user table with age and gender)."
+    )
 
 
 # -- figures ------------------------------------------------------------------------------------
