@@ -61,7 +61,6 @@ import pandas as pd
 
 from core import clock
 from core.audience.demo_groups import ACTIONS, GROUPS, PLATFORMS, REGIONS, SIGNATURE_TOPICS, TOPICS
-from core.audience.segments import rename_segment
 from core.clock import utc_now
 from core.content.registry import META_FILE, models_dir
 from core.feedback.inbox import seed_demo_mentions
@@ -626,27 +625,25 @@ def install_demo(workspace: Workspace, *, random_state: int = 7, with_history: b
     # a new user has no X keys, so nobody can mention them yet: a few demo mentions fill the Inbox
     seed_demo_mentions(workspace)
     if with_history:  # Results, its heatmap and its recommendation have something to show on the first start
-        seed_demo_history(workspace, report.dataset_id)
+        seed_demo_history(workspace)
     # the writer is ready when the demo opens: no page waits on training
     install_demo_model(workspace)
     logger.info("demo installed as dataset %d", report.dataset_id)
     return report.dataset_id
 
 
-def seed_demo_history(workspace: Workspace, dataset_id: int, *, now: datetime | None = None) -> list[int]:
+def seed_demo_history(workspace: Workspace, *, now: datetime | None = None) -> list[int]:
     """Give the demo a few weeks of published dry-run posts with simulated metrics; return their ids.
 
     Each demo group gets ``_HISTORY_PER_WEEK`` posts a week for ``_HISTORY_WEEKS`` weeks before
     ``now``, taken from the operator's own demo posts for that group, following one of three
     starter templates, published on the dry run at the group's usual hour in Shanghai. Metrics are
     simulated (stored with source ``simulated``, as every dry-run post's are) at a few points after
-    each post went out, so Results has a time series. The demo's five segments are named after
-    the groups (in the order segmentation finds them, by size), as the posts are labelled.
+    each post went out, so Results has a time series. Posts are labelled with the group they were
+    written for (as the demo posts are), not with the names the segmentation will generate.
     """
     now = (now or clock.now()).replace(microsecond=0)
     tz = ZoneInfo(DEMO_TIMEZONE)
-    for segment_id, group in enumerate(sorted(_SPECS, key=lambda spec: -spec.share)):
-        rename_segment(workspace, dataset_id, len(_SPECS), segment_id, group.name)
     posts = pd.read_csv(DEMO_POSTS, encoding="utf-8")
     rows = []
     for g, group in enumerate(GROUPS):

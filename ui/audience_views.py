@@ -307,6 +307,7 @@ def sizes_figure(report: SegmentReport) -> go.Figure:
     fig.update_layout(
         title="Segment sizes", height=60 + 36 * len(profiles), margin={"t": 40, "b": 10, "l": 10, "r": 10}
     )
+    fig.update_yaxes(automargin=True)  # long names push the bars over instead of being cut at the left
     return fig
 
 
@@ -328,13 +329,15 @@ def topics_figure(profile, colour_hex: str) -> go.Figure:
     )
     fig.add_vline(x=1.0, line={"color": "#999999", "dash": "dot"})
     fig.update_layout(title="Topics vs. everyone (lift)", height=280, margin={"t": 40, "b": 10, "l": 10, "r": 10})
+    fig.update_yaxes(automargin=True)
     return fig
 
 
 def radar_figure(profile, colour_hex: str) -> go.Figure:
     """Topic shares of the segment against all users on the topics that matter most to it."""
     top = profile.topics.sort_values("share", ascending=False).head(8)
-    theta = [*top["topic"], top["topic"].iloc[0]]
+    labels = [_wrap(str(t), 12) for t in top["topic"]]
+    theta = [*labels, labels[0]]
     fig = go.Figure()
     fig.add_trace(
         go.Scatterpolar(
@@ -354,8 +357,8 @@ def radar_figure(profile, colour_hex: str) -> go.Figure:
         title="Share of events by topic",
         height=280,
         showlegend=False,
-        polar={"radialaxis": {"tickformat": ".0%"}},
-        margin={"t": 40, "b": 20, "l": 40, "r": 40},
+        polar={"radialaxis": {"tickformat": ".0%"}, "angularaxis": {"tickfont": {"size": 11}}},
+        margin={"t": 60, "b": 40, "l": 80, "r": 80},  # room for the topic names around the circle
     )
     return fig
 
@@ -388,6 +391,7 @@ def actions_figure(profile, colour_hex: str) -> go.Figure:
     fig.update_layout(
         title="Action mix", height=250, margin={"t": 40, "b": 10, "l": 10, "r": 10}, yaxis={"tickformat": ".0%"}
     )
+    fig.update_xaxes(automargin=True)  # rotated action names stay in the chart
     return fig
 
 
@@ -433,7 +437,7 @@ def network_figure(rules: pd.DataFrame, *, max_rules: int = 60) -> go.Figure:
         for item in (*row.antecedents, *row.consequents):
             support[item] = max(support.get(item, 0.0), float(row.support))
     nodes = sorted(support)
-    pos = _spring_layout(nodes, edges)
+    pos = _spread_labels(_spring_layout(nodes, edges))
     fig = go.Figure()
     for (a, c), lift in edges.items():
         fig.add_trace(
@@ -452,7 +456,8 @@ def network_figure(rules: pd.DataFrame, *, max_rules: int = 60) -> go.Figure:
             y=[pos[n][1] for n in nodes],
             mode="markers+text",
             text=nodes,
-            textposition="top center",
+            # labels above the upper half, below the lower half: neighbours' names point away from each other
+            textposition=["top center" if pos[n][1] >= 0 else "bottom center" for n in nodes],
             showlegend=False,
             marker={
                 "size": [12 + 40 * support[n] for n in nodes],
@@ -494,6 +499,51 @@ def _spring_layout(nodes: list[str], edges: dict[tuple[str, str], float], iterat
         xy += move / length * np.minimum(length, temperature)
         temperature *= 0.98
     return {node: xy[index[node]] for node in nodes}
+
+
+def _spread_labels(pos: dict, *, iterations: int = 200) -> dict:
+    """Positions scaled to [-1, 1] and pushed apart until no two labels' boxes overlap (or it gives up).
+
+    A label is about 0.02 wide per character of the chart's width and 0.09 high; two nodes whose
+    boxes overlap move apart along the line between them, the longer way on the shorter overlap.
+    """
+    if len(pos) < 2:
+        return pos
+    names = list(pos)
+    xy = np.array([pos[n] for n in names], dtype=float)
+    xy = (xy - xy.mean(axis=0)) / np.maximum(np.abs(xy - xy.mean(axis=0)).max(axis=0), 1e-9)
+    half_width = np.array([0.012 * len(n) + 0.04 for n in names])
+    half_height = 0.06
+    for _ in range(iterations):
+        moved = False
+        for i in range(len(names)):
+            for j in range(i + 1, len(names)):
+                dx, dy = xy[j] - xy[i]
+                over_x = half_width[i] + half_width[j] - abs(dx)
+                over_y = 2 * half_height - abs(dy)
+                if over_x <= 0 or over_y <= 0:
+                    continue
+                moved = True
+                if over_y < over_x:  # a small step apart vertically clears it
+                    step = np.array([0.0, (over_y / 2 + 0.005) * (1 if dy >= 0 else -1)])
+                else:
+                    step = np.array([(over_x / 2 + 0.005) * (1 if dx >= 0 else -1), 0.0])
+                xy[i] -= step
+                xy[j] += step
+        if not moved:
+            break
+    return {n: xy[i] for i, n in enumerate(names)}
+
+
+def _wrap(text: str, width: int) -> str:
+    """``text`` broken onto lines of about ``width`` characters at spaces (Plotly's ``<br>``)."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
 
 
 def name_form(ws: Workspace, dataset_id: int, k: int, profile) -> None:
