@@ -438,6 +438,7 @@ def network_figure(rules: pd.DataFrame, *, max_rules: int = 60) -> go.Figure:
             support[item] = max(support.get(item, 0.0), float(row.support))
     nodes = sorted(support)
     pos = _spread_labels(_spring_layout(nodes, edges))
+    xs, ys = [float(pos[n][0]) for n in nodes], [float(pos[n][1]) for n in nodes]
     fig = go.Figure()
     for (a, c), lift in edges.items():
         fig.add_trace(
@@ -456,8 +457,8 @@ def network_figure(rules: pd.DataFrame, *, max_rules: int = 60) -> go.Figure:
             y=[pos[n][1] for n in nodes],
             mode="markers+text",
             text=nodes,
-            # labels above the upper half, below the lower half: neighbours' names point away from each other
-            textposition=["top center" if pos[n][1] >= 0 else "bottom center" for n in nodes],
+            # names beside the node, pointing away from the middle: chains of nodes do not cover them
+            textposition=["middle left" if pos[n][0] < 0 else "middle right" for n in nodes],
             showlegend=False,
             marker={
                 "size": [12 + 40 * support[n] for n in nodes],
@@ -470,8 +471,9 @@ def network_figure(rules: pd.DataFrame, *, max_rules: int = 60) -> go.Figure:
     fig.update_layout(
         title=f"Interest network (strongest {len(top)} one-to-one rules)",
         height=520,
-        xaxis={"visible": False},
-        yaxis={"visible": False},
+        # room for the names beside the outermost nodes, and for the nodes the spreading pushed out
+        xaxis={"visible": False, "range": [min(xs, default=0) - 1.0, max(xs, default=0) + 1.0]},
+        yaxis={"visible": False, "range": [min(ys, default=0) - 0.15, max(ys, default=0) + 0.15]},
         margin={"t": 50, "b": 10, "l": 10, "r": 10},
     )
     return fig
@@ -504,15 +506,15 @@ def _spring_layout(nodes: list[str], edges: dict[tuple[str, str], float], iterat
 def _spread_labels(pos: dict, *, iterations: int = 200) -> dict:
     """Positions scaled to [-1, 1] and pushed apart until no two labels' boxes overlap (or it gives up).
 
-    A label is about 0.02 wide per character of the chart's width and 0.09 high; two nodes whose
-    boxes overlap move apart along the line between them, the longer way on the shorter overlap.
+    A node and its name beside it take about 0.03 of the x range per character (plus the marker)
+    and 0.12 of the y range; two nodes whose boxes overlap move apart along the shorter overlap.
     """
     if len(pos) < 2:
         return pos
     names = list(pos)
     xy = np.array([pos[n] for n in names], dtype=float)
     xy = (xy - xy.mean(axis=0)) / np.maximum(np.abs(xy - xy.mean(axis=0)).max(axis=0), 1e-9)
-    half_width = np.array([0.012 * len(n) + 0.04 for n in names])
+    half_width = np.array([0.015 * len(n) + 0.05 for n in names])
     half_height = 0.06
     for _ in range(iterations):
         moved = False

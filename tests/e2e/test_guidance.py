@@ -39,6 +39,7 @@ CLIPPED = """() => {
     if (box.left >= -1 && box.right <= width + 1) continue;  // inside the window
     if (box.right <= 0 || box.left >= width) continue;  // wholly outside: kept off screen on purpose (tooltips)
     if (scrollsSideways(el) || el.closest("[data-testid='stProgress']")) continue;  // a bar's fill slides in its track
+    if (el.closest(".draglayer") || el.classList.contains("drag")) continue;  // Plotly's invisible drag handles
     const owner = el.closest("[data-testid]");
     out.push(`${owner ? owner.getAttribute("data-testid") : ""} ${el.tagName}.${el.className.baseVal ?? el.className} ${Math.round(box.left)}..${Math.round(box.right)}: ${(el.textContent || "").slice(0, 40)}`);
   }
