@@ -30,6 +30,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,7 +87,12 @@ def _start_server(home: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
 
 def _wait_done(page: Page, timeout_s: float = 180.0) -> float:
     """Milliseconds (page clock) at which the run that followed the last ``_WATCH`` ended."""
-    handle = page.wait_for_function(_DONE, timeout=timeout_s * 1000, polling=50)
+    try:
+        handle = page.wait_for_function(_DONE, timeout=timeout_s * 1000, polling=50)
+    except PlaywrightError:
+        page.screenshot(path="bench-pages-timeout.png")
+        print("script states seen:", page.evaluate("() => window.__runs"), "screenshot: bench-pages-timeout.png")
+        raise
     return float(handle.json_value())
 
 
@@ -130,11 +136,12 @@ def main() -> None:
                 figures: dict[str, list[float]] = {name: [] for name in PAGES}
                 for n in range(args.passes):
                     for name in PAGES[1:] + PAGES[:1]:
+                        print(f"  {name}…", end=" ", flush=True)
                         figures[name].append(_visit(page, name))
                         if args.shots and n == args.passes - 1:
                             args.shots.mkdir(parents=True, exist_ok=True)
                             page.screenshot(path=args.shots / f"{name.lower()}-{args.width}.png", full_page=True)
-                    print(f"pass {n + 1} done, load average: {_load()}")
+                    print(f"\npass {n + 1} done, load average: {_load()}")
                 browser.close()
         finally:
             proc.terminate()

@@ -69,9 +69,11 @@ curve.plotly_chart(k_curve_figure(report), key="k_curve")
 curve.plotly_chart(sizes_figure(report), key="segment_sizes")
 
 st.subheader("Profiles")
-for profile in report.profiles:
+# One tab per segment: the page opens with one profile's charts drawn instead of every segment's.
+tabs = st.tabs([f"{profile.id} · {profile.name}" for profile in report.profiles])
+for tab, profile in zip(tabs, report.profiles, strict=True):
     tint = colour(profile.id)
-    with st.container(border=True, key=f"segment_card_{profile.id}"):
+    with tab, st.container(border=True, key=f"segment_card_{profile.id}"):
         st.markdown(f"### :material/groups: {profile.id} · {profile.name}")
         demo = profile.demographics
         facts = [f"**{profile.size:,} users** ({profile.share:.0%})", f"{profile.events_per_user:.0f} events per user"]
