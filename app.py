@@ -5,8 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from core.workspace import WorkspaceError
-from ui import auth, state
+from ui import auth, state, warm_up
 from ui.resources import workspace
+from ui.timezone_prompt import ask_timezone
 
 st.set_page_config(
     page_title="Reach", page_icon="🌿", layout="wide"
@@ -58,4 +59,9 @@ pages = {
     "6 · Interaction": [st.Page("pages/inbox.py", title="Inbox", icon=":material/forum:")],
     "Settings": [st.Page("pages/settings.py", title="Settings", icon=":material/settings:")],
 }
-st.navigation(pages).run()
+page = st.navigation(pages)
+if ws.active_dataset_id() is not None:
+    warm_up.start(str(ws.home), ws.active_dataset_id())  # what the pages will ask, computed in the background
+ask_timezone(ws)
+state.show_notice("timezone_notice")
+page.run()

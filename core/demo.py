@@ -52,15 +52,20 @@ import logging
 import os
 import shutil
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
+from core import clock
 from core.audience.demo_groups import ACTIONS, GROUPS, PLATFORMS, REGIONS, SIGNATURE_TOPICS, TOPICS
 from core.clock import utc_now
 from core.content.registry import META_FILE, models_dir
 from core.feedback.inbox import seed_demo_mentions
+from core.feedback.results.metrics import SOURCE_SIMULATED
+from core.feedback.results.simulate import simulated_metrics
 from core.intake.ingest import ingest
 from core.workspace import Workspace
 from core.workspace import open_workspace as open_folder
@@ -78,12 +83,27 @@ __all__ = [
     "install_demo",
     "install_demo_model",
     "open_workspace",
+    "seed_demo_history",
     "write_demo_csvs",
 ]
 
 logger = logging.getLogger(__name__)
 
-#: The demo's trained writer (made by ``scripts/build_demo_model.py``), installed with the demo.
+#: The demo audience lives in Shanghai: its timestamps are local time there, and so are the
+#: hours its published history went out at.
+DEMO_TIMEZONE = "Asia/Shanghai"
+
+#: The operator's own past posts, labelled with the demo group they were written for.
+DEMO_POSTS = Path(__file__).resolve().parent / "data" / "demo_posts.csv"
+
+#: The demo's published history: weeks back, posts per segment a week, the templates each group's
+#: posts followed (two starters stay untried everywhere) and the local hour they went out at.
+_HISTORY_WEEKS = 3
+_HISTORY_PER_WEEK = 2
+_HISTORY_TEMPLATES = ("Tip", "Question", "Offer")
+_HISTORY_HOURS = {"young women": 21, "young men": 22, "middle-aged women": 7, "middle-aged men": 12, "seniors": 9}
+
+#: The trained writer (made by ``scripts/build_demo_model.py``), installed with the demo.
 DEMO_MODEL_DIR = Path(__file__).resolve().parent / "data" / "demo_model"
 
 
@@ -585,13 +605,16 @@ def _messy_events(demo: DemoData) -> pd.DataFrame:
     return combined.iloc[np.argsort(position, kind="stable")].reset_index(drop=True)
 
 
-def install_demo(workspace: Workspace, *, random_state: int = 7) -> int:
+def install_demo(workspace: Workspace, *, random_state: int = 7, with_history: bool | None = None) -> int:
     """Import the demo into ``workspace`` through the normal intake; return its dataset id.
 
     The demo goes through the same path as an upload (CSV files, detection, validation), so its
     validation report shows the planted mess being caught. The Inbox gets a few demo mentions
-    (authors ``demo_…``; replies to them go to the dry run).
+    (authors ``demo_…``; replies to them go to the dry run). ``with_history`` (default: true unless
+    ``REACH_DEMO_HISTORY=0``) adds a few weeks of published dry-run posts (:func:`seed_demo_history`).
     """
+    if with_history is None:
+        with_history = os.environ.get("REACH_DEMO_HISTORY", "1") != "0"
     demo = generate_demo(random_state=random_state)
     folder = workspace.new_tmp_dir("demo-")
     try:
@@ -601,10 +624,74 @@ def install_demo(workspace: Workspace, *, random_state: int = 7) -> int:
         shutil.rmtree(folder, ignore_errors=True)
     # a new user has no X keys, so nobody can mention them yet: a few demo mentions fill the Inbox
     seed_demo_mentions(workspace)
+    if with_history:  # Results, its heatmap and its recommendation have something to show on the first start
+        seed_demo_history(workspace)
     # the writer is ready when the demo opens: no page waits on training
     install_demo_model(workspace)
     logger.info("demo installed as dataset %d", report.dataset_id)
     return report.dataset_id
+
+
+def seed_demo_history(workspace: Workspace, *, now: datetime | None = None) -> list[int]:
+    """Give the demo a few weeks of published dry-run posts with simulated metrics; return their ids.
+
+    Each demo group gets ``_HISTORY_PER_WEEK`` posts a week for ``_HISTORY_WEEKS`` weeks before
+    ``now``, taken from the operator's own demo posts for that group, following one of three
+    starter templates, published on the dry run at the group's usual hour in Shanghai. Metrics are
+    simulated (stored with source ``simulated``, as every dry-run post's are) at a few points after
+    each post went out, so Results has a time series. Posts are labelled with the group they were
+    written for (as the demo posts are), not with the names the segmentation will generate.
+    """
+    now = (now or clock.now()).replace(microsecond=0)
+    tz = ZoneInfo(DEMO_TIMEZONE)
+    posts = pd.read_csv(DEMO_POSTS, encoding="utf-8")
+    rows = []
+    for g, group in enumerate(GROUPS):
+        texts = posts.loc[posts["segment"] == group, "text"].tolist()
+        for n in range(_HISTORY_WEEKS * _HISTORY_PER_WEEK):
+            day = (now.astimezone(tz) - timedelta(days=2 + n * 7 // _HISTORY_PER_WEEK + g % 2)).date()
+            local = datetime(day.year, day.month, day.day, _HISTORY_HOURS[group], 0, tzinfo=tz)
+            template = _HISTORY_TEMPLATES[(n + g) % len(_HISTORY_TEMPLATES)]
+            rows.append((texts[(n * 7) % len(texts)], group, template, clock.iso(local)))
+    rows.sort(key=lambda row: row[3])
+    ids = []
+    with workspace.connect() as con:
+        for number, (text, group, template, published) in enumerate(rows, start=1):
+            remote_id = f"dry-demo{number:04d}"
+            cursor = con.execute(
+                "INSERT INTO outbox (text, channel, segment, template, state, scheduled_at, created_at, updated_at, "
+                "approved_at, published_at, attempts, remote_id) VALUES (?, 'dry-run', ?, ?, 'published', ?, ?, ?, ?, "
+                "?, 1, ?)",
+                (text, group, template, published, published, published, published, published, remote_id),
+            )
+            con.execute(
+                "INSERT INTO dry_run_posts (remote_id, text, created_at) VALUES (?, ?, ?)", (remote_id, text, published)
+            )
+            ids.append(cursor.lastrowid)
+            con.executemany(
+                "INSERT INTO post_metrics (post_id, remote_id, fetched_at, likes, reposts, replies, quotes, "
+                "bookmarks, impressions, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _simulated_points(cursor.lastrowid, remote_id, group, template, published, now),
+            )
+        workspace.audit("demo.history", {"posts": len(ids)}, con=con)
+    return ids
+
+
+def _simulated_points(
+    post_id: int, remote_id: str, segment: str, template: str, published: str, now: datetime
+) -> list[tuple]:
+    """Simulated metrics of one demo post two hours, one day and three days after it went out, and now."""
+    start = datetime.fromisoformat(published)
+    moments = sorted({min(now, start + timedelta(hours=h)) for h in (2, 24, 72)} | {now})
+    local_hour = start.astimezone(ZoneInfo(DEMO_TIMEZONE)).hour
+    points = []
+    for moment in moments:
+        m = simulated_metrics(
+            post_id, segment=segment, template=template, published_at=start, now=moment, local_hour=local_hour
+        )
+        counts = (m[name] for name in ("likes", "reposts", "replies", "quotes", "bookmarks", "impressions"))
+        points.append((post_id, remote_id, clock.iso(moment), *counts, SOURCE_SIMULATED))
+    return points
 
 
 def install_demo_model(workspace: Workspace) -> str | None:
@@ -619,12 +706,15 @@ def install_demo_model(workspace: Workspace) -> str | None:
     return model_id
 
 
-def open_workspace(home: Path | str | None = None, *, with_demo: bool | None = None) -> Workspace:
+def open_workspace(
+    home: Path | str | None = None, *, with_demo: bool | None = None, with_history: bool | None = None
+) -> Workspace:
     """Open the workspace at ``home`` as the app and the CLI do, importing the demo on first start.
 
     ``with_demo`` defaults to true unless ``REACH_DEMO=0`` is set. The demo is installed once, and
     only into a workspace that has never held a dataset: deleting it later does not bring it back,
     and a workspace started without it never gets it imported over the operator's own data.
+    ``with_history`` is passed to :func:`install_demo`.
     """
     ws = open_folder(home)
     if with_demo is None:
@@ -632,7 +722,7 @@ def open_workspace(home: Path | str | None = None, *, with_demo: bool | None = N
     if ws.get_setting("demo_installed") is None:
         never_used = ws.get_setting("last_dataset_id") is None and not ws.datasets()
         if with_demo and never_used:
-            install_demo(ws)
+            install_demo(ws, with_history=with_history)
             ws.set_setting("demo_installed", utc_now())
         elif not never_used:
             ws.set_setting("demo_installed", "skipped")

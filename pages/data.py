@@ -63,7 +63,7 @@ if uploads:
     default_name = Path(uploads[0].name).stem
     name = st.text_input("Dataset name", value=default_name, key="import_name")
     if st.button(
-        f"Import {len(usable)} file{'s' if len(usable) != 1 else ''}",
+        f"Import {len(usable)} file{'s' if len(usable) != 1 else ''}" if usable else "Import",
         type="primary",
         disabled=not usable or len(usable) < len(plans),
         key="import_button",
@@ -117,11 +117,11 @@ table = pd.DataFrame(
     ]
 )
 st.dataframe(table, hide_index=True, column_config=COUNT_COLUMNS)
-left, right = st.columns([3, 1], vertical_alignment="bottom")
 names = {d.id: f"{d.name} (#{d.id})" for d in datasets}
-target = left.selectbox("Dataset", list(names), format_func=names.get, key="delete_target")
-if right.button("Delete…", key="delete_button"):
-    state.put("confirm_delete", target)
+# One active dataset, chosen in the sidebar: it is the one shown below and the one Delete… removes.
+current = ws.active_dataset_id()
+if current in names and st.button(f"Delete {names[current]}…", key="delete_button", icon=":material/delete:"):
+    state.put("confirm_delete", current)
 # Kept in session state so the dialog stays open across reruns until answered or dismissed.
 if state.get("confirm_delete") in names:
     confirm_delete(state.get("confirm_delete"))

@@ -25,7 +25,10 @@ lines += [
     "    classDef done fill:#d8eeda,stroke:#2e7d4f,color:#1f2a24",
     "    classDef todo fill:#fff6dc,stroke:#c9a227,color:#1f2a24",
 ]
-st.mermaid_chart("\n".join(lines), alt="The six steps of the Reach pipeline and their status")
+# Six boxes in a row are unreadable on a phone: there the step cards below, stacked, say the same.
+st.html("<style>@media (max-width: 640px) { .st-key-home_diagram { display: none; } }</style>")
+with st.container(key="home_diagram"):
+    st.mermaid_chart("\n".join(lines), alt="The six steps of the Reach pipeline and their status")
 
 next_step = next((s for s in steps if s.state == "todo"), None)
 if next_step is not None:

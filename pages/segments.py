@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.audience.segments import SegmentError
+from core.audience.segments import WEAK_SILHOUETTE, SegmentError
 from core.safe_csv import safe_csv
 from ui.audience_views import (
     actions_figure,
@@ -18,6 +18,7 @@ from ui.audience_views import (
     sizes_figure,
     stored_k,
     topics_figure,
+    weak_structure_advice,
 )
 from ui.resources import active_dataset_or_stop, workspace
 
@@ -59,6 +60,8 @@ m2.metric(
 )
 m3.metric("Users", f"{len(report.user_ids):,}")
 m4.metric("Features", report.n_features, help=", ".join(f"{name}: {len(cols)}" for name, cols in report.blocks.items()))
+if report.segmentation.silhouette < WEAK_SILHOUETTE:
+    st.warning(weak_structure_advice(report), icon=":material/warning:")
 
 chart, curve = st.columns([3, 2])
 chart.plotly_chart(map_figure(report), key="segment_map")
@@ -66,9 +69,11 @@ curve.plotly_chart(k_curve_figure(report), key="k_curve")
 curve.plotly_chart(sizes_figure(report), key="segment_sizes")
 
 st.subheader("Profiles")
-for profile in report.profiles:
+# One tab per segment: the page opens with one profile's charts drawn instead of every segment's.
+tabs = st.tabs([f"{profile.id} · {profile.name}" for profile in report.profiles])
+for tab, profile in zip(tabs, report.profiles, strict=True):
     tint = colour(profile.id)
-    with st.container(border=True, key=f"segment_card_{profile.id}"):
+    with tab, st.container(border=True, key=f"segment_card_{profile.id}"):
         st.markdown(f"### :material/groups: {profile.id} · {profile.name}")
         demo = profile.demographics
         facts = [f"**{profile.size:,} users** ({profile.share:.0%})", f"{profile.events_per_user:.0f} events per user"]
@@ -79,7 +84,12 @@ for profile in report.profiles:
         if demo.get("regions"):
             facts.append("mostly " + ", ".join(demo["regions"]))
         st.markdown(" · ".join(facts))
-        if profile.best_hours:
+        if profile.dates_only:
+            st.caption(
+                "Your timestamps carry dates only (every one at 00:00), so Reach cannot tell the best hours "
+                "to post and claims none; Targeting uses the hour you set. Busiest days are still counted."
+            )
+        elif profile.best_hours:
             slots = ", ".join(f"{day} {hour:02d}:00" for day, hour in profile.best_slots)
             st.markdown(
                 f"**Best posting hours:** {', '.join(f'{h:02d}:00' for h in profile.best_hours)} "
@@ -90,7 +100,7 @@ for profile in report.profiles:
         a, b = st.columns(2)
         a.plotly_chart(topics_figure(profile, tint), key=f"topics_{profile.id}")
         b.plotly_chart(radar_figure(profile, tint), key=f"radar_{profile.id}")
-        if profile.hour_weekday is not None:
+        if profile.hour_weekday is not None and not profile.dates_only:
             a, b = st.columns([2, 1])
             a.plotly_chart(heatmap_figure(profile, tint), key=f"heatmap_{profile.id}")
             if len(profile.action_mix):

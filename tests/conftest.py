@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,10 @@ import pytest
 
 from core.demo import open_workspace
 from core.workspace import Workspace
+
+# Tests start from the demo as it was before its published history: an empty outbox. Tests of the
+# history ask for it (``install_demo(..., with_history=True)``); apps they start inherit this.
+os.environ.setdefault("REACH_DEMO_HISTORY", "0")
 
 
 @pytest.fixture

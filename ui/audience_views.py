@@ -8,18 +8,44 @@ once without recomputing anything.
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import pickle
+import threading
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from core.audience import segments as segments_module
 from core.audience.features import WEEKDAYS, Behaviour, load_behaviour
 from core.audience.profiles import audience_phrase, public_phrases, save_public_phrase
 from core.audience.rules import RuleReport, run_rules
-from core.audience.segments import SegmentReport, last_run, rename_segment, run_segments, save_run, segment_names
+from core.audience.segments import (
+    WEAK_SILHOUETTE,
+    SegmentReport,
+    last_run,
+    rename_segment,
+    run_segments,
+    save_run,
+    segment_names,
+)
 from core.workspace import Workspace
 from ui.resources import workspace_at
+
+log = logging.getLogger(__name__)
+
+#: The Interests page's settings as it opens (computed ahead by ``ui.warm_up``).
+DEFAULT_RULES = {"min_support": 0.05, "min_confidence": 0.3, "max_len": 3, "algorithm": "fpgrowth", "segment": None}
+
+# A stored segment report is valid for the code that computed it: the audience step's sources name it.
+_CODE_VERSION = hashlib.sha256(
+    b"".join((Path(segments_module.__file__).parent / name).read_bytes() for name in ("segments.py", "features.py"))
+).hexdigest()[:12]
 
 PALETTE = [
     "#2e7d4f",
@@ -44,7 +70,41 @@ def _behaviour(home: str, dataset_id: int) -> Behaviour:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _segments(home: str, dataset_id: int, k: int | None) -> SegmentReport:
-    return run_segments(workspace_at(home), dataset_id, k=k, behaviour=_behaviour(home, dataset_id))
+    ws = workspace_at(home)
+    stored = _stored_report(ws, dataset_id, k)
+    if stored is not None:
+        return stored
+    report = run_segments(ws, dataset_id, k=k, behaviour=_behaviour(home, dataset_id))
+    _store_report(ws, report, k)
+    return report
+
+
+def _report_path(ws: Workspace, dataset_id: int, k: int | None) -> Path:
+    """Where a dataset's segment report is kept, named by the code that computed it (a change recomputes)."""
+    return ws.home / "cache" / f"segments-{dataset_id}-{k or 'auto'}-{_CODE_VERSION}.pickle"
+
+
+def _stored_report(ws: Workspace, dataset_id: int, k: int | None) -> SegmentReport | None:
+    """The report stored by an earlier run of this process or another, if any."""
+    path = _report_path(ws, dataset_id, k)
+    try:
+        with path.open("rb") as handle:
+            report = pickle.load(handle)  # written by this app into its own workspace, never uploaded
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # a torn or foreign file: compute again
+        log.warning("ignoring the stored segment report %s: %s", path.name, exc)
+        return None
+    return report if isinstance(report, SegmentReport) else None
+
+
+def _store_report(ws: Workspace, report: SegmentReport, k: int | None) -> None:
+    path = _report_path(ws, report.dataset_id, k)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part")
+    with partial.open("wb") as handle:
+        pickle.dump(report, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    partial.replace(path)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -74,15 +134,18 @@ def _rules(
 
 def segment_report(ws: Workspace, dataset_id: int, k: int | None) -> SegmentReport:
     """Segments of a dataset (cached), with a progress bar while they are computed, names applied."""
-    home = str(ws.home)
-    bar = st.progress(0.0, text="Reading the events…")
-    _behaviour(home, dataset_id)
-    bar.progress(
+    bar = st.progress(
         0.3,
         text="Finding segments: building features and trying k = 2 … 12…" if k is None else f"Finding {k} segments…",
     )
-    report = _segments(home, dataset_id, k)
+    report = segment_report_cached(ws, dataset_id, k)
     bar.empty()
+    return report
+
+
+def segment_report_cached(ws: Workspace, dataset_id: int, k: int | None) -> SegmentReport:
+    """Segments of a dataset from the cache (computed on a miss), the run stored, names applied; no output."""
+    report = _segments(str(ws.home), dataset_id, k)
     stored = last_run(ws, dataset_id)
     if stored is None or stored["k"] != report.k or stored["summary"].get("auto") != report.segmentation.auto:
         save_run(ws, report)
@@ -108,9 +171,46 @@ def rule_report(
     segment: int | None,
 ) -> RuleReport:
     """Rules (cached) with a spinner; per-segment rules use the latest segmentation's k."""
-    k = stored_k(ws, dataset_id)
     with st.spinner("Mining interest rules…"):
-        return _rules(str(ws.home), dataset_id, min_support, min_confidence, max_len, algorithm, segment, k)
+        return rule_report_cached(
+            ws,
+            dataset_id,
+            min_support=min_support,
+            min_confidence=min_confidence,
+            max_len=max_len,
+            algorithm=algorithm,
+            segment=segment,
+        )
+
+
+def rule_report_cached(
+    ws: Workspace,
+    dataset_id: int,
+    *,
+    min_support: float,
+    min_confidence: float,
+    max_len: int | None,
+    algorithm: str,
+    segment: int | None,
+) -> RuleReport:
+    """Rules from the cache (mined on a miss); per-segment rules use the latest segmentation's k; no output."""
+    k = stored_k(ws, dataset_id)
+    return _rules(str(ws.home), dataset_id, min_support, min_confidence, max_len, algorithm, segment, k)
+
+
+def weak_structure_advice(report: SegmentReport) -> str:
+    """What a low silhouette means for the operator, and what to try instead."""
+    silhouette = report.segmentation.silhouette
+    what = (
+        "try a fixed number of segments (fewer often separate better)"
+        if report.segmentation.auto
+        else "try another number of segments, or Automatic"
+    )
+    return (
+        f"The silhouette is {silhouette:.2f}, below {WEAK_SILHOUETTE}: these segments overlap more than they "
+        f"differ, so read their names and profiles as loose tendencies rather than distinct groups. To do "
+        f"better, {what}, or import more data (more events per person, or a user table with age and gender)."
+    )
 
 
 # -- figures ------------------------------------------------------------------------------------
@@ -207,6 +307,7 @@ def sizes_figure(report: SegmentReport) -> go.Figure:
     fig.update_layout(
         title="Segment sizes", height=60 + 36 * len(profiles), margin={"t": 40, "b": 10, "l": 10, "r": 10}
     )
+    fig.update_yaxes(automargin=True)  # long names push the bars over instead of being cut at the left
     return fig
 
 
@@ -228,13 +329,15 @@ def topics_figure(profile, colour_hex: str) -> go.Figure:
     )
     fig.add_vline(x=1.0, line={"color": "#999999", "dash": "dot"})
     fig.update_layout(title="Topics vs. everyone (lift)", height=280, margin={"t": 40, "b": 10, "l": 10, "r": 10})
+    fig.update_yaxes(automargin=True)
     return fig
 
 
 def radar_figure(profile, colour_hex: str) -> go.Figure:
     """Topic shares of the segment against all users on the topics that matter most to it."""
     top = profile.topics.sort_values("share", ascending=False).head(8)
-    theta = [*top["topic"], top["topic"].iloc[0]]
+    labels = [_wrap(str(t), 12) for t in top["topic"]]
+    theta = [*labels, labels[0]]
     fig = go.Figure()
     fig.add_trace(
         go.Scatterpolar(
@@ -254,8 +357,8 @@ def radar_figure(profile, colour_hex: str) -> go.Figure:
         title="Share of events by topic",
         height=280,
         showlegend=False,
-        polar={"radialaxis": {"tickformat": ".0%"}},
-        margin={"t": 40, "b": 20, "l": 40, "r": 40},
+        polar={"radialaxis": {"tickformat": ".0%"}, "angularaxis": {"tickfont": {"size": 11}}},
+        margin={"t": 60, "b": 40, "l": 80, "r": 80},  # room for the topic names around the circle
     )
     return fig
 
@@ -288,6 +391,7 @@ def actions_figure(profile, colour_hex: str) -> go.Figure:
     fig.update_layout(
         title="Action mix", height=250, margin={"t": 40, "b": 10, "l": 10, "r": 10}, yaxis={"tickformat": ".0%"}
     )
+    fig.update_xaxes(automargin=True)  # rotated action names stay in the chart
     return fig
 
 
@@ -333,7 +437,8 @@ def network_figure(rules: pd.DataFrame, *, max_rules: int = 60) -> go.Figure:
         for item in (*row.antecedents, *row.consequents):
             support[item] = max(support.get(item, 0.0), float(row.support))
     nodes = sorted(support)
-    pos = _spring_layout(nodes, edges)
+    pos = _spread_labels(_spring_layout(nodes, edges))
+    xs, ys = [float(pos[n][0]) for n in nodes], [float(pos[n][1]) for n in nodes]
     fig = go.Figure()
     for (a, c), lift in edges.items():
         fig.add_trace(
@@ -352,7 +457,8 @@ def network_figure(rules: pd.DataFrame, *, max_rules: int = 60) -> go.Figure:
             y=[pos[n][1] for n in nodes],
             mode="markers+text",
             text=nodes,
-            textposition="top center",
+            # names beside the node, pointing away from the middle: chains of nodes do not cover them
+            textposition=["middle left" if pos[n][0] < 0 else "middle right" for n in nodes],
             showlegend=False,
             marker={
                 "size": [12 + 40 * support[n] for n in nodes],
@@ -365,8 +471,9 @@ def network_figure(rules: pd.DataFrame, *, max_rules: int = 60) -> go.Figure:
     fig.update_layout(
         title=f"Interest network (strongest {len(top)} one-to-one rules)",
         height=520,
-        xaxis={"visible": False},
-        yaxis={"visible": False},
+        # room for the names beside the outermost nodes, and for the nodes the spreading pushed out
+        xaxis={"visible": False, "range": [min(xs, default=0) - 1.0, max(xs, default=0) + 1.0]},
+        yaxis={"visible": False, "range": [min(ys, default=0) - 0.15, max(ys, default=0) + 0.15]},
         margin={"t": 50, "b": 10, "l": 10, "r": 10},
     )
     return fig
@@ -394,6 +501,51 @@ def _spring_layout(nodes: list[str], edges: dict[tuple[str, str], float], iterat
         xy += move / length * np.minimum(length, temperature)
         temperature *= 0.98
     return {node: xy[index[node]] for node in nodes}
+
+
+def _spread_labels(pos: dict, *, iterations: int = 200) -> dict:
+    """Positions scaled to [-1, 1] and pushed apart until no two labels' boxes overlap (or it gives up).
+
+    A node and its name beside it take about 0.03 of the x range per character (plus the marker)
+    and 0.12 of the y range; two nodes whose boxes overlap move apart along the shorter overlap.
+    """
+    if len(pos) < 2:
+        return pos
+    names = list(pos)
+    xy = np.array([pos[n] for n in names], dtype=float)
+    xy = (xy - xy.mean(axis=0)) / np.maximum(np.abs(xy - xy.mean(axis=0)).max(axis=0), 1e-9)
+    half_width = np.array([0.015 * len(n) + 0.05 for n in names])
+    half_height = 0.06
+    for _ in range(iterations):
+        moved = False
+        for i in range(len(names)):
+            for j in range(i + 1, len(names)):
+                dx, dy = xy[j] - xy[i]
+                over_x = half_width[i] + half_width[j] - abs(dx)
+                over_y = 2 * half_height - abs(dy)
+                if over_x <= 0 or over_y <= 0:
+                    continue
+                moved = True
+                if over_y < over_x:  # a small step apart vertically clears it
+                    step = np.array([0.0, (over_y / 2 + 0.005) * (1 if dy >= 0 else -1)])
+                else:
+                    step = np.array([(over_x / 2 + 0.005) * (1 if dx >= 0 else -1), 0.0])
+                xy[i] -= step
+                xy[j] += step
+        if not moved:
+            break
+    return {n: xy[i] for i, n in enumerate(names)}
+
+
+def _wrap(text: str, width: int) -> str:
+    """``text`` broken onto lines of about ``width`` characters at spaces (Plotly's ``<br>``)."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
 
 
 def name_form(ws: Workspace, dataset_id: int, k: int, profile) -> None:

@@ -87,6 +87,21 @@ def _reinspect(path: Path, display_name: str, kind: str) -> FileInspection | Non
         return None
 
 
+def _mapping_rows(files: list[dict]) -> pd.DataFrame:
+    """One row per file and mapped column, readable at any width (a joined list was cut off in a cell)."""
+    rows = [
+        {"file": f["file"], "Reach column": canonical, "column in the file": source}
+        for f in files
+        for canonical, source in f["mapping"].items()
+    ]
+    rows += [
+        {"file": f["file"], "Reach column": "item", "column in the file": "one basket per line (every field)"}
+        for f in files
+        if not f["mapping"]
+    ]
+    return pd.DataFrame(rows, columns=["file", "Reach column", "column in the file"])
+
+
 def _mapping_editor(info: FileInspection, kind: str, key: str) -> dict[str, str]:
     st.markdown("**Column mapping** — which column of the file is which")
     options = [NONE, *info.columns]
@@ -127,7 +142,6 @@ def render_report(report: dict, rejected: pd.DataFrame) -> None:
                         "accepted": f["rows_accepted"],
                         "rejected": f["rows_rejected"],
                         "duplicates": f["duplicates_removed"],
-                        "mapping": ", ".join(f"{k} ← {v}" for k, v in f["mapping"].items()) or "one basket per line",
                         "notes": "; ".join(f.get("notes", [])),
                     }
                     for f in files
@@ -136,6 +150,8 @@ def render_report(report: dict, rejected: pd.DataFrame) -> None:
             hide_index=True,
             column_config=COUNT_COLUMNS,
         )
+        st.markdown("**Column mapping** — which column of each file became which of Reach's")
+        st.dataframe(_mapping_rows(files), hide_index=True)
     if not report["reasons"]:
         st.success("Every row was accepted or was an exact duplicate.")
         return

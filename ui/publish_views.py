@@ -274,7 +274,7 @@ def render_outbox(ws: Workspace, settings: PublishSettings) -> None:
         if p.state in (OutboxState.APPROVED, OutboxState.SCHEDULED) and (p.due_at or "") <= clock.utc_now()
     ]
     left, right = st.columns([4, 1], vertical_alignment="bottom")
-    shown = left.segmented_control(
+    shown = left.pills(  # pills wrap onto a second line on a narrow screen
         "Filter by state (none selected: all)",
         [str(s) for s in OutboxState],
         selection_mode="multi",

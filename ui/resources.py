@@ -75,10 +75,15 @@ def cached_profiles(
     interest-rule angles mined once per run). Names are read from the workspace on every call,
     outside the cache, so a segment renamed on the Segments page shows at once.
     """
+    with st.spinner(spinner):
+        return profiles_cached(ws, with_angles=with_angles)
+
+
+def profiles_cached(ws: Workspace, *, with_angles: bool = True) -> list[SegmentProfile]:
+    """:func:`cached_profiles` without a spinner (for the thread that computes ahead)."""
     current = segment_profiles(ws)  # the stored run's segments and names; no rules mined
     dataset_id = ws.active_dataset_id()
     run = last_run(ws, dataset_id) if dataset_id is not None else None
-    with st.spinner(spinner):
-        cached = _profiles(str(ws.home), dataset_id, run["created_at"] if run else None, with_angles)
+    cached = _profiles(str(ws.home), dataset_id, run["created_at"] if run else None, with_angles)
     names = {p.id: p.name for p in current}
     return [replace(p, name=names.get(p.id, p.name)) for p in cached]

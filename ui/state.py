@@ -16,6 +16,7 @@ DEFAULTS: dict[str, Any] = {
     "staged_uploads": {},  # file id -> where ui.data_views.stage_upload keeps the upload on disk
     "confirm_delete": None,  # dataset id waiting for confirmation
     "sidebar_dataset": None,  # widget: the active-dataset selector in the sidebar
+    "timezone_notice": None,  # (kind, message) after the time zone was chosen, shown once
     "publish_notice": None,  # (kind, message) left by a Publish-page action, shown once
     "settings_notice": None,  # (kind, message) left by a Settings-page action, shown once
     "publish_confirm": None,  # post id waiting in the "Publish now?" dialog

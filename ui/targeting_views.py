@@ -59,7 +59,11 @@ def _reach_text(rule: Rule, aud: Audience) -> str:
     hits = [s for s in aud.segments if rule.reaches(s)]
     if not hits:
         return "nobody"
-    best = " (best hour)" if rule.hour is None else ""
+    best = ""
+    if rule.hour is None:  # a dataset without times of day has no best hour: say the hour is a default
+        best = (
+            " (best hour)" if all(s.best_hour is not None for s in hits) else " (default: no time of day in the data)"
+        )
     if rule.segment_id is not None:
         return f"{rule.hour_for(hits[0]):02d}:00{best}"
     return ", ".join(f"{s.id} at {rule.hour_for(s):02d}:00" for s in hits) + best

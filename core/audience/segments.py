@@ -57,6 +57,15 @@ Progress = Callable[[float, str], None]
 
 AGE_BANDS: tuple[tuple[int, int], ...] = ((0, 17), (18, 29), (30, 44), (45, 54), (55, 64), (65, 200))
 MAX_MAP_POINTS = 20_000
+#: Below this silhouette the segments overlap more than they differ (the usual reading for
+#: behaviour data): the pages say so and suggest a fixed k or more data.
+WEAK_SILHOUETTE = 0.2
+#: A topic can name a segment (and be one of its top topics) only when this share of the segment's
+#: members engaged with it and, across the dataset, at least ``MIN_TOPIC_USERS`` users or
+#: ``MIN_TOPIC_USER_SHARE`` of them did: a rare tag with a huge lift says nothing about a group.
+MIN_TOPIC_MEMBER_SHARE = 0.05
+MIN_TOPIC_USERS = 20
+MIN_TOPIC_USER_SHARE = 0.01
 
 
 class SegmentError(ValueError):
@@ -322,6 +331,8 @@ class SegmentProfile:
     all events), ``lift`` (share / overall), ``users`` (share of members with the topic).
     ``hour_weekday`` is 7 × 24 event counts (Monday first) or None without timestamps;
     ``best_hours`` the three busiest hours, ``best_slots`` the three busiest (weekday, hour) pairs.
+    ``dates_only`` is true when the timestamps carry dates only (every one at midnight): then
+    there are no best hours or slots, only busiest weekdays.
     """
 
     id: int
@@ -337,6 +348,7 @@ class SegmentProfile:
     best_slots: list[tuple[str, int]]
     events_per_user: float
     generated_name: str = ""
+    dates_only: bool = False
 
     def as_json(self) -> dict:
         """The CLI's view of a segment (``id``, ``name``, ``size``, ``top_topics``)."""
@@ -350,19 +362,34 @@ def _segment_sums(indicator: sparse.csr_matrix, values) -> np.ndarray:
 
 
 def _topic_table(
-    names: list[str], sums: np.ndarray, overall_share: np.ndarray, users: np.ndarray, n_top: int
+    names: list[str],
+    sums: np.ndarray,
+    overall_share: np.ndarray,
+    users: np.ndarray,
+    n_top: int,
+    common: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
-    """One segment's topics (share, overall, lift, users; most distinguishing first) and its top ``n_top``."""
+    """One segment's topics (share, overall, lift, users; most distinguishing first) and its top ``n_top``.
+
+    Only topics that are ``common`` in the dataset and reach ``MIN_TOPIC_MEMBER_SHARE`` of the
+    segment's members can be top topics.
+    """
     seg_total = sums.sum()
     share = sums / seg_total if seg_total > 0 else np.zeros_like(overall_share)
     lift = np.divide(share, overall_share, out=np.zeros_like(share), where=overall_share > 0)
     topics = pd.DataFrame({"topic": names, "share": share, "overall": overall_share, "lift": lift, "users": users})
+    eligible = users >= MIN_TOPIC_MEMBER_SHARE
+    if common is not None:
+        eligible &= common
     score = np.where(lift > 1.0, share * np.log(np.maximum(lift, 1e-12)), -np.inf)
-    topics = topics.assign(score=score).sort_values(["score", "share"], ascending=False, kind="stable")
-    top = topics.loc[topics["score"] > -np.inf, "topic"].head(n_top).tolist()
-    if not top:  # a segment that is average in everything: name it by its biggest topics
-        top = topics.sort_values("share", ascending=False, kind="stable")["topic"].head(n_top).tolist()
-    return topics.drop(columns="score").reset_index(drop=True), top
+    topics = topics.assign(score=score, eligible=eligible).sort_values(
+        ["score", "share"], ascending=False, kind="stable"
+    )
+    top = topics.loc[(topics["score"] > -np.inf) & topics["eligible"], "topic"].head(n_top).tolist()
+    if not top:  # a segment that is average in everything: name it by its biggest common topics
+        by_share = topics[topics["eligible"]].sort_values("share", ascending=False, kind="stable")
+        top = by_share["topic"].head(n_top).tolist()
+    return topics.drop(columns=["score", "eligible"]).reset_index(drop=True), top
 
 
 def profile_segments(behaviour: Behaviour, segmentation: Segmentation, *, n_top: int = 4) -> list[SegmentProfile]:
@@ -370,7 +397,9 @@ def profile_segments(behaviour: Behaviour, segmentation: Segmentation, *, n_top:
 
     Distinguishing topics are those the segment engages with more than everyone else does
     (lift > 1), ranked by ``share × log(lift)`` so a topic must be both big in the segment and
-    special to it; a niche topic with a huge lift but 0.5 % of the segment's events does not lead.
+    special to it; a niche topic with a huge lift but 0.5 % of the segment's events does not lead,
+    and a topic too rare to mean something (see ``MIN_TOPIC_USERS``) never names a segment.
+    Timestamps that are all at midnight carry dates only: the profiles then claim no best hours.
     """
     labels = segmentation.labels
     k = segmentation.k
@@ -385,11 +414,14 @@ def profile_segments(behaviour: Behaviour, segmentation: Segmentation, *, n_top:
     action_sums = _segment_sums(indicator, behaviour.action_counts) if behaviour.actions else np.zeros((k, 0))
     slot_sums = _segment_sums(indicator, behaviour.slot_counts) if behaviour.has_time else None
     events = np.bincount(labels, weights=behaviour.n_events, minlength=k)
+    users_with_topic = topic_users.sum(axis=0)
+    common = users_with_topic >= min(max(MIN_TOPIC_USERS, MIN_TOPIC_USER_SHARE * n), n)
+    dates_only = slot_sums is not None and not slot_sums.reshape(k, 7, 24)[:, :, 1:].any()
 
     profiles = []
     for s in range(k):
         topics, top = _topic_table(
-            behaviour.topics, topic_sums[s], overall_share, topic_users[s] / max(sizes[s], 1), n_top
+            behaviour.topics, topic_sums[s], overall_share, topic_users[s] / max(sizes[s], 1), n_top, common
         )
         members = labels == s
         demo = _demographics_summary(behaviour.users, members)
@@ -399,7 +431,7 @@ def profile_segments(behaviour: Behaviour, segmentation: Segmentation, *, n_top:
             else pd.Series(dtype="float64")
         )
         grid = slot_sums[s].reshape(7, 24) if slot_sums is not None else None
-        best_hours, best_slots = _best_times(grid)
+        best_hours, best_slots = ([], []) if dates_only else _best_times(grid)
         profiles.append(
             SegmentProfile(
                 id=s,
@@ -414,6 +446,7 @@ def profile_segments(behaviour: Behaviour, segmentation: Segmentation, *, n_top:
                 best_hours=best_hours,
                 best_slots=best_slots,
                 events_per_user=float(events[s] / max(sizes[s], 1)),
+                dates_only=dates_only,
             )
         )
     names = _unique_names([_generated_name(p) for p in profiles])

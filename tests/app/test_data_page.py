@@ -83,7 +83,9 @@ def test_broken_upload_shows_error_and_keeps_workspace(app: AppTest, workspace_h
 
 def test_delete_asks_first(app: AppTest, workspace_home: Path) -> None:
     _open_data_page(app)
-    next(b for b in app.button if b.label == "Delete…").click().run()
+    delete = app.button(key="delete_button")
+    assert delete.label == "Delete Demo · health-food shop (#1)…"  # the active dataset, as the sidebar names it
+    delete.click().run()
     assert [d.id for d in open_workspace(workspace_home, with_demo=False).datasets()] == [1]
     app.button(key="confirm_delete_yes").click().run()
     assert not app.exception, app.exception

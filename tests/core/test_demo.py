@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import StandardScaler
 
+from core.delivery import outbox as publish
 from core.demo import (
     ACTIONS,
     GROUPS,
@@ -23,8 +25,12 @@ from core.demo import (
     DemoData,
     demo_mess_counts,
     generate_demo,
+    open_workspace,
+    seed_demo_history,
     write_demo_csvs,
 )
+from core.feedback import results
+from core.workspace import Workspace
 
 END = "2026-09-30"
 DAYS = 90
@@ -242,3 +248,24 @@ def test_any_small_demo_keeps_its_contract(n_users: int, days: int, random_state
     assert demo.events["timestamp"].max() < pd.Timestamp("2026-03-02")
     assert not demo.events.duplicated().any()
     assert np.array_equal(demo.truth.value_counts().sort_index().index, sorted(GROUPS))
+
+
+def test_demo_history_is_a_few_weeks_of_simulated_dry_run_posts(workspace: Workspace) -> None:
+    now = datetime(2026, 10, 20, 12, 0, tzinfo=UTC)
+    ids = seed_demo_history(workspace, now=now)
+    posts = publish.list_posts(workspace)
+    assert sorted(p.id for p in posts) == sorted(ids) and len(ids) == 30
+    assert {p.state for p in posts} == {"published"} and {p.channel for p in posts} == {"dry-run"}
+    assert {p.segment for p in posts} == set(GROUPS)
+    published = [datetime.fromisoformat(p.published_at) for p in posts]
+    assert now - timedelta(days=22) <= min(published) and max(published) < now
+    assert len({p.text for p in posts}) == 30  # the operator's own demo posts, none twice
+    found = results.results(workspace)
+    assert found.simulated and set(found.posts["source"]) == {"simulated"}
+    assert set(found.by_template["template"]) == {"Tip", "Question", "Offer"}
+    assert {r.segment for r in found.recommendations} == set(GROUPS)
+
+
+def test_the_first_start_brings_the_history(tmp_path: Path) -> None:
+    ws = open_workspace(tmp_path / "workspace", with_demo=True, with_history=True)
+    assert len(publish.list_posts(ws)) == 30 and results.results(ws).recommendations
