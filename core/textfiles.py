@@ -29,8 +29,10 @@ from charset_normalizer import from_bytes
 __all__ = [
     "DELIMITERS",
     "DELIMITER_NAMES",
+    "MAX_FIELD_CHARS",
     "SAMPLE_BYTES",
     "TextFileError",
+    "binary_file_message",
     "clean_header",
     "decode_sample",
     "detect_encoding",
@@ -43,6 +45,9 @@ __all__ = [
 ]
 
 SAMPLE_BYTES = 256 * 1024
+# The longest field Reach reads; a longer one is a broken quote or a file pasted into a cell. Below
+# the csv module's own limit (131,072), so the sample never trips it.
+MAX_FIELD_CHARS = 100_000
 DELIMITERS = (",", ";", "\t", "|")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 # Encodings charset-normalizer may choose from: what behaviour exports are actually written in.
@@ -86,6 +91,11 @@ def _newline_bytes(head: bytes) -> bytes:
         return "\n".encode("utf-16-be")
     order = _utf16_by_nul_bytes(head)
     return "\n".encode(order) if order else b"\n"
+
+
+def binary_file_message(name: str) -> str:
+    """What a file with NUL bytes in its text is told, wherever in the file they are."""
+    return f"{name} looks like a binary file, not a CSV export (it contains NUL bytes); export it as CSV text"
 
 
 def _utf16_by_nul_bytes(sample: bytes) -> str | None:
@@ -164,9 +174,7 @@ def detect_encoding(sample: bytes, *, name: str = "file") -> str:
         order = _utf16_by_nul_bytes(sample)
         if order:
             return order
-        raise TextFileError(
-            f"{name} looks like a binary file, not a CSV export (it contains NUL bytes); export it as CSV text"
-        )
+        raise TextFileError(binary_file_message(name))
     try:
         sample.decode("utf-8")
         return "utf-8"
@@ -230,8 +238,8 @@ def decode_sample(sample: bytes, encoding: str, *, name: str) -> str:
 
 
 def non_blank_lines(text: str, limit: int = 200) -> list[str]:
-    """The first ``limit`` lines of ``text`` that hold more than blanks."""
-    lines = [line for line in text.splitlines() if line.strip()]
+    """The first ``limit`` lines of ``text`` that hold more than blanks, each cut to :data:`MAX_FIELD_CHARS`."""
+    lines = [line[:MAX_FIELD_CHARS] for line in text.splitlines() if line.strip()]
     return lines[:limit]
 
 
