@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.workspace import WorkspaceError
 from ui import auth, state
+from ui.outside_text import md
 from ui.resources import workspace
 
 st.set_page_config(
@@ -26,7 +27,7 @@ def _activate_chosen() -> None:
     try:
         ws.activate(state.get("sidebar_dataset"))
     except WorkspaceError as exc:
-        st.toast(str(exc))
+        st.toast(md(exc))
 
 
 with st.sidebar:

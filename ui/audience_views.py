@@ -19,6 +19,7 @@ from core.audience.profiles import audience_phrase, public_phrases, save_public_
 from core.audience.rules import RuleReport, run_rules
 from core.audience.segments import SegmentReport, last_run, rename_segment, run_segments, save_run, segment_names
 from core.workspace import Workspace
+from ui.outside_text import md
 from ui.resources import workspace_at
 
 PALETTE = [
@@ -405,7 +406,7 @@ def name_form(ws: Workspace, dataset_id: int, k: int, profile) -> None:
             "Name",
             value=profile.name,
             max_chars=80,
-            help=f"For you, never in posts. Generated: {profile.generated_name}. Empty restores it.",
+            help=f"For you, never in posts. Generated: {md(profile.generated_name)}. Empty restores it.",
         )
         new_phrase = c2.text_input(
             "In posts, call them",

@@ -20,6 +20,7 @@ from core.audience.segments import last_run
 from core.demo import open_workspace
 from core.workspace import DatasetInfo, Workspace, WorkspaceError, default_home
 from ui import auth
+from ui.outside_text import md
 
 
 @st.cache_resource(show_spinner="Preparing the workspace (the first start imports the demo)…")
@@ -55,7 +56,7 @@ def active_dataset_or_stop(ws: Workspace) -> DatasetInfo:
     try:
         return ws.dataset()
     except WorkspaceError as exc:
-        st.info(str(exc))
+        st.info(md(exc))
         st.stop()
         raise  # st.stop() ends the script run; this line only satisfies the type checker
 

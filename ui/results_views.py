@@ -22,6 +22,7 @@ from core.feedback.results import CSV_COLUMNS, REQUIRED_COLUMNS, Recommendation,
 from core.workspace import Workspace
 from ui import state
 from ui.data_views import stage_upload
+from ui.outside_text import md
 
 NONE = "— none —"
 _SOURCE_LABELS = {"simulated": "simulated", "csv": "imported CSV"}  # sources that are not a channel
@@ -135,25 +136,25 @@ def card_text(rec: Recommendation) -> str:
     """What a recommendation card says: the pick, how sure, and what is still untried."""
     leader = rec.leader
     if rec.settled and leader.template == rec.template:
-        text = f"Use **{rec.template}** next — {rec.probability_best:.0%} chance it is the best template."
+        text = f"Use **{md(rec.template)}** next — {rec.probability_best:.0%} chance it is the best template."
     elif rec.settled:
         text = (
-            f"**{leader.template}** is very likely the best ({leader.probability_best:.0%}). This time Thompson "
-            f"sampling tries **{rec.template}** ({rec.probability_best:.0%}) to keep checking; choose "
-            f"{leader.template} on Targeting if you prefer."
+            f"**{md(leader.template)}** is very likely the best ({leader.probability_best:.0%}). This time Thompson "
+            f"sampling tries **{md(rec.template)}** ({rec.probability_best:.0%}) to keep checking; choose "
+            f"{md(leader.template)} on Targeting if you prefer."
         )
     else:
         text = (
-            f"Not enough data yet to be sure. Thompson sampling suggests **{rec.template}** next "
+            f"Not enough data yet to be sure. Thompson sampling suggests **{md(rec.template)}** next "
             f"({rec.probability_best:.0%} chance it is the best)"
         )
         text += (
             "."
             if leader.template == rec.template
-            else f"; so far **{leader.template}** leads with {leader.probability_best:.0%}."
+            else f"; so far **{md(leader.template)}** leads with {leader.probability_best:.0%}."
         )
     if rec.untried:
-        text += f" Untried here, so still possible: {', '.join(rec.untried)}."
+        text += f" Untried here, so still possible: {', '.join(map(md, rec.untried))}."
     return text
 
 
@@ -168,7 +169,7 @@ def render_recommendations(recs: list[Recommendation]) -> None:
     columns = st.columns(2)
     for i, rec in enumerate(recs):
         with columns[i % 2].container(border=True):
-            st.markdown(f"**{rec.segment}**" + (" · simulated metrics" if rec.simulated else ""))
+            st.markdown(f"**{md(rec.segment)}**" + (" · simulated metrics" if rec.simulated else ""))
             st.markdown(card_text(rec))
             for odds in sorted(rec.candidates, key=lambda c: -c.probability_best):
                 evidence = (
@@ -374,7 +375,7 @@ def render_import(ws: Workspace) -> None:
     try:
         preview = results.inspect_engagement_csv(path, mapping=overrides, name=upload.name)
     except ResultsError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(md(exc), icon=":material/error:")
         return
     st.caption(
         f"{preview.rows:,} rows · {preview.encoding} · delimiter {preview.delimiter!r} · "
@@ -392,7 +393,7 @@ def render_import(ws: Workspace) -> None:
         )
     st.dataframe(preview.sample, hide_index=True, key="results_import_preview")
     for note in preview.notes:
-        st.caption(f"Note: {note}.")
+        st.caption(f"Note: {md(note)}.")
     if preview.missing:
         st.error(
             f"Choose the {' and '.join(preview.missing)} column (columns found: {', '.join(preview.columns)}).",
