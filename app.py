@@ -17,6 +17,9 @@ state.init()
 if auth.exposed_without_login():
     auth.explain_login_setup()
     st.stop()
+if auth.exposed_without_upload_gate():
+    auth.explain_upload_gate()
+    st.stop()
 if not auth.gate():
     st.stop()
 

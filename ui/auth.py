@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.auth import verify_password
 from ui import state
+from ui.upload_gate import allow_session, gate_installed
 
 
 def _password_hash() -> str | None:
@@ -16,6 +17,11 @@ def _password_hash() -> str | None:
     except Exception:  # no secrets file at all: nothing configured there
         configured = None
     return configured or os.environ.get("REACH_PASSWORD_HASH") or None
+
+
+def password_configured() -> bool:
+    """Whether a login is required (a password hash is configured)."""
+    return _password_hash() is not None
 
 
 def gate() -> bool:
@@ -29,6 +35,7 @@ def gate() -> bool:
         if st.form_submit_button("Sign in", type="primary"):
             if verify_password(password, stored):
                 state.put("authenticated", True)
+                allow_session()
                 st.rerun()
             st.error("That password is not right.")
     return False
@@ -42,9 +49,31 @@ def exposed_without_login() -> bool:
 
     An unset ``server.address`` means every interface, so it counts as exposed.
     """
+    return not _loopback() and _password_hash() is None
+
+
+def _loopback() -> bool:
+    """Whether the server listens on this machine only (an unset ``server.address`` means every interface)."""
     address = (st.get_option("server.address") or "").strip().strip("[]")
-    loopback = address in LOOPBACK or address.startswith("127.")
-    return not loopback and _password_hash() is None
+    return address in LOOPBACK or address.startswith("127.")
+
+
+def exposed_without_upload_gate() -> bool:
+    """True when the server listens beyond this machine but was not started through ``serve.py``.
+
+    Only the upload gate keeps a visitor who has not logged in from uploading files.
+    """
+    return not _loopback() and not gate_installed()
+
+
+def explain_upload_gate() -> None:
+    """The only page served while the app is exposed without the upload gate."""
+    st.title("Start Reach with serve.py")
+    st.error(
+        "This server listens on a network address other than 127.0.0.1 but was started with "
+        "`streamlit run app.py`, which lets visitors who have not logged in upload files. "
+        "Start it with `streamlit run serve.py` (see the README's security section)."
+    )
 
 
 def explain_login_setup() -> None:
@@ -71,4 +100,8 @@ def page_allowed() -> bool:
     ``/publish`` straight from the ``pages/`` folder (its multipage v1 fallback), without
     ``app.py`` and so without the gate above; the pages must therefore check for themselves.
     """
-    return not exposed_without_login() and (_password_hash() is None or bool(state.get("authenticated")))
+    return (
+        not exposed_without_login()
+        and not exposed_without_upload_gate()
+        and (_password_hash() is None or bool(state.get("authenticated")))
+    )
