@@ -7,7 +7,7 @@ import streamlit as st
 from core.workspace import WorkspaceError
 from ui import auth, state
 from ui.outside_text import md
-from ui.resources import workspace
+from ui.resources import workspace, workspace_for_login
 
 st.set_page_config(
     page_title="Reach", page_icon="🌿", layout="wide"
@@ -20,7 +20,7 @@ if auth.exposed_without_login():
 if auth.exposed_without_upload_gate():
     auth.explain_upload_gate()
     st.stop()
-if not auth.gate():
+if not auth.gate(workspace_for_login()):
     st.stop()
 
 ws = workspace()

@@ -7,6 +7,8 @@ import os
 import streamlit as st
 
 from core.auth import verify_password
+from core.login import login_wait, record_login
+from core.workspace import Workspace
 from ui import state
 from ui.upload_gate import allow_session, gate_installed
 
@@ -24,20 +26,33 @@ def password_configured() -> bool:
     return _password_hash() is not None
 
 
-def gate() -> bool:
-    """True when the visitor may see the app; otherwise renders the login form."""
+def gate(ws: Workspace) -> bool:
+    """True when the visitor may see the app; otherwise renders the login form.
+
+    A wrong password is an audit entry; after a few, the form makes this address (and, after
+    many from anywhere, everyone) wait longer each time before a password is even checked.
+    """
     stored = _password_hash()
     if stored is None or state.get("authenticated"):
         return True
+    address = st.context.ip_address
+    client = address if isinstance(address, str) and address else "unknown"  # none in tests, behind some proxies
     st.title("Reach")
     with st.form("login"):
         password = st.text_input("Password", type="password")
         if st.form_submit_button("Sign in", type="primary"):
-            if verify_password(password, stored):
+            wait = login_wait(ws, client)
+            if wait.seconds:
+                st.error(wait.message)
+            elif verify_password(password, stored):
+                record_login(ws, client, ok=True)
                 state.put("authenticated", True)
                 allow_session()
                 st.rerun()
-            st.error("That password is not right.")
+            else:
+                record_login(ws, client, ok=False)
+                wait = login_wait(ws, client)
+                st.error("That password is not right." + (f" {wait.message}" if wait.seconds else ""))
     return False
 
 
