@@ -7,10 +7,12 @@ import os
 import streamlit as st
 
 from core.auth import verify_password
-from core.login import login_wait, record_login
+from core.login import LOGIN_TOKEN_SECONDS, issue_login_token, login_token_valid, login_wait, record_login
 from core.workspace import Workspace
 from ui import state
 from ui.upload_gate import allow_session, gate_installed
+
+LOGIN_COOKIE = "reach_login"
 
 
 def _password_hash() -> str | None:
@@ -33,7 +35,15 @@ def gate(ws: Workspace) -> bool:
     many from anywhere, everyone) wait longer each time before a password is even checked.
     """
     stored = _password_hash()
-    if stored is None or state.get("authenticated"):
+    if stored is None:
+        return True
+    if state.get("authenticated"):
+        _keep_login_in_browser()
+        return True
+    cookie = st.context.cookies.get(LOGIN_COOKIE)
+    if isinstance(cookie, str) and login_token_valid(ws, cookie, stored):  # a reload, or a new tab
+        state.put("authenticated", True)
+        allow_session()
         return True
     address = st.context.ip_address
     client = address if isinstance(address, str) and address else "unknown"  # none in tests, behind some proxies
@@ -47,6 +57,7 @@ def gate(ws: Workspace) -> bool:
             elif verify_password(password, stored):
                 record_login(ws, client, ok=True)
                 state.put("authenticated", True)
+                state.put("login_token", issue_login_token(ws, stored))
                 allow_session()
                 st.rerun()
             else:
@@ -54,6 +65,21 @@ def gate(ws: Workspace) -> bool:
                 wait = login_wait(ws, client)
                 st.error("That password is not right." + (f" {wait.message}" if wait.seconds else ""))
     return False
+
+
+def _keep_login_in_browser() -> None:
+    """After a login in this session: the browser keeps its signed, expiring token in a cookie.
+
+    Written on every run of the session, as a run that a page switch supersedes never reaches
+    the browser; the session's own cookies (read when it opened) cannot tell whether it has.
+    """
+    token = state.get("login_token")
+    if token:
+        st.html(
+            f"<script>document.cookie = '{LOGIN_COOKIE}={token}; path=/; max-age={LOGIN_TOKEN_SECONDS}; "
+            "samesite=strict';</script>",
+            unsafe_allow_javascript=True,
+        )
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 from core import clock
-from core.login import FREE_TRIES_GLOBAL, FREE_TRIES_PER_CLIENT, login_wait, record_login
+from core.login import (
+    FREE_TRIES_GLOBAL,
+    FREE_TRIES_PER_CLIENT,
+    LOGIN_TOKEN_SECONDS,
+    issue_login_token,
+    login_token_valid,
+    login_wait,
+    record_login,
+)
 
 
 def fail(ws, client: str, times: int) -> None:
@@ -59,3 +67,18 @@ def test_guessing_from_many_addresses_makes_everyone_wait(workspace) -> None:
     wait = login_wait(workspace, "fresh", now=now)
     assert wait.seconds == 4
     assert wait.message == "Too many attempts from every address; wait 4 s before trying again."
+
+
+def test_a_login_token_holds_until_it_expires_and_only_for_its_password(workspace) -> None:
+    now = clock.now()
+    token = issue_login_token(workspace, "scrypt$hash-one", now=now)
+
+    assert login_token_valid(workspace, token, "scrypt$hash-one", now=now)
+    assert login_token_valid(workspace, token, "scrypt$hash-one", now=now + timedelta(seconds=LOGIN_TOKEN_SECONDS))
+    assert not login_token_valid(
+        workspace, token, "scrypt$hash-one", now=now + timedelta(seconds=LOGIN_TOKEN_SECONDS + 1)
+    )
+    assert not login_token_valid(workspace, token, "scrypt$hash-two", now=now)  # a new password ends it
+    expires, signature = token.split(".")
+    assert not login_token_valid(workspace, f"{int(expires) + 3600}.{signature}", "scrypt$hash-one", now=now)
+    assert not login_token_valid(workspace, "garbage", "scrypt$hash-one", now=now)

@@ -1,4 +1,4 @@
-"""With a password set, Streamlit takes no upload from a browser session until it has logged in."""
+"""With a password set: no upload from a browser session until it has logged in; a login survives a reload."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ PUT_UPLOADS = """async (ids) => {
 }"""
 
 
-def test_no_upload_is_taken_from_a_session_before_it_logs_in(page: Page, tmp_path: Path) -> None:
+def test_no_upload_before_login_and_a_login_that_survives_a_reload(page: Page, tmp_path: Path) -> None:
     home = tmp_path / "workspace"
     open_workspace(home, with_demo=False)
     env = {"REACH_PASSWORD_HASH": hash_password("open sesame"), "REACH_DEMO": "0"}
@@ -61,6 +61,15 @@ def test_no_upload_is_taken_from_a_session_before_it_logs_in(page: Page, tmp_pat
         expect(page.get_by_label("Password", exact=True)).to_have_count(0)
         after = page.evaluate(PUT_UPLOADS, ids)
         assert 204 in after, after  # the same session, now logged in, may upload
+
+        # a reload (a new session) is still logged in: no password asked, uploads taken
+        seen.clear()
+        page.reload()
+        wait_for_app(page)
+        expect(page.get_by_role("heading", name="Reach", exact=True)).to_be_visible()
+        expect(page.get_by_test_id("stSidebarNav")).to_be_visible()
+        expect(page.get_by_label("Password", exact=True)).to_have_count(0)
+        assert 204 in page.evaluate(PUT_UPLOADS, sorted(seen))
 
 
 def _as_bytes(frame: str | bytes) -> bytes:
