@@ -6,7 +6,8 @@ import streamlit as st
 
 from core.workspace import WorkspaceError
 from ui import auth, state, warm_up
-from ui.resources import workspace
+from ui.outside_text import md
+from ui.resources import workspace, workspace_for_login
 from ui.timezone_prompt import ask_timezone
 
 st.set_page_config(
@@ -17,7 +18,10 @@ state.init()
 if auth.exposed_without_login():
     auth.explain_login_setup()
     st.stop()
-if not auth.gate():
+if auth.exposed_without_upload_gate():
+    auth.explain_upload_gate()
+    st.stop()
+if not auth.gate(workspace_for_login()):
     st.stop()
 
 ws = workspace()
@@ -27,7 +31,7 @@ def _activate_chosen() -> None:
     try:
         ws.activate(state.get("sidebar_dataset"))
     except WorkspaceError as exc:
-        st.toast(str(exc))
+        st.toast(md(exc))
 
 
 with st.sidebar:

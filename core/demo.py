@@ -720,10 +720,13 @@ def open_workspace(
     if with_demo is None:
         with_demo = os.environ.get("REACH_DEMO", "1") != "0"
     if ws.get_setting("demo_installed") is None:
-        never_used = ws.get_setting("last_dataset_id") is None and not ws.datasets()
-        if with_demo and never_used:
-            install_demo(ws, with_history=with_history)
-            ws.set_setting("demo_installed", utc_now())
-        elif not never_used:
-            ws.set_setting("demo_installed", "skipped")
+        # Under the workspace lock: of several processes starting at once, one imports the demo.
+        with ws.lock():
+            if ws.get_setting("demo_installed") is None:
+                never_used = ws.get_setting("last_dataset_id") is None and not ws.datasets()
+                if with_demo and never_used:
+                    install_demo(ws, with_history=with_history)
+                    ws.set_setting("demo_installed", utc_now())
+                elif not never_used:
+                    ws.set_setting("demo_installed", "skipped")
     return ws

@@ -29,8 +29,10 @@ from charset_normalizer import from_bytes
 __all__ = [
     "DELIMITERS",
     "DELIMITER_NAMES",
+    "MAX_FIELD_CHARS",
     "SAMPLE_BYTES",
     "TextFileError",
+    "binary_file_message",
     "clean_header",
     "decode_sample",
     "detect_encoding",
@@ -43,6 +45,9 @@ __all__ = [
 ]
 
 SAMPLE_BYTES = 256 * 1024
+# The longest field Reach reads; a longer one is a broken quote or a file pasted into a cell. Below
+# the csv module's own limit (131,072), so the sample never trips it.
+MAX_FIELD_CHARS = 100_000
 DELIMITERS = (",", ";", "\t", "|")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 # Encodings charset-normalizer may choose from: what behaviour exports are actually written in.
@@ -58,23 +63,79 @@ def read_sample(path: Path) -> bytes:
     """The detection sample of ``path``: its head plus a few evenly spaced pieces.
 
     A file up to twice :data:`SAMPLE_BYTES` is read whole. A larger one gives its first
-    :data:`SAMPLE_BYTES` and four pieces of whole lines from a fifth, two fifths, ... of the
-    way in, so late non-ASCII text is seen and no multi-byte character is split.
+    :data:`SAMPLE_BYTES` and four pieces of 64 KiB from a fifth, two fifths, ... of the way in,
+    so late non-ASCII text is seen. The head and every piece are cut at line ends (in UTF-16, at
+    line ends on code-unit boundaries), so no character is split where they are joined.
     """
     size = path.stat().st_size
     with path.open("rb") as fh:
         head = fh.read(SAMPLE_BYTES)
         if size <= SAMPLE_BYTES * 2:
             return head + fh.read()
-        pieces = [head]
+        newline = _newline_bytes(head)
+        pieces = [_whole_lines(head, newline, keep_start=True)]
         for k in range(1, 5):
-            fh.seek(size * k // 5)
-            chunk = fh.read(64 * 1024)
-            # Cut to whole lines so no multi-byte character is split.
-            start, end = chunk.find(b"\n"), chunk.rfind(b"\n")
-            if 0 <= start < end:
-                pieces.append(chunk[start + 1 : end + 1])
+            offset = size * k // 5
+            fh.seek(offset - offset % len(newline))
+            pieces.append(_whole_lines(fh.read(64 * 1024), newline, keep_start=False))
         return b"".join(pieces)
+
+
+def _newline_bytes(head: bytes) -> bytes:
+    """How a line end is written in a file starting with ``head``: ``\\n`` in one of its byte orders."""
+    if head.startswith(codecs.BOM_UTF8):
+        return b"\n"
+    if head.startswith(codecs.BOM_UTF16_LE):
+        return "\n".encode("utf-16-le")
+    if head.startswith(codecs.BOM_UTF16_BE):
+        return "\n".encode("utf-16-be")
+    order = _utf16_by_nul_bytes(head)
+    return "\n".encode(order) if order else b"\n"
+
+
+def binary_file_message(name: str) -> str:
+    """What a file with NUL bytes in its text is told, wherever in the file they are."""
+    return f"{name} looks like a binary file, not a CSV export (it contains NUL bytes); export it as CSV text"
+
+
+def _utf16_by_nul_bytes(sample: bytes) -> str | None:
+    """``utf-16-le`` or ``utf-16-be`` when NUL bytes fall on one side of ``sample``'s byte pairs only."""
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) > 0.3 * len(odd) and even.count(0) < 0.05 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.3 * len(even) and odd.count(0) < 0.05 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def _whole_lines(chunk: bytes, newline: bytes, *, keep_start: bool) -> bytes:
+    """``chunk`` cut after its last line end, and (unless ``keep_start``) before its first line's end.
+
+    ``chunk`` starts on a code-unit boundary; line ends are looked for on such boundaries only.
+    A chunk without a line end is kept whole as a head and dropped as a piece.
+    """
+    ends = _line_ends(chunk, newline)
+    if not ends:
+        return chunk if keep_start else b""
+    start = 0 if keep_start else ends[0]
+    return chunk[start : ends[-1]] if ends[-1] > start else b""
+
+
+def _line_ends(chunk: bytes, newline: bytes) -> list[int]:
+    """Offsets just after the first and the last ``newline`` of ``chunk`` on a code-unit boundary."""
+    unit = len(newline)
+    found = []
+    at = chunk.find(newline)
+    while at >= 0 and at % unit:
+        at = chunk.find(newline, at + 1)
+    if at >= 0:
+        found.append(at + unit)
+    at = chunk.rfind(newline)
+    while at >= 0 and at % unit:
+        at = chunk.rfind(newline, 0, at + unit - 1)
+    if at >= 0:
+        found.append(at + unit)
+    return found
 
 
 def sample_and_encoding(path: Path, *, name: str, if_empty: str) -> tuple[bytes, str]:
@@ -110,14 +171,10 @@ def detect_encoding(sample: bytes, *, name: str = "file") -> str:
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     if b"\x00" in sample:
-        even, odd = sample[0::2], sample[1::2]
-        if odd.count(0) > 0.3 * len(odd) and even.count(0) < 0.05 * len(even):
-            return "utf-16-le"
-        if even.count(0) > 0.3 * len(even) and odd.count(0) < 0.05 * len(odd):
-            return "utf-16-be"
-        raise TextFileError(
-            f"{name} looks like a binary file, not a CSV export (it contains NUL bytes); export it as CSV text"
-        )
+        order = _utf16_by_nul_bytes(sample)
+        if order:
+            return order
+        raise TextFileError(binary_file_message(name))
     try:
         sample.decode("utf-8")
         return "utf-8"
@@ -181,8 +238,8 @@ def decode_sample(sample: bytes, encoding: str, *, name: str) -> str:
 
 
 def non_blank_lines(text: str, limit: int = 200) -> list[str]:
-    """The first ``limit`` lines of ``text`` that hold more than blanks."""
-    lines = [line for line in text.splitlines() if line.strip()]
+    """The first ``limit`` lines of ``text`` that hold more than blanks, each cut to :data:`MAX_FIELD_CHARS`."""
+    lines = [line[:MAX_FIELD_CHARS] for line in text.splitlines() if line.strip()]
     return lines[:limit]
 
 

@@ -6,6 +6,11 @@ Layout under ``REACH_HOME`` (default ``./workspace``)::
     uploads/<dataset_id>/<name>   every original upload, byte for byte as uploaded
     datasets/<dataset_id>/        cleaned data: events.parquet, users.parquet, rejected.parquet
     tmp/                          work in progress; an import that fails leaves nothing elsewhere
+    reach.lock                    held while one process creates, migrates or adds a dataset
+
+Writes that allocate dataset ids or move folders, the creation and migration of the database and
+the first-start demo import take the workspace lock (:meth:`Workspace.lock`), so two imports
+started at once (cron and the page, two tabs) wait for each other instead of racing for one id.
 
 The SQL stays portable (no SQLite-only types beyond what every server database has) so a
 server database can replace SQLite later. Migrations are plain SQL lists applied in order; the
@@ -14,16 +19,21 @@ applied version lives in ``schema_version``.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pandas as pd
 
@@ -279,6 +289,11 @@ MIGRATIONS: list[list[str]] = [
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
+# How long a process waits for another one's workspace write (a first-start demo import takes seconds).
+LOCK_WAIT_SECONDS = 300.0
+# tmp/ folders are named ``<purpose>-<pid>-<random>`` so a later start can tell a dead owner's leftovers.
+_TMP_OWNER = re.compile(r"^[a-z]+-(\d+)-")
+
 
 class WorkspaceError(Exception):
     """A workspace problem the operator can act on (unknown dataset id, unreadable database)."""
@@ -327,6 +342,35 @@ class Workspace:
     def __init__(self, home: Path) -> None:
         self.home = Path(home)
         self.db_path = self.home / "reach.db"
+        self.lock_path = self.home / "reach.lock"
+
+    # -- the cross-process write lock -----------------------------------------------------
+    @contextmanager
+    def lock(self, *, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
+        """Hold the workspace lock: one process (and one thread) at a time; re-entrant.
+
+        A process that finds it taken waits up to ``wait`` seconds, then raises
+        :class:`WorkspaceError` naming the process that holds it.
+        """
+        guard = _ProcessLock.of(self.lock_path)
+        guard.acquire(wait)
+        try:
+            yield
+        finally:
+            guard.release()
+
+    def clean_stale_tmp(self) -> list[Path]:
+        """Remove ``tmp/`` folders left by processes that no longer run; return what was removed."""
+        removed = []
+        folder = self.home / "tmp"
+        for path in sorted(folder.iterdir()) if folder.exists() else []:
+            match = _TMP_OWNER.match(path.name)
+            if match and not _pid_alive(int(match.group(1))):
+                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+                removed.append(path)
+        if removed:
+            log.info("removed %d leftover work folder(s) of stopped imports from tmp/", len(removed))
+        return removed
 
     # -- database -------------------------------------------------------------------------
     @contextmanager
@@ -345,7 +389,10 @@ class Workspace:
         """Apply pending migrations; return the schema version now in force."""
         for folder in ("uploads", "datasets", "tmp"):
             (self.home / folder).mkdir(parents=True, exist_ok=True)
-        with self.connect() as con:
+        with self.lock(), self.connect() as con:
+            # DDL runs outside Python's implicit transactions: take SQLite's write lock first, so
+            # a process still on an older Reach cannot interleave its migration with this one.
+            con.execute("BEGIN IMMEDIATE")
             con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             row = con.execute("SELECT MAX(version) FROM schema_version").fetchone()
             current = row[0] or 0
@@ -440,7 +487,7 @@ class Workspace:
         """A fresh folder under ``tmp/`` for work that may still fail."""
 
         (self.home / "tmp").mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=prefix, dir=self.home / "tmp"))
+        return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=self.home / "tmp"))
 
     def add_dataset(
         self,
@@ -458,19 +505,20 @@ class Workspace:
 
         The catalogue row and the active flag are written in one transaction; files are moved
         first, so a failure leaves at worst an unreferenced folder, never a row without files.
+        The workspace lock and SQLite's write lock are held from choosing the id to the commit, so
+        two imports never share an id; a folder already there is skipped, never deleted.
         """
-        with self.connect() as con:
+        with self.lock(), self.connect() as con:
+            con.execute("BEGIN IMMEDIATE")
             # Ids are never reused: a deleted dataset's id may still key caches and audit entries.
             newest = con.execute("SELECT COALESCE(MAX(id), 0) FROM datasets").fetchone()[0]
             last = con.execute("SELECT value FROM settings WHERE key = 'last_dataset_id'").fetchone()
             dataset_id = max(int(newest), int(last[0]) if last else 0) + 1
+            while self.dataset_dir(dataset_id).exists() or self.upload_dir(dataset_id).exists():
+                dataset_id += 1  # left over by a crash between move and commit: kept for inspection
             target = self.dataset_dir(dataset_id)
-            if target.exists():  # left over by a crash between move and commit
-                shutil.rmtree(target)
             shutil.move(str(staged), str(target))
             upload_target = self.upload_dir(dataset_id)
-            if upload_target.exists():
-                shutil.rmtree(upload_target)
             upload_target.mkdir(parents=True)
             for number, path in enumerate(uploads, start=1):
                 copy = upload_target / path.name
@@ -572,4 +620,81 @@ def open_workspace(home: Path | str | None = None) -> Workspace:
         ws.migrate()
     except sqlite3.DatabaseError as exc:
         raise WorkspaceError(f"the workspace database {ws.db_path.name} cannot be read ({exc})") from None
+    ws.clean_stale_tmp()
     return ws
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it runs, as another user
+    return True
+
+
+class _ProcessLock:
+    """An exclusive ``flock`` on one file, re-entrant within a thread, one thread at a time.
+
+    ``flock`` excludes other processes; the thread lock excludes the app's other sessions, which
+    share the process (a second ``flock`` from the same process would not wait).
+    """
+
+    _registry: ClassVar[dict[Path, _ProcessLock]] = {}
+    _registry_guard = threading.Lock()
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.thread_lock = threading.RLock()
+        self.depth = 0
+        self.fd: int | None = None
+
+    @classmethod
+    def of(cls, path: Path) -> _ProcessLock:
+        key = path.resolve()
+        with cls._registry_guard:
+            return cls._registry.setdefault(key, cls(key))
+
+    def acquire(self, wait: float) -> None:
+        if not self.thread_lock.acquire(timeout=wait):
+            raise WorkspaceError(f"the workspace is busy with another write for over {wait:.0f} s; try again")
+        if self.depth:
+            self.depth += 1
+            return
+        try:
+            self.fd = self._flock(wait)
+        except BaseException:
+            self.thread_lock.release()
+            raise
+        self.depth = 1
+
+    def release(self) -> None:
+        self.depth -= 1
+        if self.depth == 0 and self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+        self.thread_lock.release()
+
+    def _flock(self, wait: float) -> int:
+        """Open and lock the file, waiting up to ``wait`` seconds; write our pid into it."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "another process"
+                    os.close(fd)
+                    raise WorkspaceError(
+                        f"the workspace is busy: process {holder} has been writing to it for over {wait:.0f} s; "
+                        "try again when it is done"
+                    ) from None
+                time.sleep(0.05)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+        return fd

@@ -11,6 +11,7 @@ import streamlit as st
 from core.intake.ingest import IngestError, ingest
 from ui import state
 from ui.data_views import COUNT_COLUMNS, file_plan, render_report, stage_upload
+from ui.outside_text import md
 from ui.resources import active_dataset_or_stop, workspace
 
 ws = workspace()
@@ -29,7 +30,7 @@ def _forget_delete() -> None:
 def confirm_delete(dataset_id: int) -> None:
     info = ws.dataset(dataset_id)
     st.write(
-        f"**{info.name}** (#{info.id}) — {info.n_events:,} events, {info.n_users:,} users. "
+        f"**{md(info.name)}** (#{info.id}) — {info.n_events:,} events, {info.n_users:,} users. "
         "Its cleaned data and original uploads are removed from the workspace. This cannot be undone."
     )
     left, right = st.columns(2)
@@ -56,7 +57,7 @@ uploads = st.file_uploader(
 if uploads:
     plans = []
     for upload in uploads:
-        with st.expander(upload.name, expanded=True):
+        with st.expander(md(upload.name), expanded=True):
             path = stage_upload(ws, upload)
             plans.append((upload, path, file_plan(path, upload.name, str(upload.file_id))))
     usable = [p for p in plans if p[2] is not None]
@@ -81,14 +82,14 @@ if uploads:
             )
         except IngestError as exc:
             bar.empty()
-            st.error(str(exc))
+            st.error(md(exc))
         else:
             bar.empty()
             for _upload, path, _plan in usable:
                 shutil.rmtree(path.parent, ignore_errors=True)
             state.put(
                 "last_import",
-                f"Imported **{result.name}** as dataset #{result.dataset_id}: "
+                f"Imported **{md(result.name)}** as dataset #{result.dataset_id}: "
                 f"{result.n_events:,} events, {result.n_users:,} users. It is now the active dataset.",
             )
             state.put("uploader_round", state.get("uploader_round") + 1)  # clears the uploader
@@ -128,5 +129,5 @@ if state.get("confirm_delete") in names:
 
 # -- validation report of the active dataset ---------------------------------------------------
 active = active_dataset_or_stop(ws)
-st.subheader(f"Validation report · {active.name}")
+st.subheader(f"Validation report · {md(active.name)}")
 render_report(active.report, ws.load_rejected(active.id))

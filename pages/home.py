@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.status import pipeline_status
 from ui import cost_views
+from ui.outside_text import diagram_label, md
 from ui.resources import workspace
 
 ws = workspace()
@@ -17,7 +18,7 @@ steps = pipeline_status(ws)
 lines = ["flowchart LR"]
 for i, step in enumerate(steps):
     # A Markdown string label: bold title, status on the next line.
-    status = step.status.replace('"', "'")
+    status = diagram_label(step.status)
     lines.append(f'    s{i}["`**{i + 1} · {step.title}**\n{status}`"]:::{step.state}')
     if i:
         lines.append(f"    s{i - 1} --> s{i}")
@@ -38,6 +39,6 @@ cols = st.columns(len(steps))
 for column, step in zip(cols, steps, strict=True):
     with column.container(border=True):
         st.markdown(f"**{step.title}**")
-        st.caption(step.status)
+        st.caption(md(step.status))
         if step.page:
             st.page_link(step.page, label="Open", icon=":material/arrow_forward:")

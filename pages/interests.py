@@ -7,6 +7,7 @@ import streamlit as st
 from core.audience.rules import RuleExplosionError, RulesError, angles, hashtag_suggestions, rules_table
 from core.safe_csv import safe_csv
 from ui.audience_views import network_figure, rule_report, rules_scatter, segment_report, stored_k
+from ui.outside_text import md
 from ui.resources import active_dataset_or_stop, workspace
 
 ws = workspace()
@@ -66,10 +67,10 @@ try:
         segment=segment,
     )
 except RuleExplosionError as exc:
-    st.warning(f"Too many combinations to mine safely: {exc}.")
+    st.warning(f"Too many combinations to mine safely: {md(exc)}.")
     st.stop()
 except RulesError as exc:
-    st.error(str(exc))
+    st.error(md(exc))
     st.stop()
 
 rules = report.rules[report.rules["lift"] >= min_lift]
@@ -84,14 +85,14 @@ if rules.empty:
 st.subheader("Angles for your posts")
 where = ""
 if segment is not None:
-    where = f" for {choices[segment].rsplit(' (', 1)[0]}"
+    where = f" for {md(choices[segment].rsplit(' (', 1)[0])}"
     st.caption(
-        f"Inside {choices[segment].rsplit(' (', 1)[0]}: support, confidence and lift are measured among "
+        f"Inside {md(choices[segment].rsplit(' (', 1)[0])}: support, confidence and lift are measured among "
         f"its {report.n_transactions:,} people, so lift compares with the segment's own average."
     )
 for angle in angles(rules, kind=report.kind):
-    st.markdown(f"- {angle.text} `{' '.join(angle.hashtags)}`")
-st.caption(f"Hashtags to try{where}: " + " ".join(hashtag_suggestions(rules)))
+    st.markdown(f"- {md(angle.text)} · {md(' '.join(angle.hashtags))}")
+st.caption(f"Hashtags to try{where}: " + md(" ".join(hashtag_suggestions(rules))))
 
 left, right = st.columns(2)
 left.plotly_chart(rules_scatter(rules), key="rules_scatter")

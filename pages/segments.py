@@ -20,6 +20,7 @@ from ui.audience_views import (
     topics_figure,
     weak_structure_advice,
 )
+from ui.outside_text import md
 from ui.resources import active_dataset_or_stop, workspace
 
 ws = workspace()
@@ -48,7 +49,7 @@ else:
 try:
     report = segment_report(ws, info.id, k)
 except (SegmentError, ValueError) as exc:
-    st.error(str(exc))
+    st.error(md(exc))
     st.stop()
 
 m1, m2, m3, m4 = st.columns(4)
@@ -74,15 +75,15 @@ tabs = st.tabs([f"{profile.id} · {profile.name}" for profile in report.profiles
 for tab, profile in zip(tabs, report.profiles, strict=True):
     tint = colour(profile.id)
     with tab, st.container(border=True, key=f"segment_card_{profile.id}"):
-        st.markdown(f"### :material/groups: {profile.id} · {profile.name}")
+        st.markdown(f"### :material/groups: {profile.id} · {md(profile.name)}")
         demo = profile.demographics
         facts = [f"**{profile.size:,} users** ({profile.share:.0%})", f"{profile.events_per_user:.0f} events per user"]
         if "age_median" in demo:
             facts.append(f"median age {demo['age_median']:.0f}")
         if demo.get("gender"):
-            facts.append(" / ".join(f"{share:.0%} {g}" for g, share in demo["gender"].items() if share >= 0.005))
+            facts.append(" / ".join(f"{share:.0%} {md(g)}" for g, share in demo["gender"].items() if share >= 0.005))
         if demo.get("regions"):
-            facts.append("mostly " + ", ".join(demo["regions"]))
+            facts.append("mostly " + ", ".join(map(md, demo["regions"])))
         st.markdown(" · ".join(facts))
         if profile.dates_only:
             st.caption(

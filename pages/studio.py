@@ -10,6 +10,7 @@ from core.content.registry import ContentError, TrainConfig, list_models
 from core.content.sampling import DEFAULT_TEMPERATURE
 from core.content.templates import TemplateError, list_templates, load_brand, render_template, template_context
 from ui import state
+from ui.outside_text import md
 from ui.resources import cached_profiles, workspace
 from ui.studio_views import (
     cached_model,
@@ -65,7 +66,7 @@ with drafts_tab:
                     for i in range(max(1, min(3, len(profile.angles))))
                 ]
             except TemplateError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
                 texts = []
             state.put(
                 "studio_drafts",
@@ -117,7 +118,7 @@ with drafts_tab:
                     exclude=[d["text"] for d in state.get("studio_drafts").values()],
                 )
             except ContentError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
             else:
                 drafts = {
                     f"d{i}": {"text": d.text, "segment": profile.name, "seed": state.get("studio_seed_used")}

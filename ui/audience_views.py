@@ -35,6 +35,7 @@ from core.audience.segments import (
     segment_names,
 )
 from core.workspace import Workspace
+from ui.outside_text import md
 from ui.resources import workspace_at
 
 log = logging.getLogger(__name__)
@@ -557,7 +558,7 @@ def name_form(ws: Workspace, dataset_id: int, k: int, profile) -> None:
             "Name",
             value=profile.name,
             max_chars=80,
-            help=f"For you, never in posts. Generated: {profile.generated_name}. Empty restores it.",
+            help=f"For you, never in posts. Generated: {md(profile.generated_name)}. Empty restores it.",
         )
         new_phrase = c2.text_input(
             "In posts, call them",

@@ -15,6 +15,7 @@ from core.safe_csv import safe_csv
 from core.textfiles import DELIMITER_NAMES
 from core.workspace import Workspace
 from ui import state
+from ui.outside_text import md
 
 KIND_LABELS = {
     "events": "Events (one row per interaction)",
@@ -57,7 +58,7 @@ def file_plan(path: Path, display_name: str, key: str) -> tuple[str, dict[str, s
     try:
         detected = inspect_file(path, name=display_name, strict=False)
     except IngestError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
         return None
     kinds = list(KIND_LABELS)
     kind = st.selectbox(
@@ -74,7 +75,7 @@ def file_plan(path: Path, display_name: str, key: str) -> tuple[str, dict[str, s
     mapping = {} if info.per_line_baskets else _mapping_editor(info, kind, key)
     problem = mapping_problem(kind, mapping, info.per_line_baskets, info.columns, display_name)
     if problem:
-        st.error(problem.replace(" (--map user_id=COLUMN)", "").replace(" (--map topic=COLUMN)", ""))
+        st.error(md(problem.replace(" (--map user_id=COLUMN)", "").replace(" (--map topic=COLUMN)", "")))
         return None
     return kind, mapping
 
@@ -83,7 +84,7 @@ def _reinspect(path: Path, display_name: str, kind: str) -> FileInspection | Non
     try:
         return inspect_file(path, kind=kind, name=display_name, strict=False)
     except IngestError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
         return None
 
 

@@ -19,6 +19,7 @@ from core.feedback import inbox
 from core.feedback.inbox import INTENT_LABELS, INTENTS, LANGS, FaqEntry, InboxError, InboxItem, InboxValidationError
 from core.workspace import Workspace
 from ui import state
+from ui.outside_text import md, md_block
 from ui.publish_views import channel_summary, length_caption
 
 INTENT_COLOURS = {
@@ -47,9 +48,9 @@ def _act(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except InboxValidationError as exc:
-        notify("error", "Not sent — " + "; ".join(exc.problems) + ".")
+        notify("error", "Not sent — " + "; ".join(map(md, exc.problems)) + ".")
     except (InboxError, OutboxError, PublishError, TemplateError) as exc:
-        notify("error", str(exc))
+        notify("error", md(exc))
     return None
 
 
@@ -107,7 +108,7 @@ def render_mention(ws: Workspace, item: InboxItem, settings: PublishSettings) ->
     tz = settings.timezone
     with st.container(border=True, key=f"inbox_card_{item.id}"):
         who = f"@{item.author_username}" if item.author_username else (item.author_id or "someone")
-        tags = [f"**{who}**", clock.format_local(item.created_at, tz), badge(item.intent, item.confidence)]
+        tags = [f"**{md(who)}**", clock.format_local(item.created_at, tz), badge(item.intent, item.confidence)]
         if registry.is_live(item.channel):
             tags.append(f":blue-badge[{registry.label(item.channel)}]")
         if item.is_demo:
@@ -115,7 +116,7 @@ def render_mention(ws: Workspace, item: InboxItem, settings: PublishSettings) ->
         if item.handled:
             tags.append(":green-badge[:material/check: handled]")
         st.markdown(" · ".join(t for t in tags if t))
-        st.markdown("> " + item.text.replace("\n", "\n> "))
+        st.markdown("> " + md_block(item.text).replace("\n", "\n> "))
         if item.reply_post_id is not None:
             _render_sent(ws, item)
         else:
@@ -126,9 +127,9 @@ def _render_sent(ws: Workspace, item: InboxItem) -> None:
     where = f" · [View on {registry.label(item.channel)}]({item.reply_url})" if item.reply_url else ""
     post = publish.get_post(ws, item.reply_post_id)
     if item.reply_state == "published":
-        st.success(f"Replied (post {post.id}){where or ' · dry run, nothing was sent'}  \n{post.text}")
+        st.success(f"Replied (post {post.id}){where or ' · dry run, nothing was sent'}  \n{md_block(post.text)}")
     elif item.reply_state == "failed":
-        st.error(f"The reply (post {post.id}) failed: {post.last_error}")
+        st.error(f"The reply (post {post.id}) failed: {md(post.last_error)}")
         if st.button("Retry", type="primary", key=f"inbox_retry_{item.id}"):
             result = _act(inbox.retry_reply, ws, item.id)
             if result is not None:
@@ -136,7 +137,7 @@ def _render_sent(ws: Workspace, item: InboxItem) -> None:
             st.rerun()
     else:
         st.info(
-            f"Reply queued as post {post.id} ({item.reply_state}): {post.last_error or 'due now'}. "
+            f"Reply queued as post {post.id} ({item.reply_state}): {md(post.last_error or 'due now')}. "
             "It goes out from the outbox (Publish page)."
         )
     _handled_toggle(ws, item)
@@ -151,13 +152,13 @@ def _render_draft(ws: Workspace, item: InboxItem, settings: PublishSettings) -> 
         height=90,
         key=f"inbox_text_{item.id}_{item.intent}_{state.get('inbox_editor_round')}",
         help="Suggested from the reply template for this intent"
-        + (f" and the FAQ entry “{item.faq_question}”" if item.faq_question else "")
+        + (f" and the FAQ entry “{md(item.faq_question)}”" if item.faq_question else "")
         + ". Edit it freely before sending.",
     )
     length_caption(text, settings, [item.channel])
     problems = inbox.check_reply(ws, text, channel=item.channel)
     for problem in problems:
-        st.caption(f":red[{problem}]")
+        st.caption(f":red[{md(problem)}]")
     where = registry.label(item.channel) if registry.is_live(item.channel) else "the dry run (nothing is sent)"
     left, right, _, last = st.columns([1, 1.3, 1.5, 1.5], vertical_alignment="bottom")
     chosen = last.selectbox(
@@ -199,7 +200,7 @@ def _notify_result(result: inbox.ReplyResult) -> None:
     if not registry.is_live(result.post.channel) and result.post.state == "published":
         link = " Dry run: recorded here, nothing was sent."
     moved = " It is under *Handled* now." if result.created else ""
-    notify(kind, f"{result.message}.{link}{moved}")
+    notify(kind, f"{md(result.message)}.{link}{moved}")
     replied[result.mention_id] = state.get("inbox_notice")
 
 
@@ -209,7 +210,7 @@ def _handled_toggle(ws: Workspace, item: InboxItem, where=st) -> None:
         if _act(inbox.mark_handled, ws, item.id, handled=not item.handled) is not None:
             notify(
                 "success",
-                f"Mention from @{item.author_username or item.author_id} "
+                f"Mention from @{md(item.author_username or item.author_id)} "
                 + ("is waiting again." if item.handled else "marked handled."),
             )
         st.rerun()

@@ -19,6 +19,7 @@ from core.delivery.outbox import OutboxError, OutboxState, Post, PublishSettings
 from core.delivery.outbox.costs import PRICED_CHANNEL
 from core.workspace import Workspace
 from ui import state
+from ui.outside_text import md, md_block, show
 from ui.resources import workspace
 
 STATE_ICONS = {
@@ -46,10 +47,10 @@ def _act(fn, *args, success: str | None = None, **kwargs):
     try:
         result = fn(*args, **kwargs)
     except publish.PreflightError as exc:
-        notify("error", "Not approved — " + "; ".join(exc.problems) + ".")
+        notify("error", "Not approved — " + "; ".join(map(md, exc.problems)) + ".")
         return None
     except (OutboxError, PublishError) as exc:
-        notify("error", str(exc))
+        notify("error", md(exc))
         return None
     if success:
         notify("success", success)
@@ -156,7 +157,7 @@ def time_picker(key: str, settings: PublishSettings, initial: str | None = None)
     try:
         return clock.to_utc(datetime.combine(day, wall), tz)
     except clock.TimeError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
         return None
 
 
@@ -289,7 +290,9 @@ def render_outbox(ws: Workspace, settings: PublishSettings) -> None:
                 "warning" if report.failed or report.deferred else "success",
                 f"Published {len(report.published)}, deferred {len(report.deferred)}, "
                 f"failed {len(report.failed)}."
-                + "".join(f"\n\n- post {o.post_id}: {o.message}" for o in report.outcomes if o.result != "published"),
+                + "".join(
+                    f"\n\n- post {o.post_id}: {md(o.message)}" for o in report.outcomes if o.result != "published"
+                ),
             )
         st.rerun()
     posts = [p for p in all_posts if not shown or p.state in shown]
@@ -320,11 +323,11 @@ def render_actions(ws: Workspace, post: Post, settings: PublishSettings) -> None
     with st.container(border=True):
         st.markdown(
             f"**#{post.id} · {STATE_ICONS[post.state]}** · {registry.label(post.channel)}"
-            + (f" · segment *{post.segment}*" if post.segment else "")
-            + (f" · template *{post.template}*" if post.template else "")
+            + (f" · segment *{md(post.segment)}*" if post.segment else "")
+            + (f" · template *{md(post.template)}*" if post.template else "")
         )
         if post.state == OutboxState.PUBLISHED:
-            st.write(post.text)
+            show(post.text)
             st.success(
                 f"Published {clock.format_local(post.published_at, tz)}"
                 + (
@@ -335,7 +338,7 @@ def render_actions(ws: Workspace, post: Post, settings: PublishSettings) -> None
             )
             return
         if post.state == OutboxState.PUBLISHING:
-            st.write(post.text)
+            show(post.text)
             st.info(
                 f"Being published right now. If the process that sends it stops, the next run checks "
                 f"{registry.label(post.channel)} "
@@ -343,9 +346,9 @@ def render_actions(ws: Workspace, post: Post, settings: PublishSettings) -> None
             )
             return
         if post.state == OutboxState.FAILED:
-            st.error(f"Failed: {post.last_error}")
+            st.error(f"Failed: {md(post.last_error)}")
         elif post.last_error:
-            st.warning(post.last_error)
+            st.warning(md(post.last_error))
         _edit_and_act(ws, post, settings)
 
 
@@ -440,7 +443,7 @@ def confirm_publish(ws: Workspace, post_id: int) -> None:
         if outcome is not None:
             kinds = {"published": "success", "deferred": "warning", "failed": "error", "skipped": "info"}
             link = f" [View on {channel.label}]({outcome.url})" if outcome.url else ""
-            notify(kinds[outcome.result], f"{outcome.message[:1].upper()}{outcome.message[1:]}.{link}")
+            notify(kinds[outcome.result], md(f"{outcome.message[:1].upper()}{outcome.message[1:]}.") + link)
         _forget_confirm()
         st.rerun()
     if right.button("Cancel", key="confirm_publish_no"):
@@ -460,8 +463,8 @@ def render_history(ws: Workspace, settings: PublishSettings, *, limit: int = 20)
     for post in posts:
         when = clock.format_local(post.published_at, settings.timezone)
         where = f"[View on {registry.label(post.channel)}]({post.url})" if post.url else "dry run · not sent"
-        tags = " · ".join(t for t in (post.segment, post.template) if t)
-        st.markdown(f"**{when}** · #{post.id}{f' · {tags}' if tags else ''} · {where}  \n{post.text}")
+        tags = " · ".join(md(t) for t in (post.segment, post.template) if t)
+        st.markdown(f"**{when}** · #{post.id}{f' · {tags}' if tags else ''} · {where}  \n{md_block(post.text)}")
 
 
 def render_settings(ws: Workspace, settings: PublishSettings) -> None:

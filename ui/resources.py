@@ -20,6 +20,7 @@ from core.audience.segments import last_run
 from core.demo import open_workspace
 from core.workspace import DatasetInfo, Workspace, WorkspaceError, default_home
 from ui import auth
+from ui.outside_text import md
 
 
 @st.cache_resource(show_spinner="Preparing the workspace (the first start imports the demo)…")
@@ -46,8 +47,17 @@ def workspace() -> Workspace:
         st.rerun()
     if not auth.page_allowed():
         st.switch_page("app.py")
+    return workspace_at(_home())
+
+
+def workspace_for_login() -> Workspace:
+    """The workspace for the login form itself, which records every attempt (no login check here)."""
+    return workspace_at(_home())
+
+
+def _home() -> str:
     # str(Path(...)) as Workspace.home spells it, so cached functions keyed on str(ws.home) share it
-    return workspace_at(str(default_home().resolve() if "REACH_HOME" not in os.environ else default_home()))
+    return str(default_home().resolve() if "REACH_HOME" not in os.environ else default_home())
 
 
 def active_dataset_or_stop(ws: Workspace) -> DatasetInfo:
@@ -55,7 +65,7 @@ def active_dataset_or_stop(ws: Workspace) -> DatasetInfo:
     try:
         return ws.dataset()
     except WorkspaceError as exc:
-        st.info(str(exc))
+        st.info(md(exc))
         st.stop()
         raise  # st.stop() ends the script run; this line only satisfies the type checker
 

@@ -22,6 +22,7 @@ from core.feedback.results import CSV_COLUMNS, REQUIRED_COLUMNS, Recommendation,
 from core.workspace import Workspace
 from ui import state
 from ui.data_views import stage_upload
+from ui.outside_text import md
 
 NONE = "— none —"
 _SOURCE_LABELS = {"simulated": "simulated", "csv": "imported CSV"}  # sources that are not a channel
@@ -150,23 +151,23 @@ def card_text(rec: Recommendation) -> str:
     leader = rec.leader
     pick = next(c for c in rec.candidates if c.template == rec.template)
     if rec.settled and leader.template == rec.template:
-        text = f"Use **{rec.template}** next: {rec.probability_best:.0%} chance it is the best template."
+        text = f"Use **{md(rec.template)}** next: {rec.probability_best:.0%} chance it is the best template."
     elif rec.settled:
         text = (
-            f"**{leader.template}** is very likely the best ({leader.probability_best:.0%}). This time Thompson "
-            f"sampling tries **{_name(pick)}** ({rec.probability_best:.0%}) to keep checking; choose "
-            f"{leader.template} on Targeting if you prefer."
+            f"**{md(leader.template)}** is very likely the best ({leader.probability_best:.0%}). This time Thompson "
+            f"sampling tries **{md(_name(pick))}** ({rec.probability_best:.0%}) to keep checking; choose "
+            f"{md(leader.template)} on Targeting if you prefer."
         )
     else:
-        odds = ", ".join(f"{_name(c)} {c.probability_best:.0%}" for c in rec.ranked)
+        odds = ", ".join(f"{md(_name(c))} {c.probability_best:.0%}" for c in rec.ranked)
         more = rec.posts_to_settle()
         text = f"**Too early to tell.** Chance each template is the best: {odds}."
         if more is not None:
             text += f" Publish about {_plural(more, 'more post')} per template to know."
-        text += f" Meanwhile Thompson sampling tries **{_name(pick)}** next."
+        text += f" Meanwhile Thompson sampling tries **{md(_name(pick))}** next."
     untried = [c.template for c in rec.ranked if c.posts == 0]
     if untried and rec.settled:
-        text += f" Untried here: {', '.join(untried)}."
+        text += f" Untried here: {', '.join(map(md, untried))}."
     return text
 
 
@@ -181,7 +182,7 @@ def render_recommendations(recs: list[Recommendation]) -> None:
     columns = st.columns(2)
     for i, rec in enumerate(recs):
         with columns[i % 2].container(border=True):
-            st.markdown(f"**{rec.segment}**" + (" · simulated metrics" if rec.simulated else ""))
+            st.markdown(f"**{md(rec.segment)}**" + (" · simulated metrics" if rec.simulated else ""))
             st.markdown(card_text(rec))
             for odds in rec.ranked:  # measured first: an untried template is never listed above them
                 evidence = (
@@ -413,7 +414,7 @@ def render_import(ws: Workspace) -> None:
     try:
         preview = results.inspect_engagement_csv(path, mapping=overrides, name=upload.name)
     except ResultsError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(md(exc), icon=":material/error:")
         return
     st.caption(
         f"{preview.rows:,} rows · {preview.encoding} · delimiter {preview.delimiter!r} · "
@@ -431,7 +432,7 @@ def render_import(ws: Workspace) -> None:
         )
     st.dataframe(preview.sample, hide_index=True, key="results_import_preview")
     for note in preview.notes:
-        st.caption(f"Note: {note}.")
+        st.caption(f"Note: {md(note)}.")
     if preview.missing:
         st.error(
             f"Choose the {' and '.join(preview.missing)} column (columns found: {', '.join(preview.columns)}).",

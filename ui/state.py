@@ -9,6 +9,7 @@ import streamlit as st
 # key -> default
 DEFAULTS: dict[str, Any] = {
     "authenticated": False,
+    "login_token": None,  # signed login token the browser is yet to keep in a cookie (ui.auth)
     "last_import": None,  # message about the import just made, shown once
     "uploader_round": 0,  # bumped after an import so the uploader starts empty
     "upload_mappings": {},  # file id -> {canonical: source}, edits in the mapping editor

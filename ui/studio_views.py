@@ -28,6 +28,7 @@ from core.delivery.outbox import OutboxError, PublishSettings, add_post
 from core.workspace import Workspace
 from ui import state
 from ui.data_views import stage_upload
+from ui.outside_text import md, md_block
 from ui.publish_views import channel_lengths
 from ui.resources import workspace_at
 
@@ -62,7 +63,7 @@ def corpus_picker(ws: Workspace) -> Corpus | None:
         try:
             columns = corpus_columns(path)
         except CorpusError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
             return None
         text_column = st.selectbox("Text column", columns, key="studio_text_column") if columns else None
     keep_all = st.toggle(
@@ -74,7 +75,7 @@ def corpus_picker(ws: Workspace) -> Corpus | None:
     try:
         corpus = read_corpus(path, text_column=text_column, name=name, keep_all=keep_all)
     except CorpusError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
         return None
     s = corpus.summary()
     labels = ", ".join(f"{k}: {v}" for k, v in s["columns"].items()) or "one post per line"
@@ -112,10 +113,10 @@ def train_with_progress(ws: Workspace, corpus: Corpus, config: TrainConfig) -> M
     try:
         lm = train_model(corpus, ws, config=config, progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
     except TrainingCancelledError as exc:
-        st.warning(str(exc))
+        st.warning(md(exc))
         return None
     except ContentError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
         return None
     finally:
         cancel.empty()
@@ -259,7 +260,9 @@ def draft_editor(
         if check.passes:
             left.markdown(f":green[:material/check_circle: **{check.weighted_length}/280**] · passes the checks")
         else:
-            left.markdown(f":red[:material/error: **{check.weighted_length}/280**] · " + "; ".join(check.reasons))
+            left.markdown(
+                f":red[:material/error: **{check.weighted_length}/280**] · " + "; ".join(map(md, check.reasons))
+            )
         others = [c.name for c in registry.connected_channels() if c.name != "x"]
         if others:  # the checks above count as X does; each other connected channel counts its own way
             left.caption("  \n".join(channel_lengths(ws, text, others, PublishSettings.load(ws))))
@@ -328,22 +331,22 @@ def template_editor(
     b1, b2 = left.columns(2)
     try:
         preview = render_template(body, template_context(profile, **brand))
-        right.markdown(f"**Preview for {profile.name}**")
-        right.markdown(f"> {preview}")
+        right.markdown(f"**Preview for {md(profile.name)}**")
+        right.markdown("> " + md_block(preview).replace("\n", "\n> "))
         checked = check_draft(preview, banned_words=banned, internal_names=internal_names)
         right.caption(
             f"{checked.weighted_length}/280 · "
-            + ("passes the checks" if checked.passes else "; ".join(checked.reasons))
+            + ("passes the checks" if checked.passes else "; ".join(map(md, checked.reasons)))
         )
     except TemplateError as exc:
-        right.error(str(exc))
+        right.error(md(exc))
     if b1.button("Save template", key="studio_template_save"):
         try:
             save_template(ws, save_as, body)
-            state.notify("studio_notice", "success", f"Template “{save_as.strip()}” saved.")
+            state.notify("studio_notice", "success", f"Template “{md(save_as.strip())}” saved.")
             st.rerun()
         except TemplateError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
     if not templates[name].builtin and b2.button("Delete", key="studio_template_delete"):
         delete_template(ws, name)
         st.rerun()
@@ -362,7 +365,7 @@ def checks_and_brand(ws: Workspace, brand: dict, banned: list[str]) -> None:
         try:
             save_brand(ws, product=product, offer=offer, link=link)
         except TemplateError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
         else:
             saved = save_banned_words(ws, words.splitlines())
             state.notify("studio_notice", "success", f"Saved {len(saved)} banned words and the brand details.")

@@ -24,6 +24,7 @@ from core.delivery.targeting import MAX_PER_SEGMENT, Audience, Rule, RuleValidat
 from core.feedback.results import Recommendation, recommended_templates
 from core.workspace import Workspace
 from ui import state
+from ui.outside_text import md
 from ui.studio_views import cached_model
 
 COLUMNS = ["id", "Segment", "Who (predicate)", "Template", "Channel", "Hour", "Active", "Posts at"]
@@ -210,7 +211,10 @@ def _save_rules(ws: Workspace, aud: Audience, edited: pd.DataFrame, proposed: bo
         notify("success", f"Saved {len(saved)} rule{'s' if len(saved) != 1 else ''}.")
         st.rerun()
     if errors:
-        lines = [f"- **Row {row + 1}** ({who}): {'; '.join(msgs)}" for row, (who, msgs) in sorted(errors.items())]
+        lines = [
+            f"- **Row {row + 1}** ({md(who)}): {'; '.join(map(md, msgs))}"
+            for row, (who, msgs) in sorted(errors.items())
+        ]
         st.error(
             "Nothing was saved — fix these rows (your edits are still in the table):\n\n" + "\n".join(lines),
             icon=":material/error:",
@@ -251,12 +255,12 @@ def render_recommendations(
         shown += 1
         untried = " (untried here)" if rec.template in rec.untried else ""
         words = (
-            f"{seg.label}: results recommend **{rec.template}**{untried} — {rec.probability_best:.0%} chance it "
-            f"is the best template ({rec.posts} measured post{'s' if rec.posts != 1 else ''}"
+            f"{md(seg.label)}: results recommend **{md(rec.template)}**{untried} — {rec.probability_best:.0%} chance "
+            f"it is the best template ({rec.posts} measured post{'s' if rec.posts != 1 else ''}"
             f"{', simulated metrics' if rec.simulated else ''})"
         )
         if rec.leader.template != rec.template:
-            words += f"; {rec.leader.template} leads with {rec.leader.probability_best:.0%}"
+            words += f"; {md(rec.leader.template)} leads with {rec.leader.probability_best:.0%}"
         if not rec.settled:
             more = rec.posts_to_settle()
             words += "; too early to tell" + (
@@ -273,7 +277,7 @@ def render_recommendations(
                 icon=":material/auto_awesome:",
                 on_click=_use_recommendation,
                 args=(ws, aud, rule.id, rec.template),
-                help=f"Switch this rule from {rule.template} to {rec.template} (you can change it back)",
+                help=f"Switch this rule from {md(rule.template)} to {md(rec.template)} (you can change it back)",
             )
     if shown:
         st.caption(
@@ -376,23 +380,23 @@ def render_preview(plan: WeeklyPlan, char_limit: int) -> None:
     several = len({i.segment_id for i in plan.items}) < len(plan.items)
     tabs = st.tabs(
         [
-            f"{'✓' if i.passes else '✕'} {i.segment_id} · {i.segment.split(' · ')[0]}"
+            f"{'✓' if i.passes else '✕'} {i.segment_id} · {md(i.segment.split(' · ')[0])}"
             + (f" · {i.local_time:%a}" if several else "")
             for i in plan.items
         ]
     )
     for tab, item in zip(tabs, plan.items, strict=True):
         with tab:
-            made_by = "written by the writer" if item.source == "writer" else f"template *{item.template}*"
+            made_by = "written by the writer" if item.source == "writer" else f"template *{md(item.template)}*"
             st.markdown(
-                f"**{item.segment_id} · {item.segment}** — {made_by} on "
+                f"**{item.segment_id} · {md(item.segment)}** — {made_by} on "
                 f"{registry.label(item.channel) if registry.is_live(item.channel) else 'the dry run'}, "
                 f"{item.local_time:%a %d %b %H:%M} ({plan.timezone})"
             )
             with st.container(border=True):
                 st.text(item.text or "(nothing rendered)")
             for note in item.notes:
-                st.caption(note)
+                st.caption(md(note))
             c1, c2 = st.columns([1, 3])
             c1.metric(
                 "Weighted length",
@@ -405,7 +409,7 @@ def render_preview(plan: WeeklyPlan, char_limit: int) -> None:
                     icon=":material/check_circle:",
                 )
             else:
-                c2.error("Checks fail:\n\n" + "\n".join(f"- {p}" for p in item.problems), icon=":material/cancel:")
+                c2.error("Checks fail:\n\n" + "\n".join(f"- {md(p)}" for p in item.problems), icon=":material/cancel:")
             if item.queued_post_id is not None:
                 st.caption(f"Already in the outbox as post {item.queued_post_id}.")
 

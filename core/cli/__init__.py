@@ -31,6 +31,7 @@ EXTENSIONS: tuple[str, ...] = (
     "core.cli.content",
     "core.cli.results",
     "core.cli.inbox",
+    "core.cli.templates",
 )
 # Which extension owns which command, so a call imports only what it runs (scikit-learn and
 # TensorFlow cost seconds to import; `python -m core datasets` or cron's `publish-due` should not pay).
@@ -50,6 +51,7 @@ COMMAND_MODULES: dict[str, str] = {
     "metrics-refresh": "core.cli.results",
     "results": "core.cli.results",
     "inbox": "core.cli.inbox",
+    "template": "core.cli.templates",
 }
 
 

@@ -14,13 +14,19 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from core.intake.dedup import Dedup
 from core.intake.errors import IngestError
 from core.intake.inspection import FileInspection
+from core.textfiles import MAX_FIELD_CHARS, binary_file_message
 
-__all__ = ["Block", "read_blocks"]
+__all__ = ["LONG_FIELD_REASON", "Block", "read_blocks"]
+
+LONG_FIELD_REASON = f"a field longer than {MAX_FIELD_CHARS:,} characters"
+# How much of a rejected over-long row is kept to show.
+_LONG_ROW_SHOWN = 200
 
 
 @dataclass
@@ -31,6 +37,7 @@ class Block:
     fraction: float  # of the file read so far
     bad_rows: list[str]  # lines with the wrong number of fields, found while reading this block
     hashes: np.ndarray | None = None  # row hashes for deduplication (see Dedup.hashes)
+    long_rows: list[str] | None = None  # rows with a field over MAX_FIELD_CHARS, shortened for display
 
 
 def read_blocks(path: Path, info: FileInspection, *, block_size: int) -> Iterator[Block]:
@@ -88,7 +95,12 @@ def _blocks(path: Path, info: FileInspection, block_size: int) -> Iterator[Block
         bad_rows.clear()
         return taken
 
-    source, reader = _open_csv(path, info, len(info.columns), block_size, on_invalid)
+    try:
+        source, reader = _open_csv(path, info, len(info.columns), block_size, on_invalid)
+    except pa.ArrowInvalid as exc:
+        if "Empty CSV" in str(exc):  # a header without a final newline and nothing after it: no rows
+            return
+        raise
     if len(reader.schema) > len(info.columns):  # the reader split the header into more fields
         source.close()
         bad_rows.clear()
@@ -101,11 +113,36 @@ def _blocks(path: Path, info: FileInspection, block_size: int) -> Iterator[Block
                 batch = batch.slice(1)
                 header_pending = False
             table = pa.Table.from_batches([batch]).rename_columns(names[: batch.num_columns])
-            yield Block(table, min(source.tell() / size, 1.0), take_bad_rows())
+            bad = take_bad_rows()
+            if any("\x00" in row for row in bad) or _has_nul(table):
+                raise IngestError(binary_file_message(info.path.name))
+            table, long_rows = _split_long_rows(table, info.delimiter)
+            yield Block(table, min(source.tell() / size, 1.0), bad, long_rows=long_rows)
         if bad_rows:
-            yield Block(pa.table({}), 1.0, take_bad_rows())
+            bad = take_bad_rows()
+            if any("\x00" in row for row in bad):
+                raise IngestError(binary_file_message(info.path.name))
+            yield Block(pa.table({}), 1.0, bad)
     finally:
         source.close()
+
+
+def _has_nul(table: pa.Table) -> bool:
+    """Whether any cell holds a NUL character (a binary file, or text that is not really text)."""
+    return any(pc.any(pc.match_substring(column, "\x00")).as_py() for column in table.columns)
+
+
+def _split_long_rows(table: pa.Table, delimiter: str) -> tuple[pa.Table, list[str]]:
+    """``table`` without the rows that have a field over :data:`MAX_FIELD_CHARS`, and those rows shortened as text."""
+    lengths = [pc.utf8_length(column) for column in table.columns]
+    if not lengths or max(pc.max(length).as_py() or 0 for length in lengths) <= MAX_FIELD_CHARS:
+        return table, []
+    too_long = lengths[0].to_numpy(zero_copy_only=False) > MAX_FIELD_CHARS
+    for length in lengths[1:]:
+        too_long |= length.to_numpy(zero_copy_only=False) > MAX_FIELD_CHARS
+    rows = table.filter(pa.array(too_long)).to_pylist()
+    shown = [delimiter.join(cell[:_LONG_ROW_SHOWN] for cell in row.values()) + " …" for row in rows]
+    return table.filter(pa.array(~too_long)), shown
 
 
 def _open_csv(

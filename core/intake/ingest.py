@@ -32,7 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from core.intake.blocks import read_blocks
+from core.intake.blocks import LONG_FIELD_REASON, read_blocks
 from core.intake.cleaning import EVENT_SCHEMA, REASONS, clean_baskets, clean_events, clean_users
 from core.intake.dedup import Dedup
 from core.intake.errors import IngestError
@@ -40,6 +40,7 @@ from core.intake.inspection import FileInspection, inspect_file
 from core.intake.reports import FileReport, IngestReport
 from core.intake.staging import Rejects, Sink
 from core.intake.timestamps import TimestampParser
+from core.textfiles import binary_file_message
 from core.workspace import Workspace
 
 __all__ = ["IngestError", "IngestReport", "ingest"]
@@ -70,6 +71,9 @@ def _ingest_table_file(
         if block.bad_rows:
             report.rows_read += len(block.bad_rows)
             rejects.add_text(block.bad_rows, [REASONS["fields"]] * len(block.bad_rows))
+        if block.long_rows:
+            report.rows_read += len(block.long_rows)
+            rejects.add_text(block.long_rows, [LONG_FIELD_REASON] * len(block.long_rows))
         if not block.table.num_columns:  # only the lines with the wrong number of fields after the last block
             continue
         report.rows_read += block.table.num_rows
@@ -126,6 +130,8 @@ def _ingest_basket_lines(
                 lines = [row for _, row in zip(range(200_000), reader, strict=False)]
                 if not lines:
                     break
+                if any("\x00" in item for row in lines for item in row):
+                    raise IngestError(binary_file_message(path.name))
                 baskets = [[item.strip().lower() for item in row if item.strip()] for row in lines]
                 baskets = [b for b in baskets if b]  # blank lines are not rows
                 report.rows_read += len(baskets)

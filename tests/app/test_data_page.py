@@ -91,3 +91,14 @@ def test_delete_asks_first(app: AppTest, workspace_home: Path) -> None:
     assert not app.exception, app.exception
     assert open_workspace(workspace_home, with_demo=False).datasets() == []
     assert any("No dataset yet" in i.value for i in app.info)
+
+
+def test_an_over_long_field_is_rejected_not_a_crash(app: AppTest, workspace_home: Path) -> None:
+    _open_data_page(app)
+    content = "user_id,topic\nu2," + "y" * 300_000 + "\nu3,z\n"
+    app.file_uploader[0].set_value(("long.csv", content.encode(), "text/csv")).run()
+    assert not app.exception, app.exception
+    assert not app.error, [e.value for e in app.error]
+    next(b for b in app.button if b.label.startswith("Import")).click().run()
+    assert not app.exception, app.exception
+    assert open_workspace(workspace_home, with_demo=False).dataset().report["rows_rejected"] == 1

@@ -214,4 +214,28 @@ def test_exposed_without_login_serves_only_the_explanation(
     assert "python -m core hash-password" in " ".join(m.value for m in at.markdown)
     monkeypatch.setenv("REACH_PASSWORD_HASH", hash_password("pw"))
     at.run()
-    assert _button(at, "Sign in")  # with a login configured, the gate takes over
+    # with a login configured, only a server started through serve.py (uploads gated) may serve
+    assert [t.value for t in at.title] == ["Start Reach with serve.py"]
+
+
+def test_password_guessing_meets_a_growing_wait_that_a_new_session_keeps(
+    gated_app: AppTest, workspace_home: Path
+) -> None:
+    errors = []
+    for _ in range(4):
+        gated_app.text_input[0].input("wrong horse")
+        _button(gated_app, "Sign in").click().run()
+        errors.append([e.value for e in gated_app.error])
+    assert errors[:2] == [["That password is not right."]] * 2
+    assert errors[2][0].startswith("That password is not right. Too many attempts from this address; wait ")
+    # while the wait runs, even the right password is not checked
+    assert errors[3][0].startswith("Too many attempts from this address; wait ")
+
+    fresh = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)  # a new browser session
+    fresh.run()
+    fresh.text_input[0].input("correct horse")
+    _button(fresh, "Sign in").click().run()
+    assert next(e.value for e in fresh.error).startswith("Too many attempts from this address; wait ")
+    assert [t.value for t in fresh.title] == ["Reach"]
+    failures = [e for e in open_workspace(workspace_home).audit_entries() if e["action"] == "login.failed"]
+    assert len(failures) == 3

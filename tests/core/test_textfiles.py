@@ -137,3 +137,25 @@ def test_sample_of_a_large_file_is_its_head_plus_whole_lines_from_later_on(write
     assert all(re.fullmatch(r"u\d{7},topic\d", line) for line in tail)
     assert max(int(line[1:8]) for line in tail) > 48_000  # seen from the last fifth of the file
     assert len(sample) < len(data)
+
+
+POSTS_LINE = "u{i},健身话题很好😀,2026-03-01 10:00\n"
+
+
+@pytest.mark.parametrize(
+    ("codec", "expected"),
+    [("utf-8", "utf-8"), ("gb18030", "gb18030"), ("utf-16-le", "utf-16-le"), ("utf-16", "utf-16")],
+)
+def test_a_large_multibyte_file_is_recognised_wherever_the_sample_cut_falls(write_file, codec, expected):
+    for shift in range(8):  # moves byte SAMPLE_BYTES through every position inside the characters around it
+        text = "user_id,topic,time" + "x" * shift + "\n" + "".join(POSTS_LINE.format(i=i) for i in range(25_000))
+        path = write_file(f"posts-{codec}-{shift}.csv", text.encode(codec))
+        assert path.stat().st_size > 2 * SAMPLE_BYTES
+
+        sample, encoding = sample_and_encoding(path, name=path.name, if_empty="-")
+        decoded = decode_sample(sample, encoding, name=path.name)
+
+        assert encoding == expected, shift
+        lines = decoded.splitlines()
+        assert lines[0] == "user_id,topic,time" + "x" * shift
+        assert set(lines[1:]) <= set(text.splitlines()), shift

@@ -40,8 +40,8 @@ def _free_port() -> int:
 
 
 @contextmanager
-def streamlit_app(home: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    """``streamlit run app.py`` on a free port of 127.0.0.1 with ``REACH_HOME=home``; yields its URL."""
+def streamlit_app(home: Path, env: dict[str, str] | None = None, *, script: str = "app.py") -> Iterator[str]:
+    """``streamlit run app.py`` (or ``script``) on a free port of 127.0.0.1 with ``REACH_HOME=home``; yields its URL."""
     port = _free_port()
     log_path = home.parent / f"streamlit-{port}.log"
     with log_path.open("w") as log:
@@ -51,7 +51,7 @@ def streamlit_app(home: Path, env: dict[str, str] | None = None) -> Iterator[str
                 "-m",
                 "streamlit",
                 "run",
-                "app.py",
+                script,
                 "--server.port",
                 str(port),
                 "--server.address",

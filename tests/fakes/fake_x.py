@@ -4,7 +4,7 @@ It speaks the endpoints Reach uses — ``POST /2/tweets``, ``GET /2/users/me``,
 ``GET /2/users/:id/tweets``, ``GET /2/tweets``, ``GET /2/users/:id/mentions`` — with the JSON
 shapes and error bodies X sends, and switches for the faults a scheduler must survive:
 
-- ``fail_next(status, count, route=...)``: the next ``count`` matching requests answer 429 (with
+- ``fail_next(status, count, route=..., hold=...)``: the next ``count`` matching requests answer 429 (with
   ``x-rate-limit-*`` headers), 5xx, 401 or 403;
 - ``delay_next(seconds, count)``: the next posts are *created*, then answered late (a client with
   a shorter timeout never learns the id);
@@ -94,6 +94,7 @@ class _Fault:
     count: int
     route: str  # "POST /2/tweets", "GET", "*"
     reset_in: int = 900
+    hold: threading.Event | None = None  # answer only once released
 
 
 class FakeX:
@@ -119,6 +120,7 @@ class FakeX:
         self.served: list[Served] = []  # every answer, in order, with the resources it held
         self.out_of_credits = False
         self.post_received = threading.Event()
+        self.fault_received = threading.Event()
         self._faults: list[_Fault] = []
         self._delays: list[float] = []
         self._hold: threading.Event | None = None
@@ -129,12 +131,26 @@ class FakeX:
 
     # -- switches -------------------------------------------------------------------------------
     def fail_next(
-        self, status: int, count: int = 1, *, route: str = "POST /2/tweets", reset_in: int | None = None
+        self,
+        status: int,
+        count: int = 1,
+        *,
+        route: str = "POST /2/tweets",
+        reset_in: int | None = None,
+        hold: bool = False,
     ) -> None:
-        """Answer the next ``count`` requests on ``route`` ("POST /2/tweets", "GET" or "*") with ``status``."""
+        """Answer the next ``count`` requests on ``route`` ("POST /2/tweets", "GET" or "*") with ``status``
+        (with ``hold``, only after :meth:`release`; ``fault_received`` is set when one arrives)."""
         with self._lock:
+            self.fault_received.clear()
             self._faults.append(
-                _Fault(status, count, route, self.rate_limit_reset_in if reset_in is None else reset_in)
+                _Fault(
+                    status,
+                    count,
+                    route,
+                    self.rate_limit_reset_in if reset_in is None else reset_in,
+                    threading.Event() if hold else None,
+                )
             )
 
     def delay_next(self, seconds: float, count: int = 1) -> None:
@@ -151,7 +167,7 @@ class FakeX:
     def release(self) -> None:
         """Let held answers go (and cancel a hold that has not caught a post yet)."""
         with self._lock:
-            for hold in [*self._held, self._hold]:
+            for hold in [*self._held, self._hold, *(fault.hold for fault in self._faults)]:
                 if hold is not None:
                     hold.set()
             self._held.clear()
@@ -277,6 +293,9 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.fake._take_fault(method, path)
         if fault is None:
             return False
+        if fault.hold is not None:
+            self.fake.fault_received.set()
+            fault.hold.wait(30)
         if fault.status == 402:
             self._credits_depleted()
         elif fault.status == 429:

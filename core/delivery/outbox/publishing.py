@@ -60,7 +60,7 @@ class Outcome:
     """What happened to one post in a publishing run."""
 
     post_id: int
-    result: str  # "published", "deferred", "failed" or "skipped" (someone else has it)
+    result: str  # "published", "deferred", "failed", "skipped" or "held" (another run has it)
     message: str
     url: str | None = None
     kind: ErrorKind | None = None  # why it was deferred or failed, when the channel said so
@@ -550,14 +550,19 @@ def publish_due(ws: Workspace, *, publishers: PublisherFactory | None = None) ->
     get_publisher = _publisher_cache(ws, settings, publishers)
     limited: dict[str, Outcome] = {}
     for post in map(post_from_row, rows):
-        if post.channel in limited:
-            report.add(_defer_like(ws, post, limited[post.channel]))
+        try:
+            if post.channel in limited:
+                report.add(_defer_like(ws, post, limited[post.channel]))
+                continue
+            pause = credits.waiting(ws, post.channel, now=now)
+            if pause is not None:
+                report.add(_wait_for_credits(ws, post, pause.message_in(settings.timezone)))
+                continue
+            outcome = _run_one(ws, post, settings, get_publisher, now, require_due=True)
+        except OutboxError:  # another run took the post between our read and our write: it is theirs
+            state = get_post(ws, post.id).state
+            report.add(Outcome(post.id, "held", f"post {post.id} is handled by another run ({state} now)"))
             continue
-        pause = credits.waiting(ws, post.channel, now=now)
-        if pause is not None:
-            report.add(_wait_for_credits(ws, post, pause.message_in(settings.timezone)))
-            continue
-        outcome = _run_one(ws, post, settings, get_publisher, now, require_due=True)
         if outcome.result == "skipped":
             continue
         report.add(outcome)

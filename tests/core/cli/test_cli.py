@@ -217,3 +217,32 @@ def test_a_too_new_workspace_is_one_line_too(reach, home):
         con.execute("INSERT INTO schema_version (version) VALUES (999)")
     line = fails_with_one_line(reach("datasets", "--json"))
     assert "has schema version 999, newer than this Reach" in line
+
+
+def test_template_render_prints_text_passes_and_reasons(reach):
+    out = ok_json(
+        reach("template", "render", "Into {{ top_interest }}? {{ product }} is for you. {{ link }}", "--json")
+    )
+    assert out == {
+        "text": "Into healthy living? our marine collagen is for you. https://meadowpantry.example",
+        "passes": True,
+        "reasons": [],
+    }
+    short = ok_json(reach("template", "render", "Hi{{ '' }}", "--json"))
+    assert short == {"text": "Hi", "passes": False, "reasons": ["too short (2 characters, at least 15)"]}
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "{% for c in 'a' * 2000 %}{% for d in 'a' * 2000 %}{% for e in 'a' * 2000 %}{% endfor %}{% endfor %}{% endfor %}",
+            "was stopped",
+        ),
+        ("{{ 9**999999 }}", "too big a number"),
+        ("{{ product", "line 1:"),
+    ],
+)
+def test_template_render_of_a_template_that_cannot_render_is_one_line(reach, body, expected):
+    line = fails_with_one_line(reach("template", "render", body, "--json"))
+    assert expected in line

@@ -116,3 +116,43 @@ def test_without_a_segmentation_the_demo_groups_are_the_segments(workspace) -> N
     assert find_segment(profiles, "2").name == "young men"
     assert find_segment(profiles, "SENIORS").id == "5"
     assert find_segment(profiles, "nobody") is None
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("{% for i in range(99999) %}{% for j in range(99999) %}x{% endfor %}{% endfor %}", "numbers past 10,000"),
+        ("{% for i in range(999) %}{% for j in range(999) %}{% endfor %}{% endfor %}", "more than 100,000 steps"),
+        ("{{ 'a' * 10**9 }}", "repeats something 1,000,000,000 times"),
+        ("{{ interests * 100000000 }}", "repeats something 100,000,000 times"),
+        ("{{ 9**999999 }}", "too big a number"),
+        ("{{ (10**60) * (10**60) * (10**60) * (10**60) * (10**60) }}", "numbers too big"),
+        ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "calls itself without end"),
+        ("{{ 'x'.center(10**9) }}", "numbers past 10,000"),
+        ("{{ '{:>999999999}'.format(1) }}", "not allowed in a template"),
+        (
+            "{% set ns = namespace(s='ab') %}{% for c in 'a' * 50 %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+            "longer than",
+        ),
+        ("{{ 'a' | replace('a', 'a' * 5000) | replace('a', 'a' * 5000) }}", "writes more than 5,000 characters"),
+        (
+            "{% for c in 'a' * 2000 %}{% for d in 'a' * 2000 %}{% for e in 'a' * 2000 %}{% endfor %}{% endfor %}{% endfor %}",
+            "was stopped",
+        ),
+    ],
+)
+def test_a_runaway_template_is_stopped_with_one_clear_error(body: str, expected: str) -> None:
+    with pytest.raises(TemplateError) as err:
+        render_template(body, template_context(PROFILE))
+    assert expected in str(err.value)
+
+
+def test_bounded_templates_still_do_ordinary_arithmetic_and_loops() -> None:
+    body = "{{ 2 * 3 }} {{ 2 ** 10 }} {{ 'ab' * 3 }} {% for i in range(3) %}{{ i }}{% endfor %} {{ interests | join(', ') }}"
+    assert render_template(body, template_context(PROFILE)) == "6 1024 ababab 012 healthy eating, organic cooking"
+
+
+def test_saving_a_recursive_template_is_refused_with_the_template_error(workspace) -> None:
+    with pytest.raises(TemplateError, match="calls itself without end"):
+        save_template(workspace, "loop", "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}")
+    assert [t.name for t in list_templates(workspace)] == [t.name for t in STARTER_TEMPLATES]

@@ -340,3 +340,29 @@ def test_delivery_status_counts_queued_and_published_today(workspace: Workspace,
     publish.add_post(workspace, "Two, later", approve=True, at=datetime(2031, 1, 1, tzinfo=UTC))
     publish.add_post(workspace, "Three, a draft")
     assert publish.delivery_status(workspace) == (1, 1)
+
+
+def test_a_run_whose_next_post_another_run_took_reports_it_held(fast: Workspace, x_env) -> None:
+    first = publish.add_post(fast, "Oat milk, made at home", approve=True)
+    second = publish.add_post(fast, "Three breakfasts under 5 minutes", approve=True)
+    x_env.fail_next(429, hold=True)  # the first run's post is rate limited, answered only once released
+    reports = []
+    first_run = threading.Thread(target=lambda: reports.append(publish.publish_due(fast)))
+    first_run.start()
+    assert x_env.fault_received.wait(30)
+    # meanwhile another run takes the second post (its answer held too)
+    x_env.hold_next_post()
+    other = threading.Thread(target=lambda: publish.publish_now(fast, second.id))
+    other.start()
+    assert x_env.post_received.wait(30)
+    x_env.release()
+    first_run.join(30)
+    other.join(30)
+
+    [report] = reports
+    assert report.as_json() == {"published": [], "deferred": [first.id], "failed": []}
+    held = [o for o in report.outcomes if o.result == "held"]
+    assert [(o.post_id, o.message.split(" (")[0]) for o in held] == [
+        (second.id, f"post {second.id} is handled by another run")
+    ]
+    assert x_env.texts() == ["Three breakfasts under 5 minutes"]

@@ -724,3 +724,43 @@ def test_header_with_more_fields_than_the_sample_showed(workspace, write_file):
     report = ingest(workspace, [path]).as_json()
     assert (report["rows_read"], report["rows_accepted"], report["reasons"]) == (2, 2, {})
     assert stored_events(workspace) == [("u1", None, "view", "t"), ("u2", None, "view", "t")]
+
+
+def test_a_row_with_an_over_long_field_is_rejected_with_its_reason(workspace, write_file):
+    huge = "y" * 5_000_000
+    path = write_file("long.csv", f"user_id,topic\nu1,x\nu2,{huge}\nu3,z\n")
+
+    report = ingest(workspace, [path]).as_json()
+
+    assert (report["rows_read"], report["rows_accepted"], report["rows_rejected"]) == (3, 2, 1)
+    assert report["reasons"] == {"a field longer than 100,000 characters": 1}
+    [(reason, row)] = stored_rejects(workspace)
+    assert reason == "a field longer than 100,000 characters"
+    assert row.startswith("u2,yyy") and len(row) < 1_000
+    assert [e[0] for e in stored_events(workspace)] == ["u1", "u3"]
+
+
+@pytest.mark.parametrize("position", ["head", "middle", "end"])
+def test_a_nul_byte_refuses_the_file_wherever_it_is(workspace, write_file, position):
+    rows = [b"u%d,x\n" % i for i in range(300_000)]  # about 3 MB: the middle is outside the detection sample
+    at = {"head": 1, "middle": len(rows) // 2, "end": len(rows) - 1}[position]
+    rows[at] = b"u0\x00,y\n"
+    path = write_file("nul.csv", b"user_id,topic\n" + b"".join(rows))
+
+    with pytest.raises(IngestError) as caught:
+        ingest(workspace, [path])
+
+    assert str(caught.value) == (
+        "nul.csv looks like a binary file, not a CSV export (it contains NUL bytes); export it as CSV text"
+    )
+    assert workspace.datasets() == []
+
+
+@pytest.mark.parametrize("ending", ["", "\n", "\r\n"])
+def test_a_header_only_file_has_no_usable_rows(workspace, write_file, ending):
+    path = write_file("header.csv", "user_id,topic" + ending)
+
+    with pytest.raises(IngestError) as caught:
+        ingest(workspace, [path])
+
+    assert str(caught.value).startswith("no usable rows in header.csv (0 read")

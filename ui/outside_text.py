@@ -1,0 +1,53 @@
+"""Text that did not come from the app itself, kept inert wherever a page shows it.
+
+Mentions, CSV values (topics become segment names and angles), dataset and segment names,
+template previews and post text are written by people outside the app. Streamlit reads Markdown
+in ``st.markdown``, captions, alerts and every widget or expander label, so such text could show
+an image fetched from anywhere (a read receipt), colour itself (``:red[…]``), draw icons, links
+or rules. :func:`md` makes a value safe to put into any of those; :func:`show` writes a value as
+a block of plain text. Tables (``st.dataframe``) and widget values already show text as text.
+"""
+
+from __future__ import annotations
+
+import re
+
+import streamlit as st
+
+__all__ = ["diagram_label", "md", "md_block", "show"]
+
+# A backslash makes a Markdown sign a plain character (CommonMark allows it before any ASCII
+# punctuation). Escaped anywhere: code, emphasis, links and images (``[``), math, strikethrough,
+# tables, HTML and autolinks (``<``), and a colon before a letter (``:red[``, ``:material/icon:``);
+# an underscore only where it could open or close emphasis; at the start of a line only, what
+# starts a block there (heading, quote, list, rule).
+_INLINE_MARKUP = re.compile(r"[\\`*\[\]$~|<]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])|:(?=[A-Za-z])")
+_BLOCK_START = re.compile(r"^(\s*)(?:([#>+=-])|(\d+)([.)]))")
+_DIAGRAM_MARKUP = re.compile(r"[`\"'<>\[\](){}*_#!|\\:;&%$~^=]")
+
+
+def md(value: object) -> str:
+    """``value`` as text to put into a Markdown string or a label: its Markdown signs escaped, on one line."""
+    return _escape_line(" ".join(str(value).split()) if value is not None else "")
+
+
+def md_block(value: object) -> str:
+    """``value`` escaped like :func:`md`, keeping its line breaks (as Markdown hard breaks)."""
+    return "  \n".join(_escape_line(line) for line in str(value if value is not None else "").splitlines())
+
+
+def _escape_line(line: str) -> str:
+    line = _INLINE_MARKUP.sub(lambda m: "\\" + m.group(0), line)
+    return _BLOCK_START.sub(
+        lambda m: m.group(1) + (f"\\{m.group(2)}" if m.group(2) else f"{m.group(3)}\\{m.group(4)}"), line
+    )
+
+
+def diagram_label(value: object) -> str:
+    """``value`` for a Mermaid Markdown label, which has no escapes: its markup characters become spaces."""
+    return " ".join(_DIAGRAM_MARKUP.sub(" ", str(value if value is not None else "")).split())
+
+
+def show(value: object) -> None:
+    """Write ``value`` as plain text, line breaks kept, nothing interpreted."""
+    st.text(str(value if value is not None else ""))
