@@ -15,6 +15,7 @@ from core.demo import open_workspace
 from core.feedback import results
 from core.workspace import Workspace
 from tests.conftest import FAKE_X_KEYS
+from ui.outside_text import md
 
 REPO = Path(__file__).resolve().parents[2]
 TEXTS = [
@@ -117,7 +118,9 @@ def test_targeting_shows_the_recommendation_and_uses_it(workspace_home: Path) ->
     rows = at.data_editor(key=f"targeting_rules_{at.session_state['targeting_editor_round']}").value
     assert rows["Template"].iloc[0] == rec.template  # the proposal follows the recommendation
     text = _texts(at)
-    assert f"{first.label}: results recommend **{rec.template}** — {rec.probability_best:.0%} chance" in text
+    untried = " (untried here)" if rec.template in rec.untried else ""
+    shown = f"{md(first.label)}: results recommend **{rec.template}**{untried} — {rec.probability_best:.0%} chance"
+    assert shown in text
     assert "simulated metrics" in text and "too early to tell: about" in text
 
     other = next(t for t in ("Tip", "Offer", "Question") if t != rec.template)
