@@ -26,7 +26,9 @@ def tiny_models(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def studio(workspace_home, tiny_models) -> AppTest:
+def studio(workspace_home, tiny_models, monkeypatch) -> AppTest:
+    # The demo's five groups as segments throughout: no segmentation computed ahead while a test runs.
+    monkeypatch.setenv("REACH_COMPUTE_AHEAD", "0")
     shutil.copytree(tiny_models, workspace_home / "models", dirs_exist_ok=True)  # beside the demo's writer
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
     at.run()
