@@ -71,7 +71,7 @@ curve.plotly_chart(sizes_figure(report), key="segment_sizes")
 
 st.subheader("Profiles")
 # One tab per segment: the page opens with one profile's charts drawn instead of every segment's.
-tabs = st.tabs([f"{profile.id} · {profile.name}" for profile in report.profiles])
+tabs = st.tabs([f"{profile.id} · {md(profile.name)}" for profile in report.profiles])
 for tab, profile in zip(tabs, report.profiles, strict=True):
     tint = colour(profile.id)
     with tab, st.container(border=True, key=f"segment_card_{profile.id}"):
