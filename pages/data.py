@@ -121,7 +121,7 @@ st.dataframe(table, hide_index=True, column_config=COUNT_COLUMNS)
 names = {d.id: f"{d.name} (#{d.id})" for d in datasets}
 # One active dataset, chosen in the sidebar: it is the one shown below and the one Delete… removes.
 current = ws.active_dataset_id()
-if current in names and st.button(f"Delete {names[current]}…", key="delete_button", icon=":material/delete:"):
+if current in names and st.button(f"Delete {md(names[current])}…", key="delete_button", icon=":material/delete:"):
     state.put("confirm_delete", current)
 # Kept in session state so the dialog stays open across reruns until answered or dismissed.
 if state.get("confirm_delete") in names:
