@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+from tests.fakes.loopback import LoopbackServer
+
 __all__ = ["FakeBluesky", "FakeRecord"]
 
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
@@ -111,8 +113,10 @@ class _Notification:
     extra: dict = field(default_factory=dict)
 
 
-class FakeBluesky:
+class FakeBluesky(LoopbackServer):
     """The fake PDS (with the AppView's feed and notification views) and its switches."""
+
+    thread_name = "fake-bluesky"
 
     def __init__(
         self,
@@ -209,35 +213,6 @@ class FakeBluesky:
         """The ids Reach records for the account's posts, oldest first."""
         with self._lock:
             return [r.uri for r in self.records]
-
-    # -- lifecycle ------------------------------------------------------------------------------
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "start the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeBluesky:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-bluesky", daemon=True
-        ).start()
-        return self
-
-    def stop(self) -> None:
-        self.release()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeBluesky:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- used by the handler --------------------------------------------------------------------
     def _record(self, did: str, handle: str, rkey: str, value: dict) -> FakeRecord:
@@ -443,3 +418,6 @@ class _Handler(BaseHTTPRequestHandler):
                 body["cursor"] = str(start + limit)
             return self._send(200, body)
         return self._error(501, "MethodNotImplemented", f"Method Not Implemented: {nsid}")
+
+
+FakeBluesky.handler = _Handler  # defined below the fake, which it serves

@@ -29,6 +29,8 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+from tests.fakes.loopback import LoopbackServer
+
 __all__ = ["FakeMastodon", "FakeStatus"]
 
 _LINK = re.compile(r"https?://\S+")
@@ -134,8 +136,10 @@ def _account(account_id: str, username: str, base: str) -> dict:
     }
 
 
-class FakeMastodon:
+class FakeMastodon(LoopbackServer):
     """The fake instance and its switches. Thread-safe; inspect ``statuses`` and ``requests``."""
+
+    thread_name = "fake-mastodon"
 
     def __init__(
         self,
@@ -236,35 +240,6 @@ class FakeMastodon:
         """The ids Reach records for the account's posts, oldest first."""
         with self._lock:
             return [s.id for s in self.statuses]
-
-    # -- lifecycle ------------------------------------------------------------------------------
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "start the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeMastodon:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-mastodon", daemon=True
-        ).start()
-        return self
-
-    def stop(self) -> None:
-        self.release()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeMastodon:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- used by the handler --------------------------------------------------------------------
     def _me(self) -> dict:
@@ -450,3 +425,6 @@ class _Handler(BaseHTTPRequestHandler):
             ]
             return self._send(200, body[:limit])
         return self._error(404, "Record not found")
+
+
+FakeMastodon.handler = _Handler  # defined below the fake, which it serves

@@ -35,6 +35,8 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlparse
 
+from tests.fakes.loopback import LoopbackServer
+
 __all__ = ["CREDITS_DEPLETED", "FakeTweet", "FakeX", "Served"]
 
 DUPLICATE_DETAIL = "You are not allowed to create a Tweet with duplicate content."
@@ -97,8 +99,10 @@ class _Fault:
     hold: threading.Event | None = None  # answer only once released
 
 
-class FakeX:
+class FakeX(LoopbackServer):
     """The fake server and its switches. Thread-safe; inspect ``tweets`` and ``requests``."""
+
+    thread_name = "fake-x"
 
     def __init__(
         self,
@@ -201,35 +205,6 @@ class FakeX:
         """Texts of the account's posts, oldest first."""
         with self._lock:
             return [t.text for t in self.tweets]
-
-    # -- lifecycle --------------------------------------------------------------------------------
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "start the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeX:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-x", daemon=True
-        ).start()
-        return self
-
-    def stop(self) -> None:
-        self.release()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeX:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- used by the handler ---------------------------------------------------------------------
     def _take_fault(self, method: str, path: str) -> _Fault | None:
@@ -456,3 +431,6 @@ def _served(method: str, path: str, status: int, body: dict) -> Served:
         served.posts.extend(t["id"] for t in data or [])
         served.users.extend(u["id"] for u in (body.get("includes") or {}).get("users", []))
     return served
+
+
+FakeX.handler = _Handler  # defined below the fake, which it serves
