@@ -119,6 +119,7 @@ class BlueskyChannel:
     keyed = True
     char_limits = (300,)
     length_rule = "Bluesky's count (characters as you see them: an emoji with a skin tone is one)"
+    engagements_read = "likes + reposts + replies + quotes"
     duplicate_rule = "posting the same words twice looks like spam to your followers, so change the wording"
     connect_hint = (
         "put your handle and an app password in `.streamlit/secrets.toml` under `[bluesky]` "

@@ -123,6 +123,7 @@ class MastodonChannel:
     keyed = True
     char_limits = (500,)
     length_rule = "Mastodon's count (characters as you see them, links count 23)"
+    engagements_read = "favourites + boosts + replies + quotes"
     duplicate_rule = "posting the same words twice looks like spam to your followers, so change the wording"
     connect_hint = (
         "put your instance and access token in `.streamlit/secrets.toml` under `[mastodon]` "
