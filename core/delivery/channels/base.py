@@ -129,6 +129,8 @@ class Channel(Protocol):
     connect_hint: ClassVar[str]
     """How the operator connects it, for the pages: ``"put your keys in …"`` (empty: nothing to connect)."""
     engagements_read: ClassVar[str]
+    daily_cap: ClassVar[int]
+    """Default daily cap (posts per rolling 24 h) before the operator sets one: a limit of Reach's, not the network's."""
     """The counts Reach adds up as a post's engagements on this network, in its words (``"likes + reposts + …"``)."""
 
     @staticmethod

@@ -31,6 +31,7 @@ class DryRunPublisher:
     char_limits = XPublisher.char_limits
     length_rule = XPublisher.length_rule
     engagements_read = "simulated likes + reposts + replies + quotes"
+    daily_cap = 10_000  # nothing leaves Reach: as good as no cap
     duplicate_rule = XPublisher.duplicate_rule
     weighted_length = XPublisher.weighted_length
     connect_hint = ""  # nothing to connect
