@@ -75,7 +75,7 @@ st.plotly_chart(views.coverage_figure(plan, aud), key="targeting_coverage")
 
 st.subheader("Preview")
 views.render_plan_table(plan)
-views.render_preview(plan, settings.char_limit)
+views.render_preview(plan)
 
 st.subheader("Queue the week")
 cost_views.render_week_estimate(ws, plan)

@@ -174,15 +174,18 @@ def time_picker(key: str, settings: PublishSettings, initial: str | None = None)
         return None
 
 
-def channel_lengths(ws: Workspace, text: str, channels: list[str], settings: PublishSettings) -> list[str]:
-    """One line per channel: ``Mastodon: 123 / 500 characters by Mastodon's count…``, red when over."""
+def channel_lengths(
+    ws: Workspace, text: str, channels: list[str], settings: PublishSettings, *, labelled: bool = False
+) -> list[str]:
+    """One line per channel: ``Mastodon: 123 / 500 characters by Mastodon's count…``, red when over
+    (the channel's name is left out for a single channel unless ``labelled``)."""
     lines = []
     for name in channels:
         rules = registry.channel(name)
         used = rules.weighted_length(text)
         limit = publish.char_limit(ws, name, settings)
         colour = "red" if used > limit else "gray"
-        label = f"{rules.label}: " if len(channels) > 1 else ""
+        label = f"{rules.label}: " if len(channels) > 1 or labelled else ""
         lines.append(f":{colour}[{label}{used:,} / {limit:,} characters] by {rules.length_rule}")
     return lines
 

@@ -20,7 +20,14 @@ from core.content.registry import list_models
 from core.delivery import targeting
 from core.delivery.channels import registry
 from core.delivery.outbox import default_channel
-from core.delivery.targeting import MAX_PER_SEGMENT, Audience, Rule, RuleValidationError, TargetingError, WeeklyPlan
+from core.delivery.targeting import (
+    MAX_PER_SEGMENT,
+    Audience,
+    Rule,
+    RuleValidationError,
+    TargetingError,
+    WeeklyPlan,
+)
 from core.feedback.results import Recommendation, channel_recommendations, channel_title, for_channel, measured
 from core.workspace import Workspace
 from ui import state
@@ -382,7 +389,7 @@ def render_plan_table(plan: WeeklyPlan) -> None:
 
 
 # -- preview and coverage ---------------------------------------------------------------------------
-def render_preview(plan: WeeklyPlan, char_limit: int) -> None:
+def render_preview(plan: WeeklyPlan) -> None:
     """One tab per reached segment: the post, its time, and its checks with reasons."""
     if not plan.items:
         st.info("No active rule reaches any segment yet.")
@@ -408,10 +415,12 @@ def render_preview(plan: WeeklyPlan, char_limit: int) -> None:
             for note in item.notes:
                 st.caption(md(note))
             c1, c2 = st.columns([1, 3])
+            counted_by = registry.channel(item.counted_by)
             c1.metric(
-                "Weighted length",
-                f"{item.weighted_length} / {char_limit}",
-                help="X's count: links 23, Chinese/Japanese/Korean characters and emoji 2",
+                "Length" if len(registry.split(item.channel)) < 2 else f"Length on {counted_by.label}",
+                f"{item.weighted_length} / {item.char_limit}",
+                help=f"By {counted_by.length_rule}"
+                + (" — the tightest fit of the rule's channels" if len(registry.split(item.channel)) > 1 else ""),
             )
             if item.passes:
                 c2.success(

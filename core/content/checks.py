@@ -332,7 +332,7 @@ def check_draft(
     *,
     near_copy: NearCopyIndex | None = None,
     banned_words: Sequence[str] = DEFAULT_BANNED_WORDS,
-    max_weighted_length: int = MAX_WEIGHTED_LENGTH,
+    max_weighted_length: int | None = MAX_WEIGHTED_LENGTH,
     internal_names: Sequence[str] = (),
     languages: Sequence[str] | None = None,
 ) -> DraftCheck:
@@ -347,7 +347,8 @@ def check_draft(
     banned_words
         Words and phrases a draft must not contain.
     max_weighted_length
-        The channel's limit (X: 280).
+        X's limit (280) by X's weighted count; None leaves the length to the caller, which checks it
+        by the count and limit of the channel the draft is for.
     internal_names, languages
         See :func:`publishing_problems` (with a corpus index, ``languages`` defaults to its scripts).
 
@@ -363,7 +364,7 @@ def check_draft(
     reasons += [
         r for r in publishing_problems(text, internal_names=internal_names, languages=languages) if r not in reasons
     ]
-    if length > max_weighted_length:
+    if max_weighted_length is not None and length > max_weighted_length:
         reasons.append(f"too long for X ({length} of {max_weighted_length})")
     if near_copy is not None and near_copy.words and not reasons:
         words = _latin_words(text)

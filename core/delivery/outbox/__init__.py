@@ -52,7 +52,7 @@ from core.delivery.outbox.posts import (
     outbox_counts,
     post_attempts,
 )
-from core.delivery.outbox.preflight import char_limit, preflight, weighted_length
+from core.delivery.outbox.preflight import char_limit, length_problem, preflight, weighted_length
 from core.delivery.outbox.publishing import (
     DueReport,
     Outcome,
@@ -102,6 +102,7 @@ __all__ = [
     "edit_post",
     "get_post",
     "known_timezones",
+    "length_problem",
     "list_posts",
     "month_costs",
     "move_post",
