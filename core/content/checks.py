@@ -46,6 +46,7 @@ __all__ = [
     "NEAR_COPY_SHARE",
     "DraftCheck",
     "NearCopyIndex",
+    "banned_hits",
     "check_draft",
     "load_banned_words",
     "publishing_problems",
@@ -179,7 +180,8 @@ class DraftCheck:
         return not self.reasons
 
 
-def _banned_hits(text: str, banned_words: Sequence[str]) -> list[str]:
+def banned_hits(text: str, banned_words: Sequence[str]) -> list[str]:
+    """The banned words and phrases ``text`` contains (whole words for Latin ones), folded as compared."""
     folded = unicodedata.normalize("NFC", text).casefold()
     hits = []
     for word in banned_words:
@@ -377,7 +379,7 @@ def check_draft(
     copies = bool(near_copy is not None and text and near_copy.copies(text))
     if copies:
         reasons.append("near-copy: it says again what one of your posts said")
-    for word in _banned_hits(text, banned_words):
+    for word in banned_hits(text, banned_words):
         reasons.append(f"banned word: {word}")
     return DraftCheck(text, length, reasons, copies)
 
