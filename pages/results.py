@@ -29,8 +29,10 @@ if not views.render_empty(found):
 
     st.subheader("Which template next")
     st.caption(
-        "Thompson sampling on each segment's engagement: the bars are the chance each template is the best "
-        "one. The pick becomes the default on the Targeting page; you can always choose another."
+        "Thompson sampling on each channel's own measured posts, segment by segment: the bars are the chance "
+        "each template is the best one. Where a network shows impressions the measure is the engagement rate; "
+        "where it shows none (Mastodon, Bluesky) it is engagements per post. The pick becomes the default for "
+        "rules posting to that channel on the Targeting page; you can always choose another."
     )
     views.render_recommendations(found.recommendations)
 

@@ -31,11 +31,11 @@ if aud is None:
     st.stop()
 
 templates = [t.name for t in list_templates(ws)]
-recommendations = views.recommendations(ws)  # from measured posts (Results page); none before any
+recommendations = views.recommendations(ws)  # each channel's, from measured posts (Results page); none before any
 rules = load_rules(ws, aud)
 proposed = not rules
 if proposed:
-    rules = propose_rules(aud, templates, recommended={s: r.template for s, r in recommendations.items()})
+    rules = propose_rules(aud, templates, recommended=views.proposal_templates(recommendations))
 settings = PublishSettings.load(ws)
 
 st.subheader("Rules")
@@ -53,7 +53,7 @@ with st.spinner("Writing the week…" if writer else "Filling in the templates�
         aud=aud,
         rules=None if proposed else rules,
         profiles=cached_profiles(ws, with_angles=True, spinner="Mining interest angles for the templates…"),
-        recommended={s: r.template for s, r in recommendations.items()},
+        recommended=views.proposal_templates(recommendations),
         per_segment=per_segment,
         source=source,
         lm=writer,
@@ -75,7 +75,7 @@ st.plotly_chart(views.coverage_figure(plan, aud), key="targeting_coverage")
 
 st.subheader("Preview")
 views.render_plan_table(plan)
-views.render_preview(plan, settings.char_limit)
+views.render_preview(plan)
 
 st.subheader("Queue the week")
 cost_views.render_week_estimate(ws, plan)

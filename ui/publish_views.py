@@ -113,10 +113,23 @@ def _countdown(until: str | None) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
+def budget_channels(ws: Workspace, channel: str, settings: PublishSettings) -> list[str]:
+    """The channels whose daily cap the page shows: the chosen one, every connected one, and any used in 24 h."""
+    names = [channel, *(c.name for c in registry.connected_channels())]
+    names += [n for n in registry.channel_names() if publish.budget(ws, n, settings=settings).used]
+    return [n for n in registry.channel_names() if n in names]
+
+
 def render_budget(ws: Workspace, channel: str, settings: PublishSettings) -> None:
-    """The daily cap meter (the operator's own limit, not the network's) with when the next slot frees up."""
+    """One daily cap meter per channel in use (each the operator's own limit, not the network's), with when
+    the next slot frees up."""
+    for name in budget_channels(ws, channel, settings):
+        _render_meter(ws, name, settings)
+
+
+def _render_meter(ws: Workspace, channel: str, settings: PublishSettings) -> None:
     meter = publish.budget(ws, channel, settings=settings)
-    label = f"Your daily cap ({registry.label(channel)}): {meter.used} of {meter.limit} posts in the last 24 h"
+    label = f"Your daily cap ({registry.label(channel)}): {meter.used} of {meter.limit:,} posts in the last 24 h"
     st.progress(min(1.0, meter.used / meter.limit), text=label)
     if meter.remaining == 0:
         st.caption(
@@ -125,11 +138,11 @@ def render_budget(ws: Workspace, channel: str, settings: PublishSettings) -> Non
         )
     elif meter.used:
         st.caption(
-            f"{meter.remaining} left. The oldest post leaves the 24-hour window in "
+            f"{meter.remaining:,} left. The oldest post leaves the 24-hour window in "
             f"{_countdown(meter.resets_at)} ({clock.format_local(meter.resets_at, settings.timezone)})."
         )
     else:
-        st.caption(f"{meter.remaining} posts left in the next 24 hours.")
+        st.caption(f"{meter.remaining:,} posts left in the next 24 hours.")
     if channel == PRICED_CHANNEL:
         prices = publish.CostSettings.load(ws)
         st.caption(
@@ -161,15 +174,18 @@ def time_picker(key: str, settings: PublishSettings, initial: str | None = None)
         return None
 
 
-def channel_lengths(ws: Workspace, text: str, channels: list[str], settings: PublishSettings) -> list[str]:
-    """One line per channel: ``Mastodon: 123 / 500 characters by Mastodon's count…``, red when over."""
+def channel_lengths(
+    ws: Workspace, text: str, channels: list[str], settings: PublishSettings, *, labelled: bool = False
+) -> list[str]:
+    """One line per channel: ``Mastodon: 123 / 500 characters by Mastodon's count…``, red when over
+    (the channel's name is left out for a single channel unless ``labelled``)."""
     lines = []
     for name in channels:
         rules = registry.channel(name)
         used = rules.weighted_length(text)
         limit = publish.char_limit(ws, name, settings)
         colour = "red" if used > limit else "gray"
-        label = f"{rules.label}: " if len(channels) > 1 else ""
+        label = f"{rules.label}: " if len(channels) > 1 or labelled else ""
         lines.append(f":{colour}[{label}{used:,} / {limit:,} characters] by {rules.length_rule}")
     return lines
 
@@ -467,6 +483,14 @@ def render_history(ws: Workspace, settings: PublishSettings, *, limit: int = 20)
         st.markdown(f"**{when}** · #{post.id}{f' · {tags}' if tags else ''} · {where}  \n{md_block(post.text)}")
 
 
+CAP_HELP = {
+    "x": "X bills each post on pay-per-use; default 17",
+    "mastodon": "Mastodon servers allow 300 posts per 3 hours; default 300",
+    "bluesky": "Bluesky allows 1,666 posts an hour; default 1,666",
+    "dry-run": "Nothing leaves Reach; default 10,000",
+}
+
+
 def render_settings(ws: Workspace, settings: PublishSettings) -> None:
     """Time zone, length limit and daily budget."""
     zones = publish.known_timezones()
@@ -483,20 +507,28 @@ def render_settings(ws: Workspace, settings: PublishSettings) -> None:
             format_func=lambda n: "280 (standard)" if n == 280 else "25,000 (X Premium)",
             horizontal=True,
         )
-        daily = st.number_input(
-            "Daily cap (posts per 24 hours; your own limit: X bills each post on pay-per-use)",
-            min_value=1,
-            max_value=10_000,
-            value=settings.daily_budget,
-            step=1,
-        )
-        if st.form_submit_button("Save settings"):
-            _act(
-                settings.save,
-                ws,
-                timezone=tz,
-                char_limit=int(limit),
-                daily_budget=int(daily),
-                success="Settings saved.",
+        st.markdown("**Daily caps** (posts per rolling 24 hours on each channel; your own limits)")
+        caps = publish.daily_caps(ws, settings=settings)
+        columns = st.columns(len(caps))
+        chosen = {
+            name: column.number_input(
+                registry.label(name),
+                min_value=1,
+                max_value=publish.MAX_DAILY_CAP,
+                value=cap,
+                step=1,
+                key=f"publish_cap_{name}",
+                help=CAP_HELP.get(name),
             )
+            for column, (name, cap) in zip(columns, caps.items(), strict=True)
+        }
+        if st.form_submit_button("Save settings"):
+            saved = _act(settings.save, ws, timezone=tz, char_limit=int(limit))
+            if saved is not None:
+                _act(
+                    publish.save_daily_caps,
+                    ws,
+                    {name: int(cap) for name, cap in chosen.items()},
+                    success="Settings saved.",
+                )
             st.rerun()

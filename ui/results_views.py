@@ -19,6 +19,7 @@ from core.delivery.channels.base import PublishError
 from core.delivery.outbox import PublishSettings
 from core.feedback import results
 from core.feedback.results import CSV_COLUMNS, REQUIRED_COLUMNS, Recommendation, Results, ResultsError, TemplateOdds
+from core.feedback.results.recommendations import COUNT
 from core.workspace import Workspace
 from ui import state
 from ui.data_views import stage_upload
@@ -171,34 +172,49 @@ def card_text(rec: Recommendation) -> str:
     return text
 
 
+def _evidence(odds: TemplateOdds) -> str:
+    """A candidate's measured posts and what they achieved, in the recommendation's measure."""
+    if not odds.posts:
+        return "no post yet"
+    if odds.measure == COUNT:
+        return (
+            f"{_plural(odds.posts, 'post')}, {odds.engagements:,} engagements, "
+            f"{odds.observed_rate:.1f} per post observed"
+        )
+    return f"{_plural(odds.posts, 'post')}, {odds.impressions:,} impressions, {_rate(odds.observed_rate)} observed"
+
+
 def render_recommendations(recs: list[Recommendation]) -> None:
-    """One card per segment: the next template, the probability each template is best, and the evidence."""
+    """Per channel, one card per segment: the next template, the probability each template is best, and the evidence."""
     if not recs:
         st.caption(
-            "Recommendations need posts with impressions and a segment and template (posts queued from "
-            "Targeting have both)."
+            "Recommendations need measured posts with a segment and template (posts queued from Targeting have both)."
         )
         return
-    columns = st.columns(2)
-    for i, rec in enumerate(recs):
-        with columns[i % 2].container(border=True):
-            st.markdown(f"**{md(rec.segment)}**" + (" · simulated metrics" if rec.simulated else ""))
-            st.markdown(card_text(rec))
-            for odds in rec.ranked:  # measured first: an untried template is never listed above them
-                evidence = (
-                    f"{_plural(odds.posts, 'post')}, {odds.impressions:,} impressions, "
-                    f"{_rate(odds.observed_rate)} observed"
-                    if odds.posts
-                    else "no post yet"
+    channels = list(dict.fromkeys(r.channel for r in recs))
+    for channel in channels:
+        mine = [r for r in recs if r.channel == channel]
+        st.markdown(f"**{md(results.channel_title(channel))}** · measured: {md(results.measured(mine[0]))}")
+        columns = st.columns(2)
+        for i, rec in enumerate(mine):
+            with columns[i % 2].container(border=True):
+                st.markdown(f"**{md(rec.segment)}**" + (" · simulated metrics" if rec.simulated else ""))
+                st.markdown(card_text(rec))
+                for odds in rec.ranked:  # measured first: an untried template is never listed above them
+                    st.progress(
+                        min(1.0, odds.probability_best),
+                        text=f"{_name(odds)} — {odds.probability_best:.0%} chance best · {_evidence(odds)}",
+                    )
+                st.caption(
+                    f"Evidence: {_plural(rec.posts, 'measured post')} in this segment on "
+                    f"{md(results.channel_title(channel))}. "
+                    + (
+                        "Each post counts as a limited number of trials, so a single viral post does not settle it."
+                        if rec.measure != COUNT
+                        else "This network shows no impressions, so posts are compared by their engagements; "
+                        "a single busy post does not settle it."
+                    )
                 )
-                st.progress(
-                    min(1.0, odds.probability_best),
-                    text=f"{_name(odds)} — {odds.probability_best:.0%} chance best · {evidence}",
-                )
-            st.caption(
-                f"Evidence: {_plural(rec.posts, 'measured post')} in this segment. Each post counts as a limited "
-                "number of trials, so a single viral post does not settle it."
-            )
 
 
 # -- charts -----------------------------------------------------------------------------------------
@@ -330,11 +346,12 @@ def render_channels(found: Results) -> None:
         hide_index=True,
         key="results_by_channel",
         column_config={
+            "engagements_per_post": st.column_config.NumberColumn("engagements per post", format="%.1f"),
             "engagement_rate": st.column_config.NumberColumn(
                 "engagement rate",
                 format="percent",
                 help="Empty where the network shows no impressions (Mastodon, Bluesky)",
-            )
+            ),
         },
     )
 

@@ -24,7 +24,7 @@ from core.content.templates import (
 )
 from core.content.train import train_model
 from core.delivery.channels import registry
-from core.delivery.outbox import OutboxError, PublishSettings, add_post
+from core.delivery.outbox import OutboxError, PublishSettings, add_post, char_limit, length_problem
 from core.workspace import Workspace
 from ui import state
 from ui.data_views import stage_upload
@@ -235,6 +235,17 @@ def newest_info(ws: Workspace) -> ModelInfo | None:
     return models[0] if models else None
 
 
+def channel_check(ws: Workspace, text: str, banned: list[str], **checks) -> tuple[str, list[str]]:
+    """(``"123/500"`` by the count of the channel a saved draft goes to, why ``text`` fails): the draft
+    checks, with the length by that channel's own rule and limit (X's weighted 280, Mastodon's 500, …)."""
+    channel = registry.default_channel()
+    settings = PublishSettings.load(ws)
+    check = check_draft(text, banned_words=banned, max_weighted_length=None, **checks)
+    too_long = length_problem(ws, text, channel, settings)
+    used = registry.channel(channel).weighted_length(text)
+    return f"{used}/{char_limit(ws, channel, settings)}", [*check.reasons, *([too_long] if too_long else [])]
+
+
 def draft_editor(
     ws: Workspace,
     draft_id: str,
@@ -250,22 +261,21 @@ def draft_editor(
     with st.container(border=True):
         text = st.text_area("Draft", value=draft["text"], key=key, height=100, label_visibility="collapsed")
         draft["text"] = text
-        check = check_draft(
-            text,
-            near_copy=lm.near_copy_index if lm is not None else None,
-            banned_words=banned,
-            internal_names=internal_names,
+        count, reasons = channel_check(
+            ws, text, banned, near_copy=lm.near_copy_index if lm is not None else None, internal_names=internal_names
         )
+        passes = not reasons
         left, middle, right = st.columns([3, 2, 1], vertical_alignment="center")
-        if check.passes:
-            left.markdown(f":green[:material/check_circle: **{check.weighted_length}/280**] · passes the checks")
+        if passes:
+            left.markdown(f":green[:material/check_circle: **{count}**] · passes the checks")
         else:
-            left.markdown(
-                f":red[:material/error: **{check.weighted_length}/280**] · " + "; ".join(map(md, check.reasons))
-            )
-        others = [c.name for c in registry.connected_channels() if c.name != "x"]
-        if others:  # the checks above count as X does; each other connected channel counts its own way
-            left.caption("  \n".join(channel_lengths(ws, text, others, PublishSettings.load(ws))))
+            left.markdown(f":red[:material/error: **{count}**] · " + "; ".join(map(md, reasons)))
+        saved_to = registry.default_channel()
+        others = [c.name for c in registry.connected_channels() if c.name != saved_to]
+        # the count above is the channel a saved draft goes to; each other connected one counts its own way
+        left.caption(
+            "  \n".join(channel_lengths(ws, text, [saved_to, *others], PublishSettings.load(ws), labelled=True))
+        )
         missing = [h for h in hashtags if h.casefold() not in text.casefold()]
         if missing and middle.button(
             f"Add {' '.join(missing[:2])}",
@@ -279,8 +289,8 @@ def draft_editor(
             "Save",
             key=f"{key}_save",
             icon=":material/outbox:",
-            disabled=not check.passes,
-            help="Save into the outbox as a draft" if check.passes else "Fix the problems first",
+            disabled=not passes,
+            help="Save into the outbox as a draft" if passes else "Fix the problems first",
         ):
             try:
                 post_id = add_post(
@@ -306,7 +316,7 @@ def template_drafts(
             text = render_template(template.body, template_context(profile, **brand))
         except TemplateError:
             continue
-        if check_draft(text, banned_words=banned, internal_names=internal_names).passes:
+        if not channel_check(ws, text, banned, internal_names=internal_names)[1]:
             out[f"t{len(out)}"] = {"text": text, "segment": profile.name, "template": template.name}
         if len(out) >= n:
             break
@@ -333,11 +343,8 @@ def template_editor(
         preview = render_template(body, template_context(profile, **brand))
         right.markdown(f"**Preview for {md(profile.name)}**")
         right.markdown("> " + md_block(preview).replace("\n", "\n> "))
-        checked = check_draft(preview, banned_words=banned, internal_names=internal_names)
-        right.caption(
-            f"{checked.weighted_length}/280 · "
-            + ("passes the checks" if checked.passes else "; ".join(map(md, checked.reasons)))
-        )
+        count, reasons = channel_check(ws, preview, banned, internal_names=internal_names)
+        right.caption(f"{count} · " + ("; ".join(map(md, reasons)) if reasons else "passes the checks"))
     except TemplateError as exc:
         right.error(md(exc))
     if b1.button("Save template", key="studio_template_save"):

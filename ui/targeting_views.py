@@ -20,8 +20,15 @@ from core.content.registry import list_models
 from core.delivery import targeting
 from core.delivery.channels import registry
 from core.delivery.outbox import default_channel
-from core.delivery.targeting import MAX_PER_SEGMENT, Audience, Rule, RuleValidationError, TargetingError, WeeklyPlan
-from core.feedback.results import Recommendation, recommended_templates
+from core.delivery.targeting import (
+    MAX_PER_SEGMENT,
+    Audience,
+    Rule,
+    RuleValidationError,
+    TargetingError,
+    WeeklyPlan,
+)
+from core.feedback.results import Recommendation, channel_recommendations, channel_title, for_channel, measured
 from core.workspace import Workspace
 from ui import state
 from ui.outside_text import md
@@ -222,9 +229,14 @@ def _save_rules(ws: Workspace, aud: Audience, edited: pd.DataFrame, proposed: bo
 
 
 # -- what measured results recommend ---------------------------------------------------------------
-def recommendations(ws: Workspace) -> dict[str, Recommendation]:
-    """segment name → the template Thompson sampling recommends from measured posts (see the Results page)."""
-    return recommended_templates(ws)
+def recommendations(ws: Workspace) -> list[Recommendation]:
+    """Every channel's per-segment recommendations from its own measured posts (see the Results page)."""
+    return channel_recommendations(ws)
+
+
+def proposal_templates(recs: list[Recommendation]) -> dict[str, str]:
+    """segment name → the recommended template for proposed rules, which post to the dry run (see propose_rules)."""
+    return {segment: rec.template for segment, rec in for_channel(recs, registry.dry_run_channel()).items()}
 
 
 def _use_recommendation(ws: Workspace, aud: Audience, rule_id: int, template: str) -> None:
@@ -240,23 +252,28 @@ def _use_recommendation(ws: Workspace, aud: Audience, rule_id: int, template: st
 
 
 def render_recommendations(
-    ws: Workspace, aud: Audience, rules: list[Rule], proposed: bool, recs: dict[str, Recommendation]
+    ws: Workspace, aud: Audience, rules: list[Rule], proposed: bool, recs: list[Recommendation]
 ) -> None:
-    """Per segment rule: the template measured results recommend, how likely it is best, and "Use it"."""
+    """Per segment rule: the template measured results recommend on the rule's channel, how likely it is
+    best, and "Use it"."""
     if not recs:
-        st.caption("Once published posts have metrics, the Results page recommends a template per segment here.")
+        st.caption(
+            "Once published posts have metrics, the Results page recommends a template per segment and channel here."
+        )
         return
     shown = 0
     for rule in rules:
         seg = aud.segment(rule.segment_id) if rule.segment_id is not None else None
-        rec = recs.get(seg.name) if seg else None
+        rec = for_channel(recs, rule.channel).get(seg.name) if seg else None
         if rec is None:
             continue
         shown += 1
         untried = " (untried here)" if rec.template in rec.untried else ""
         words = (
-            f"{md(seg.label)}: results recommend **{md(rec.template)}**{untried} — {rec.probability_best:.0%} chance "
-            f"it is the best template ({rec.posts} measured post{'s' if rec.posts != 1 else ''}"
+            f"{md(seg.label)} on {md(registry.label(rule.channel))}: results recommend **{md(rec.template)}**{untried}"
+            f" — {rec.probability_best:.0%} chance it is the best template by {md(measured(rec))} "
+            f"({rec.posts} measured post{'s' if rec.posts != 1 else ''}"
+            f"{'' if rec.channel in registry.split(rule.channel) else ' of ' + md(channel_title(rec.channel))}"
             f"{', simulated metrics' if rec.simulated else ''})"
         )
         if rec.leader.template != rec.template:
@@ -281,7 +298,7 @@ def render_recommendations(
             )
     if shown:
         st.caption(
-            "Recommendations come from Thompson sampling on measured engagement (see Results); "
+            "Recommendations come from Thompson sampling on each channel's own measured posts (see Results); "
             "you can always choose another template in the table."
         )
 
@@ -372,7 +389,7 @@ def render_plan_table(plan: WeeklyPlan) -> None:
 
 
 # -- preview and coverage ---------------------------------------------------------------------------
-def render_preview(plan: WeeklyPlan, char_limit: int) -> None:
+def render_preview(plan: WeeklyPlan) -> None:
     """One tab per reached segment: the post, its time, and its checks with reasons."""
     if not plan.items:
         st.info("No active rule reaches any segment yet.")
@@ -398,10 +415,12 @@ def render_preview(plan: WeeklyPlan, char_limit: int) -> None:
             for note in item.notes:
                 st.caption(md(note))
             c1, c2 = st.columns([1, 3])
+            counted_by = registry.channel(item.counted_by)
             c1.metric(
-                "Weighted length",
-                f"{item.weighted_length} / {char_limit}",
-                help="X's count: links 23, Chinese/Japanese/Korean characters and emoji 2",
+                "Length" if len(registry.split(item.channel)) < 2 else f"Length on {counted_by.label}",
+                f"{item.weighted_length} / {item.char_limit}",
+                help=f"By {counted_by.length_rule}"
+                + (" — the tightest fit of the rule's channels" if len(registry.split(item.channel)) > 1 else ""),
             )
             if item.passes:
                 c2.success(

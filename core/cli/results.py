@@ -16,7 +16,14 @@ from core.delivery.channels import registry
 from core.delivery.channels.base import PublishError
 from core.delivery.outbox import PublishSettings
 from core.demo import open_workspace
-from core.feedback.results import ResultsError, import_engagement_csv, refresh_metrics, results
+from core.feedback.results import (
+    ResultsError,
+    channel_title,
+    import_engagement_csv,
+    measured,
+    refresh_metrics,
+    results,
+)
 
 __all__ = ["USER_ERRORS", "register"]
 
@@ -97,10 +104,14 @@ def _results(args: argparse.Namespace) -> int:
         n = found.without_impressions
         say(f"{n} post{'s have' if n != 1 else ' has'} no impressions: counted, but not in engagement rates")
     say("next template per segment (Thompson sampling):")
+    channel = None
     for rec in found.recommendations:
-        word = "settled" if rec.settled else "not enough data yet"
+        if rec.channel != channel:
+            channel = rec.channel
+            say(f"  on {channel_title(channel)} (measured: {measured(rec)}):")
+        word = "settled" if rec.settled else "too early to tell"
         say(
-            f"  {rec.segment}: {rec.template} ({rec.probability_best:.0%} chance it is best; {rec.posts} posts; {word})"
+            f"    {rec.segment}: {rec.template} ({rec.probability_best:.0%} chance it is best; {rec.posts} posts; {word})"
         )
     return 0
 

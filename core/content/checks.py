@@ -46,6 +46,7 @@ __all__ = [
     "NEAR_COPY_SHARE",
     "DraftCheck",
     "NearCopyIndex",
+    "banned_hits",
     "check_draft",
     "load_banned_words",
     "publishing_problems",
@@ -179,7 +180,8 @@ class DraftCheck:
         return not self.reasons
 
 
-def _banned_hits(text: str, banned_words: Sequence[str]) -> list[str]:
+def banned_hits(text: str, banned_words: Sequence[str]) -> list[str]:
+    """The banned words and phrases ``text`` contains (whole words for Latin ones), folded as compared."""
     folded = unicodedata.normalize("NFC", text).casefold()
     hits = []
     for word in banned_words:
@@ -332,7 +334,7 @@ def check_draft(
     *,
     near_copy: NearCopyIndex | None = None,
     banned_words: Sequence[str] = DEFAULT_BANNED_WORDS,
-    max_weighted_length: int = MAX_WEIGHTED_LENGTH,
+    max_weighted_length: int | None = MAX_WEIGHTED_LENGTH,
     internal_names: Sequence[str] = (),
     languages: Sequence[str] | None = None,
 ) -> DraftCheck:
@@ -347,7 +349,8 @@ def check_draft(
     banned_words
         Words and phrases a draft must not contain.
     max_weighted_length
-        The channel's limit (X: 280).
+        X's limit (280) by X's weighted count; None leaves the length to the caller, which checks it
+        by the count and limit of the channel the draft is for.
     internal_names, languages
         See :func:`publishing_problems` (with a corpus index, ``languages`` defaults to its scripts).
 
@@ -363,7 +366,7 @@ def check_draft(
     reasons += [
         r for r in publishing_problems(text, internal_names=internal_names, languages=languages) if r not in reasons
     ]
-    if length > max_weighted_length:
+    if max_weighted_length is not None and length > max_weighted_length:
         reasons.append(f"too long for X ({length} of {max_weighted_length})")
     if near_copy is not None and near_copy.words and not reasons:
         words = _latin_words(text)
@@ -376,7 +379,7 @@ def check_draft(
     copies = bool(near_copy is not None and text and near_copy.copies(text))
     if copies:
         reasons.append("near-copy: it says again what one of your posts said")
-    for word in _banned_hits(text, banned_words):
+    for word in banned_hits(text, banned_words):
         reasons.append(f"banned word: {word}")
     return DraftCheck(text, length, reasons, copies)
 

@@ -249,3 +249,31 @@ def test_password_guessing_meets_a_growing_wait_that_a_new_session_keeps(
     assert [t.value for t in fresh.title] == ["Reach"]
     failures = [e for e in ws.audit_entries() if e["action"] == "login.failed"]
     assert len(failures) == 7  # the three typed, the four added; the tries during the wait were not checked
+
+
+def test_each_channel_shows_its_own_daily_cap_and_the_operator_changes_one(
+    workspace_home: Path, mastodon_env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in (*FAKE_X_KEYS, "REACH_X_API_BASE"):
+        monkeypatch.delenv(name, raising=False)
+    ws = open_workspace(workspace_home)
+    for text in ("Kefir smoothie after the gym", "Miso soup on a cold evening"):
+        publish.add_post(ws, text, channel="mastodon", approve=True)
+    publish.add_post(ws, "Overnight oats with chia", channel="dry-run", approve=True)
+    assert len(publish.publish_due(ws).published) == 3
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.run()
+    at = _open_publish(at)
+    meters = [p.proto.text for p in at.get("progress")]
+    assert "Your daily cap (Mastodon): 2 of 300 posts in the last 24 h" in meters
+    assert "Your daily cap (Dry run): 1 of 10,000 posts in the last 24 h" in meters
+    assert not any("(X)" in m for m in meters)  # X is neither connected nor used
+
+    at.number_input(key="publish_cap_mastodon").set_value(2)
+    _button(at, "Save settings").click().run()
+    assert not at.exception, at.exception
+    meters = [p.proto.text for p in at.get("progress")]
+    assert "Your daily cap (Mastodon): 2 of 2 posts in the last 24 h" in meters
+    assert "Your daily cap (Dry run): 1 of 10,000 posts in the last 24 h" in meters
+    assert any(c.value.startswith("Budget used up.") for c in at.caption)
+    assert publish.daily_caps(ws)["mastodon"] == 2

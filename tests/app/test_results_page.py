@@ -119,7 +119,10 @@ def test_targeting_shows_the_recommendation_and_uses_it(workspace_home: Path) ->
     assert rows["Template"].iloc[0] == rec.template  # the proposal follows the recommendation
     text = _texts(at)
     untried = " (untried here)" if rec.template in rec.untried else ""
-    shown = f"{md(first.label)}: results recommend **{rec.template}**{untried} — {rec.probability_best:.0%} chance"
+    shown = (
+        f"{md(first.label)} on Dry run: results recommend **{rec.template}**{untried} — {rec.probability_best:.0%} "
+        "chance it is the best template by simulated likes + reposts + replies + quotes per impression"
+    )
     assert shown in text
     assert "simulated metrics" in text and "too early to tell: about" in text
 
@@ -130,6 +133,46 @@ def test_targeting_shows_the_recommendation_and_uses_it(workspace_home: Path) ->
     assert not at.exception, at.exception
     assert targeting.load_rules(ws, aud)[0].template == rec.template
     assert f"now uses the template *{rec.template}*" in _texts(at)
+
+
+def test_each_channel_gets_its_own_recommendation_on_results_and_targeting(
+    workspace_home: Path, no_x_keys: None, mastodon_env
+) -> None:
+    ws = open_workspace(workspace_home, with_demo=False)
+    save_run(ws, run_segments(ws, k=5))
+    aud = targeting.audience(ws)
+    first = aud.segments[0]
+    _measure(ws, [(first.name, "Tip"), (first.name, "Offer")])
+    for i, (template, favourites) in enumerate([("Question", 9), ("Question", 7), ("Tip", 1)]):
+        post = publish.add_post(
+            ws, TEXTS[4 + i], channel="mastodon", segment=first.name, template=template, approve=True
+        )
+        publish.publish_due(ws)
+        mastodon_env.set_metrics(publish.get_post(ws, post.id).remote_id, favourites_count=favourites)
+    results.refresh_metrics(ws, now=datetime.now(UTC) + timedelta(hours=48))
+    mine = results.recommended_templates(ws, channel="mastodon")[first.name]
+    assert mine.channel == "mastodon" and mine.posts == 3
+
+    at = _open("pages/results.py")
+    text = _texts(at)
+    assert "**Dry run** · measured: simulated likes + reposts + replies + quotes per impression" in text
+    assert "**Mastodon** · measured: favourites + boosts + replies + quotes per post" in text
+    assert results_card(mine) in text
+    bars = [p.text for p in at.get("progress")]
+    assert any(t.startswith("Question — ") and "2 posts, 16 engagements, 8.0 per post observed" in t for t in bars)
+    [by_channel] = [d.value for d in at.dataframe if "engagements_per_post" in d.value.columns]
+    per_post = by_channel.set_index("channel")["engagements_per_post"]
+    assert per_post["Mastodon"] == pytest.approx(17 / 3)
+
+    rule = targeting.Rule(template="Offer", segment_id=first.id, channel="mastodon")
+    targeting.save_rules(ws, [rule], aud)
+    at = _open("pages/targeting.py")
+    untried = " (untried here)" if mine.template in mine.untried else ""
+    assert (
+        f"{md(first.label)} on Mastodon: results recommend **{mine.template}**{untried} — "
+        f"{mine.probability_best:.0%} chance it is the best template by favourites + boosts + replies + quotes "
+        "per post (3 measured posts)"
+    ) in _texts(at)
 
 
 def test_a_rate_limit_on_refresh_says_when_x_is_asked_again(workspace_home: Path, x_env) -> None:

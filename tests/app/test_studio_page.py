@@ -27,6 +27,10 @@ def tiny_models(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def studio(workspace_home, tiny_models, monkeypatch) -> AppTest:
+    return _open_studio(workspace_home, tiny_models, monkeypatch)
+
+
+def _open_studio(workspace_home, tiny_models, monkeypatch) -> AppTest:
     # The demo's five groups as segments throughout: no segmentation computed ahead while a test runs.
     monkeypatch.setenv("REACH_COMPUTE_AHEAD", "0")
     shutil.copytree(tiny_models, workspace_home / "models", dirs_exist_ok=True)  # beside the demo's writer
@@ -114,3 +118,37 @@ def test_banned_words_are_saved(studio: AppTest) -> None:
     studio.text_area(key="studio_banned").input("miracle\nguaranteed results").run()
     studio.button(key="studio_settings_save").click().run()
     assert "Saved 2 banned words and the brand details." in [s.value for s in studio.success]
+
+
+LONG_DRAFT = (
+    "Herbal tea and a slow walk in the garden make a calm evening. Warm oats with honey and walnuts make a "
+    "good breakfast before work. Green tea in the afternoon keeps the mind clear without the coffee crash. "
+    "A handful of almonds and an apple is an easy snack for the office. Soup with ginger and vegetables "
+    "warms you up on a cold night. Sleep well, drink water and walk a little every day."
+)
+
+
+def test_drafts_are_counted_by_the_channel_they_are_saved_to(
+    workspace_home, tiny_models, mastodon_env, monkeypatch
+) -> None:
+    from tests.conftest import FAKE_X_KEYS
+
+    for name in (*FAKE_X_KEYS, "REACH_X_API_BASE"):
+        monkeypatch.delenv(name, raising=False)
+    at = _open_studio(workspace_home, tiny_models, monkeypatch)  # Mastodon is the channel drafts go to
+    at.selectbox(key="studio_segment").set_value("5").run()
+    at.slider(key="studio_n").set_value(1).run()
+    at.button(key="studio_generate").click().run()
+    [editor] = [t for t in at.text_area if t.key and t.key.startswith("studio_draft_")]
+    editor.input(LONG_DRAFT).run()
+    assert not at.exception, at.exception
+    n = len(LONG_DRAFT)
+    assert 280 < n < 500  # too long for X, not for Mastodon
+    shown = " ".join(m.value for m in at.markdown)
+    assert f"**{n}/500**] · passes the checks" in shown, shown
+    assert any(f"Mastodon: {n} / 500 characters" in c.value for c in at.caption)
+    save = next(b for b in at.button if b.key and b.key.startswith(editor.key) and b.key.endswith("_save"))
+    assert not save.disabled
+    editor.input(LONG_DRAFT + " " + LONG_DRAFT[:150]).run()
+    shown = " ".join(m.value for m in at.markdown)
+    assert f"{n + 151} characters by Mastodon's count" in shown and "over the limit of 500 by" in shown

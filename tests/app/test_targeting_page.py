@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,28 @@ def test_saving_rules_then_queueing_puts_drafts_in_the_outbox_once(page: AppTest
     assert len(publish.list_posts(ws)) == 4
     home = page.switch_page("pages/home.py").run()
     assert any("4 rules · 4 of 5 segments reached" in str(m.value) for m in home.markdown)
+
+
+def test_the_preview_counts_each_post_by_its_rules_channel(workspace_home: Path) -> None:
+    ws = open_workspace(workspace_home, with_demo=False)
+    save_run(ws, run_segments(ws, k=5))
+    aud = targeting.audience(ws)
+    proposed = targeting.propose_rules(aud, targeting.template_names(ws))
+    channels = {0: "bluesky", 1: "mastodon+bluesky"}
+    targeting.save_rules(ws, [replace(r, channel=channels.get(r.segment_id, r.channel)) for r in proposed], aud)
+    plan = targeting.weekly_plan(ws, aud=aud)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("pages/targeting.py").run()
+    assert not at.exception, at.exception
+    lengths = [m for m in at.metric if m.label.startswith("Length")]
+    first, second, third = plan.items[:3]
+    assert (lengths[0].label, lengths[0].value) == (
+        "Length",
+        f"{publish.weighted_length(first.text, channel='bluesky')} / 300",
+    )
+    assert (lengths[1].label, lengths[1].value) == (
+        "Length on Bluesky",  # the tighter of Mastodon's 500 and Bluesky's 300
+        f"{publish.weighted_length(second.text, channel='bluesky')} / 300",
+    )
+    assert lengths[2].value == f"{publish.weighted_length(third.text, channel='x')} / 280"  # the dry run counts as X

@@ -128,6 +128,10 @@ class Channel(Protocol):
     """Why a near-duplicate of a recent post is refused before sending, for messages."""
     connect_hint: ClassVar[str]
     """How the operator connects it, for the pages: ``"put your keys in …"`` (empty: nothing to connect)."""
+    engagements_read: ClassVar[str]
+    daily_cap: ClassVar[int]
+    """Default daily cap (posts per rolling 24 h) before the operator sets one: a limit of Reach's, not the network's."""
+    """The counts Reach adds up as a post's engagements on this network, in its words (``"likes + reposts + …"``)."""
 
     @staticmethod
     def weighted_length(text: str) -> int:

@@ -30,6 +30,8 @@ class DryRunPublisher:
     # the dry run previews X, so it counts and limits as X does
     char_limits = XPublisher.char_limits
     length_rule = XPublisher.length_rule
+    engagements_read = "simulated likes + reposts + replies + quotes"
+    daily_cap = 10_000  # nothing leaves Reach: as good as no cap
     duplicate_rule = XPublisher.duplicate_rule
     weighted_length = XPublisher.weighted_length
     connect_hint = ""  # nothing to connect

@@ -123,6 +123,8 @@ class MastodonChannel:
     keyed = True
     char_limits = (500,)
     length_rule = "Mastodon's count (characters as you see them, links count 23)"
+    engagements_read = "favourites + boosts + replies + quotes"
+    daily_cap = 300  # Mastodon servers allow 300 posts per 3 hours: a day of 300 can never reach that
     duplicate_rule = "posting the same words twice looks like spam to your followers, so change the wording"
     connect_hint = (
         "put your instance and access token in `.streamlit/secrets.toml` under `[mastodon]` "

@@ -146,6 +146,8 @@ class XPublisher:
     live = True
     char_limits = (280, 25_000)
     length_rule = "X's count (links count 23, Chinese/Japanese/Korean characters 2)"
+    engagements_read = "likes + reposts + replies + quotes"
+    daily_cap = 17  # the free tier's old 17 posts a day; on pay-per-use every post costs credits
     duplicate_rule = "X refuses duplicate posts, so change the wording"
     connect_hint = "put your keys in `.streamlit/secrets.toml` under `[x]` (see the README)"
     weighted_length = staticmethod(weighted_length)

@@ -6,7 +6,7 @@ add, edit, approve, schedule, retry — run pre-flight first (:mod:`~core.delive
 :mod:`~core.delivery.outbox.preflight`), one post or many at once (:mod:`~core.delivery.outbox.bulk`);
 the calendar places each post on its day and hour (:mod:`~core.delivery.outbox.calendar`); publishing claims each post before the network call and
 reconciles after a crash instead of sending twice (:mod:`~core.delivery.outbox.publishing`),
-inside a daily budget per channel (:mod:`~core.delivery.outbox.budget`). A channel out of paid
+inside each channel's own daily cap (:mod:`~core.delivery.outbox.budget`). A channel out of paid
 credits pauses and resumes on its own (:mod:`~core.delivery.outbox.credits`); what Reach's own X
 calls cost is priced in :mod:`~core.delivery.outbox.costs`. Where a post goes is its channel
 (:mod:`core.delivery.channels`).
@@ -27,7 +27,7 @@ from core.delivery.outbox.actions import (
     schedule,
     unapprove,
 )
-from core.delivery.outbox.budget import Budget, budget
+from core.delivery.outbox.budget import MAX_DAILY_CAP, Budget, budget, daily_cap, daily_caps, save_daily_caps
 from core.delivery.outbox.bulk import (
     BulkReport,
     approve_many,
@@ -52,7 +52,7 @@ from core.delivery.outbox.posts import (
     outbox_counts,
     post_attempts,
 )
-from core.delivery.outbox.preflight import char_limit, preflight, weighted_length
+from core.delivery.outbox.preflight import char_limit, length_problem, preflight, weighted_length
 from core.delivery.outbox.publishing import (
     DueReport,
     Outcome,
@@ -65,6 +65,7 @@ from core.delivery.outbox.publishing import (
 from core.delivery.outbox.settings import PublishSettings, known_timezones
 
 __all__ = [
+    "MAX_DAILY_CAP",
     "VIEWS",
     "Budget",
     "BulkReport",
@@ -92,6 +93,8 @@ __all__ = [
     "char_limit",
     "check_connection",
     "connected_account",
+    "daily_cap",
+    "daily_caps",
     "default_channel",
     "delete_many",
     "delete_post",
@@ -99,6 +102,7 @@ __all__ = [
     "edit_post",
     "get_post",
     "known_timezones",
+    "length_problem",
     "list_posts",
     "month_costs",
     "move_post",
@@ -109,6 +113,7 @@ __all__ = [
     "publish_due",
     "publish_now",
     "retry",
+    "save_daily_caps",
     "schedule",
     "schedule_many",
     "set_char_limit",

@@ -16,7 +16,15 @@ from core.delivery.outbox.posts import OutboxState as S
 from core.delivery.outbox.settings import PublishSettings
 from core.workspace import Workspace
 
-__all__ = ["NEAR_DUPLICATE_DAYS", "NEAR_DUPLICATE_RATIO", "char_limit", "normalise", "preflight", "weighted_length"]
+__all__ = [
+    "NEAR_DUPLICATE_DAYS",
+    "NEAR_DUPLICATE_RATIO",
+    "char_limit",
+    "length_problem",
+    "normalise",
+    "preflight",
+    "weighted_length",
+]
 
 NEAR_DUPLICATE_RATIO = 0.9
 NEAR_DUPLICATE_DAYS = 30
@@ -66,12 +74,9 @@ def preflight(
         return problems
     # the same checks as every draft (what the owner typed is theirs to word: no style rules)
     problems += publishing_problems(text, style=False)
-    length = rules.weighted_length(text)
-    limit = char_limit(ws, rules.name, settings)
-    if length > limit:
-        problems.append(
-            f"{length:,} characters by {rules.length_rule} — over the limit of {limit:,} by {length - limit:,}"
-        )
+    too_long = length_problem(ws, text, rules.name, settings)
+    if too_long:
+        problems.append(too_long)
     states = [S.PUBLISHED, S.PUBLISHING] + ([S.APPROVED, S.SCHEDULED] if queued_too else [])
     since = clock.iso(clock.now() - timedelta(days=NEAR_DUPLICATE_DAYS))
     marks = ",".join("?" * len(states))
@@ -89,6 +94,18 @@ def preflight(
             problems.append(f"nearly the same as post {row['id']} ({row['state']}); {rules.duplicate_rule}")
             break
     return problems
+
+
+def length_problem(
+    ws: Workspace, text: str, channel: str | None = None, settings: PublishSettings | None = None
+) -> str | None:
+    """Why ``text`` is too long for ``channel`` by that channel's own count and limit (None when it fits)."""
+    rules = registry.channel(channel or registry.default_channel())
+    length = rules.weighted_length(text)
+    limit = char_limit(ws, rules.name, settings)
+    if length <= limit:
+        return None
+    return f"{length:,} characters by {rules.length_rule} — over the limit of {limit:,} by {length - limit:,}"
 
 
 def char_limit(ws: Workspace, channel: str | None = None, settings: PublishSettings | None = None) -> int:

@@ -155,7 +155,8 @@ def _claim(
         spent = budget(ws, current.channel, now=now, settings=settings, con=con)
         if spent.remaining == 0:
             message = (
-                f"daily budget of {spent.limit} posts used; it goes out when the budget frees up "
+                f"daily budget of {spent.limit} posts used on {registry.label(spent.channel)}; it goes out when "
+                "the budget frees up "
                 f"at {clock.format_local(spent.resets_at, settings.timezone)}"
             )
             con.execute(

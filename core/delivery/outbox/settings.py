@@ -19,7 +19,7 @@ class PublishSettings:
 
     timezone: str = "UTC"
     char_limit: int = 280  # one of the channels' limits (X: 280, or 25,000 for premium accounts)
-    daily_budget: int = 17  # posts per rolling 24 h (X's free tier)
+    daily_budget: int = 17  # X's daily cap: posts per rolling 24 h (other channels': see budget.daily_cap)
     retry_base_seconds: float = 30.0  # backoff after a 5xx or timeout: base, 2·base, 4·base, …
     max_attempts: int = 5  # 5xx/timeouts before a post is failed
     request_timeout_seconds: float = 20.0

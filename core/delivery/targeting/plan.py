@@ -38,7 +38,7 @@ from core.content.model import LanguageModel, load_model
 from core.content.registry import ContentError
 from core.content.templates import TemplateError, list_templates, load_brand, render_template, template_context
 from core.delivery.channels import registry
-from core.delivery.outbox import OutboxError, PublishSettings, add_to_channels, get_post, preflight
+from core.delivery.outbox import OutboxError, PublishSettings, add_to_channels, char_limit, get_post, preflight
 from core.delivery.outbox.preflight import NEAR_DUPLICATE_DAYS, NEAR_DUPLICATE_RATIO, normalise
 from core.delivery.targeting.rules import (
     SOURCES,
@@ -84,6 +84,8 @@ class PlanItem:
     queued_post_id: int | None = None
     source: str = "template"  # who wrote the text: "template" or "writer"
     notes: list[str] = field(default_factory=list)  # e.g. why a writer slot holds a template
+    char_limit: int = 280  # the limit weighted_length is counted against (the tightest of the rule's channels)
+    counted_by: str = ""  # the channel whose count and limit weighted_length and char_limit are
 
     @property
     def passes(self) -> bool:
@@ -259,9 +261,16 @@ def _repeats(text: str, earlier: Sequence[str], index: NearCopyIndex | None = No
 
 
 def _writer_texts(
-    ctx: _Context, seg: SegmentFacts, profile: SegmentProfile | None, wanted: int, earlier: Sequence[str]
+    ctx: _Context,
+    seg: SegmentFacts,
+    profile: SegmentProfile | None,
+    wanted: int,
+    earlier: Sequence[str],
+    channels: Sequence[str],
 ) -> tuple[list[str], str]:
-    """Up to ``wanted`` writer drafts for ``seg`` that repeat nothing in ``earlier``, and why there are fewer."""
+    """Up to ``wanted`` writer drafts for ``seg`` that repeat nothing in ``earlier``, and why there are fewer.
+
+    The writer aims at the smallest limit of ``channels``; each text is then checked by each channel's own count."""
     result = compose_for_segment(
         ctx.writer,
         profile.name if profile else seg.name,
@@ -270,7 +279,7 @@ def _writer_texts(
         seed=ctx.seed + seg.id,
         link=ctx.brand.get("link") or None,
         banned_words=ctx.banned,
-        max_weighted_length=ctx.settings.char_limit,
+        max_weighted_length=min(char_limit(ctx.ws, c, ctx.settings) for c in channels),
         internal_names=ctx.internal_names,
         exclude=list(earlier),
     )
@@ -326,22 +335,21 @@ def _text_problems(
     post_id: int | None,
     writer: bool,
 ) -> tuple[int, list[str]]:
-    """(weighted length, why ``text`` cannot go out): the draft checks, pre-flight against the outbox
-    on ``channel``, and near-duplicates of the posts planned before it."""
+    """(length by ``channel``'s count, why ``text`` cannot go out): the draft checks, pre-flight against
+    the outbox on ``channel`` (its own length rule and limit), and near-duplicates of the posts
+    planned before it."""
     check = check_draft(
         text,
         near_copy=ctx.writer.near_copy_index if writer and ctx.writer else None,
         banned_words=ctx.banned,
-        max_weighted_length=ctx.settings.char_limit,
+        max_weighted_length=None,  # the length is pre-flight's, by the channel's own count
         internal_names=ctx.internal_names if writer else (),
     )
     problems = list(check.reasons)
-    # the length was checked by check_draft against the real limit
-    lenient = replace(ctx.settings, char_limit=max(registry.char_limits()))
     # pre-flight repeats the publishing checks check_draft made: keep each reason once
     problems += [
         p
-        for p in preflight(ctx.ws, text, exclude_post_id=post_id, settings=lenient, channel=channel)
+        for p in preflight(ctx.ws, text, exclude_post_id=post_id, settings=ctx.settings, channel=channel)
         if p not in problems
     ]
     for other in planned:
@@ -353,7 +361,7 @@ def _text_problems(
             duplicate_rule = registry.channel(channel).duplicate_rule
             problems.append(f"nearly the same text as the post for {other.segment}; {duplicate_rule}")
             break
-    return check.weighted_length, problems
+    return registry.channel(channel).weighted_length(text), problems
 
 
 def _segment_items(
@@ -371,6 +379,8 @@ def _segment_items(
         f"{aud.dataset_id}/{aud.k}/{seg.id}/{at.astimezone(ZoneInfo(ctx.settings.timezone)).date()}" for _, at in times
     ]
     open_slots = [s for s in slots if s not in ctx.queued]
+    # an unknown channel is validate_rule's to report; check the text by the default one's rules
+    channels = registry.split(rule.channel) if not registry.unknown(rule.channel) else [registry.default_channel()]
     written: list[str] = []
     writer_note = ""
     if source == "writer" and open_slots:
@@ -378,8 +388,7 @@ def _segment_items(
             writer_note = ctx.writer_note
         else:
             earlier = [t for _, t in ctx.recent] + [i.text for i in items if i.text]
-            written, writer_note = _writer_texts(ctx, seg, profile, len(open_slots), earlier)
-    channels = registry.split(rule.channel) if not registry.unknown(rule.channel) else [registry.default_channel()]
+            written, writer_note = _writer_texts(ctx, seg, profile, len(open_slots), earlier, channels)
     out: list[PlanItem] = []
     for nth, ((hour, at), slot) in enumerate(zip(times, slots, strict=True)):
         template, notes, problems = rule.template, [], []
@@ -397,13 +406,16 @@ def _segment_items(
             text, template, problems, notes = _template_text(ctx, rule, profile, nth, own)
             if source == "writer":
                 notes = [n for n in (writer_note, *notes) if n]
-        length = 0
+        length, limit = 0, min(char_limit(ctx.ws, c, ctx.settings) for c in channels)
+        counted_by = next(c for c in channels if char_limit(ctx.ws, c, ctx.settings) == limit)
         if text:
-            # an unknown channel is validate_rule's to report; check the text by the default one's rules
             for channel in channels:  # each channel's own pre-flight; a post for several must pass on each
-                length, found = _text_problems(
+                used, found = _text_problems(
                     ctx, text, [*items, *out], channel=channel, post_id=post_id, writer=made_by == "writer"
                 )
+                own = char_limit(ctx.ws, channel, ctx.settings)
+                if channel == channels[0] or used / own > length / limit:  # show the tightest fit
+                    length, limit, counted_by = used, own, channel
                 label = f"{registry.label(channel)}: " if len(channels) > 1 else ""
                 problems += [f"{label}{p}" for p in found if f"{label}{p}" not in problems and p not in problems]
         local = at.astimezone(ZoneInfo(ctx.settings.timezone))
@@ -424,6 +436,8 @@ def _segment_items(
                 post_id,
                 made_by,
                 notes,
+                limit,
+                counted_by,
             )
         )
     return out

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from core.content.checks import check_draft, load_banned_words, publishing_problems, weighted_length
+from core.content.checks import banned_hits, load_banned_words, publishing_problems, weighted_length
 from core.content.templates import load_brand, render_template
 from core.delivery.channels import registry
 from core.delivery.channels.base import Mention
@@ -98,23 +98,26 @@ class ReplyContext:
 def check_reply(
     ws: Workspace, text: str, *, channel: str | None = None, _context: ReplyContext | None = None
 ) -> list[str]:
-    """Why ``text`` cannot go out as a reply (empty list when it can): the post checks of
-    :mod:`core.content.checks` that apply to a reply — empty, the length (X's weighted length, or the
-    count and limit of ``channel`` when the reply goes to Mastodon or Bluesky), banned words, and
-    what never goes out (placeholders, ``RT``, entities, lost characters, analysis wording)."""
+    """Why ``text`` cannot go out as a reply (empty list when it can), each rule applied once: empty,
+    the length (X's weighted length, or the count and limit of ``channel`` when the reply goes to
+    Mastodon or Bluesky), banned words, and what never goes out (placeholders, ``RT``, entities,
+    lost characters, analysis wording). The style and garbage checks of generated drafts ("too
+    short", an unfinished ending) do not apply: "@ana 谢谢！" is a fine reply."""
     banned = _context.banned if _context else load_banned_words(ws)
-    limit = _context.char_limit if _context else PublishSettings.load(ws).char_limit
     if not text.strip():
         return ["the reply is empty"]
-    check = check_draft(text, banned_words=banned, max_weighted_length=limit)
-    # "too short" and similar garbage checks are for generated drafts; "@ana 谢谢！" is a fine reply
-    reasons = [r for r in check.reasons if r.startswith(("too long", "banned word"))]
     rules = registry.channel(channel) if channel in registry.channel_names() else None
-    if rules is not None and rules.weighted_length is not weighted_length:  # counted its own way
-        reasons = [r for r in reasons if not r.startswith("too long")]
+    reasons = []
+    if rules is None or rules.weighted_length is weighted_length:  # counted as X counts
+        used = weighted_length(text)
+        allowed = _context.char_limit if _context else PublishSettings.load(ws).char_limit
+        if used > allowed:
+            reasons.append(f"too long for X ({used} of {allowed})")
+    else:
         used, allowed = rules.weighted_length(text), char_limit(ws, rules.name)
         if used > allowed:
-            reasons.insert(0, f"too long for {rules.label}: {used:,} of {allowed:,} characters by {rules.length_rule}")
+            reasons.append(f"too long for {rules.label}: {used:,} of {allowed:,} characters by {rules.length_rule}")
+    reasons += [f"banned word: {word}" for word in banned_hits(text, banned)]
     return reasons + publishing_problems(text, style=False)
 
 

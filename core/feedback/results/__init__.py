@@ -10,8 +10,9 @@
   connecting X; every view says they are simulated.
 * **Import** (:mod:`~core.feedback.results.engagement_import`): posts made elsewhere, from an
   engagement export.
-* **Learning** (:mod:`~core.feedback.results.recommendations`): the next template per segment by
-  Thompson sampling on a Beta-Binomial, evidence counted per post.
+* **Learning** (:mod:`~core.feedback.results.recommendations`): the next template per segment on
+  each channel by Thompson sampling: a Beta-Binomial of engagement rate where the channel gives
+  impressions, a Gamma-Poisson of engagements per post where it does not; evidence counted per post.
 * **Summary** (:mod:`~core.feedback.results.summary`): everything the page and the CLI show.
 
 This module is the public face of results: import from here.
@@ -32,7 +33,13 @@ from core.feedback.results.metrics import METRICS, ResultsError, engagement_post
 from core.feedback.results.recommendations import (
     Recommendation,
     TemplateOdds,
+    channel_recommendations,
+    channel_title,
+    for_channel,
+    measured,
     recommend,
+    recommend_by_channel,
+    recommend_counts,
     recommended_template_names,
     recommended_templates,
 )
@@ -51,15 +58,21 @@ __all__ = [
     "Results",
     "ResultsError",
     "TemplateOdds",
+    "channel_recommendations",
+    "channel_title",
     "engagement_posts",
+    "for_channel",
     "hidden_engagement_rate",
     "import_engagement_csv",
     "imported_sources",
     "inspect_engagement_csv",
+    "measured",
     "metrics_history",
     "metrics_not_before",
     "performance",
     "recommend",
+    "recommend_by_channel",
+    "recommend_counts",
     "recommended_template_names",
     "recommended_templates",
     "refresh_metrics",

@@ -8,7 +8,7 @@ import pandas as pd
 
 from core.content.templates import list_templates
 from core.feedback.results.metrics import SOURCE_SIMULATED, engagement_posts, performance
-from core.feedback.results.recommendations import Recommendation, recommend
+from core.feedback.results.recommendations import Recommendation, recommend_by_channel
 from core.feedback.results.refresh import metrics_not_before
 from core.workspace import Workspace
 
@@ -21,7 +21,7 @@ class Results:
     by_template: pd.DataFrame
     by_segment: pd.DataFrame
     by_cell: pd.DataFrame  # segment × template × hour
-    recommendations: list[Recommendation]
+    recommendations: list[Recommendation]  # per channel, then segment (see recommend_by_channel)
     unmeasured: int  # published posts without metrics yet
     not_before: str | None = None  # a live channel's rate limit on metrics
     by_channel: pd.DataFrame | None = None  # posts and engagement per channel (see channel_performance)
@@ -70,12 +70,23 @@ def _rate(value: float) -> float | None:
     return None if value is None or pd.isna(value) else round(float(value), 6)
 
 
-CHANNEL_COLUMNS = ["channel", "posts", "likes", "reposts", "replies", "quotes", "engagements", "engagement_rate"]
+CHANNEL_COLUMNS = [
+    "channel",
+    "posts",
+    "likes",
+    "reposts",
+    "replies",
+    "quotes",
+    "engagements",
+    "engagements_per_post",
+    "engagement_rate",
+]
 
 
 def channel_performance(posts: pd.DataFrame) -> pd.DataFrame:
-    """Per channel (``imported`` for CSV posts): posts, the sum of each count and of engagements, and the
-    pooled engagement rate where the channel gives impressions (Mastodon and Bluesky give none: NaN)."""
+    """Per channel (``imported`` for CSV posts): posts, the sum of each count and of engagements,
+    engagements per post, and the pooled engagement rate where the channel gives impressions
+    (Mastodon and Bluesky give none: NaN)."""
     if posts.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in CHANNEL_COLUMNS})
     counts = posts.assign(**{c: posts[c].fillna(0) for c in ("likes", "reposts", "replies", "quotes")})
@@ -91,13 +102,14 @@ def channel_performance(posts: pd.DataFrame) -> pd.DataFrame:
         )
         .reset_index()
     )
+    out["engagements_per_post"] = out["engagements"] / out["posts"]
     rates = performance(posts, ["channel"])[["channel", "engagement_rate"]]
     return out.merge(rates, on="channel", how="left")[CHANNEL_COLUMNS]
 
 
 def results(ws: Workspace, *, random_state: int = 0) -> Results:
     """Measured and imported posts, performance by template, segment and segment × template × hour,
-    and the next template per segment."""
+    and the next template per segment on each channel."""
 
     posts = engagement_posts(ws)
     with ws.connect() as con:
@@ -105,8 +117,7 @@ def results(ws: Workspace, *, random_state: int = 0) -> Results:
             "SELECT COUNT(*) FROM outbox WHERE state = 'published' AND in_reply_to IS NULL AND remote_id IS NOT NULL"
         ).fetchone()[0]
     measured = int((posts["kind"] == "outbox").sum())
-    has_rates = posts["engagement_rate"].notna().any()
-    recs = recommend(posts, [t.name for t in list_templates(ws)], random_state=random_state) if has_rates else []
+    recs = recommend_by_channel(posts, [t.name for t in list_templates(ws)], random_state=random_state)
     return Results(
         posts,
         performance(posts, ["template"]),

@@ -29,13 +29,16 @@ def test_refresh_and_results_keys(home: Path, no_x_keys: None, capsys: pytest.Ca
     assert [set(p) for p in out["posts"]] == [POST_KEYS, POST_KEYS]
     assert [set(r) for r in out["by_template"]] == [{"template", "posts", "engagement_rate"}] * 2
     assert [set(r) for r in out["by_segment"]] == [{"segment", "posts", "engagement_rate"}] * 2
-    assert [set(r) for r in out["recommendations"]] == [{"segment", "template", "probability_best"}] * 2
+    keys = {"segment", "template", "probability_best", "channel", "measure"}
+    assert [set(r) for r in out["recommendations"]] == [keys] * 2
+    assert {(r["channel"], r["measure"]) for r in out["recommendations"]} == {("dry-run", "rate")}
     assert {r["segment"] for r in out["recommendations"]} == {"Women 18–29", "55+"}
     assert all(0 < r["probability_best"] <= 1 for r in out["recommendations"])
 
     assert main(["results"]) == 0
     human = capsys.readouterr().out
-    assert "SIMULATED" in human and "not enough data yet" in human
+    assert "SIMULATED" in human and "too early to tell" in human
+    assert "on Dry run (measured: simulated likes + reposts + replies + quotes per impression):" in human
 
 
 def test_results_import_command(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -124,7 +124,7 @@ def test_near_duplicate_of_a_recent_post_is_refused(workspace: Workspace) -> Non
 
 # -- budget --------------------------------------------------------------------------------------
 def test_daily_budget_defers_then_resets(workspace: Workspace, no_x_keys: None) -> None:
-    PublishSettings.load(workspace).save(workspace, daily_budget=2)
+    publish.save_daily_caps(workspace, {"dry-run": 2})
     ids = [
         publish.add_post(workspace, text, approve=True).id
         for text in ("Chia pudding", "Green juice myths", "Protein after a run")
@@ -137,13 +137,43 @@ def test_daily_budget_defers_then_resets(workspace: Workspace, no_x_keys: None) 
     assert meter.resets_at == (datetime.fromisoformat(first) + timedelta(hours=24)).isoformat()
     waiting = publish.get_post(workspace, ids[2])
     assert waiting.state == "scheduled" and waiting.not_before == meter.resets_at
-    assert "daily budget of 2 posts used" in waiting.last_error
+    assert "daily budget of 2 posts used on Dry run" in waiting.last_error
     assert publish.publish_due(workspace).deferred == [ids[2]]  # still full: stays queued, not failed
     with workspace.connect() as con:  # a day passes
         con.execute("UPDATE outbox SET published_at = '2020-01-01T00:00:00+00:00' WHERE state = 'published'")
     _clear_holds(workspace)
     assert publish.budget(workspace, "dry-run").used == 0
     assert publish.publish_due(workspace).published == [ids[2]]
+
+
+def test_each_channel_has_its_own_daily_cap(workspace: Workspace, no_x_keys: None, mastodon_env) -> None:
+    assert publish.daily_caps(workspace) == {"x": 17, "mastodon": 300, "bluesky": 1_666, "dry-run": 10_000}
+    with pytest.raises(OutboxError, match=r"daily cap on Bluesky \(0\) must be a whole number of posts between 1"):
+        publish.save_daily_caps(workspace, {"mastodon": 5, "bluesky": 0})
+    assert publish.daily_caps(workspace)["mastodon"] == 300  # nothing saved
+    caps = publish.save_daily_caps(workspace, {"x": 40, "dry-run": 1})
+    assert caps == {"x": 40, "mastodon": 300, "bluesky": 1_666, "dry-run": 1}
+    assert PublishSettings.load(workspace).daily_budget == 40  # X's cap is the setting it always was
+    dry = [
+        publish.add_post(
+            workspace, ("Overnight oats with chia", "Kale chips in ten minutes")[i - 1], channel="dry-run", approve=True
+        ).id
+        for i in (1, 2)
+    ]
+    toots = [
+        publish.add_post(
+            workspace,
+            ("Kefir smoothie after the gym", "Miso soup on a cold evening")[i - 1],
+            channel="mastodon",
+            approve=True,
+        ).id
+        for i in (1, 2)
+    ]
+    report = publish.publish_due(workspace)
+    assert sorted(report.published) == sorted([dry[0], *toots]) and report.deferred == [dry[1]]
+    assert len(mastodon_env.texts()) == 2  # the dry run's full cap holds back no Mastodon post
+    assert (publish.budget(workspace, "dry-run").used, publish.budget(workspace, "mastodon").used) == (1, 2)
+    assert publish.budget(workspace, "mastodon").remaining == 298
 
 
 # -- exactly once against the fake X ----------------------------------------------------------------

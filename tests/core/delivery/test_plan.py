@@ -203,3 +203,47 @@ def test_a_rule_for_two_channels_queues_one_post_per_channel_each_published_once
         publish.publish_now(demo, post.id)
         publish.publish_now(demo, post.id)  # a second click posts nothing
     assert mastodon_env.texts() == [both.text] and bluesky_env.texts() == [both.text]
+
+
+LONG_CHINESE = (
+    "早餐吃一碗燕麦粥，加上蓝莓、核桃和一点蜂蜜，既能饱腹又不会让血糖忽高忽低。燕麦里的膳食纤维可以帮助肠道健康，"
+    "核桃提供好的脂肪，蓝莓带来抗氧化的花青素。前一天晚上把燕麦和牛奶放进冰箱，第二天早上直接吃，省时又方便。"
+    "如果你喜欢甜一点，可以换成香蕉片；如果想要更多蛋白质，就加一勺希腊酸奶。周末有空的时候，还可以把燕麦烤成燕麦棒，"
+    "带去办公室当下午的小点心。"
+)
+
+
+def test_the_plan_checks_each_text_by_the_rule_channels_own_count(
+    demo: Workspace, profiles: list, no_x_keys: None
+) -> None:
+    from core.content.templates import save_template
+
+    save_template(demo, "Long", LONG_CHINESE)
+    aud = targeting.audience(demo)
+    x_count, graphemes = (
+        publish.weighted_length(LONG_CHINESE, channel="x"),
+        publish.weighted_length(LONG_CHINESE, channel="bluesky"),
+    )
+    assert x_count > 280 and graphemes < 300  # too long for X, fits Bluesky and Mastodon
+
+    def plan_for(channel: str):
+        targeting.save_rules(demo, [Rule("Long", segment_id=0, channel=channel)], aud)
+        [item] = targeting.weekly_plan(demo, profiles=profiles, per_segment=1).items
+        return item
+
+    on_x = plan_for("x")
+    assert not on_x.passes and (on_x.weighted_length, on_x.char_limit, on_x.counted_by) == (x_count, 280, "x")
+    assert len(on_x.problems) == 1  # once, by X's own count (not twice, not by another channel's)
+    assert "over the limit of 280" in on_x.problems[0] and "X's count" in on_x.problems[0]
+    for channel, limit in (("mastodon", 500), ("bluesky", 300)):
+        item = plan_for(channel)
+        assert item.passes, item.problems
+        assert (item.weighted_length, item.char_limit, item.counted_by) == (
+            publish.weighted_length(LONG_CHINESE, channel=channel),
+            limit,
+            channel,
+        )
+    both = plan_for("mastodon+bluesky")
+    assert both.passes and (both.char_limit, both.counted_by) == (300, "bluesky")  # the tightest fit is shown
+    mixed = plan_for("x+mastodon")
+    assert mixed.problems == [p for p in mixed.problems if p.startswith("X: ")] and len(mixed.problems) == 1

@@ -6,6 +6,7 @@ import pytest
 
 from core.content.checks import weighted_length
 from core.delivery import outbox as publish
+from core.delivery.channels import registry
 from core.delivery.channels.base import Mention
 from core.feedback import inbox
 from core.feedback.inbox import FaqEntry, InboxValidationError
@@ -86,3 +87,20 @@ def test_a_reply_goes_through_the_same_publishing_checks(workspace: Workspace) -
     assert inbox.check_reply(workspace, "@ana 谢谢！") == []  # short is fine for a reply
     assert "an unfilled placeholder ({{ name }})" in inbox.check_reply(workspace, "Thanks {{ name }}, it ships today!")
     assert any(r.startswith("an HTML entity") for r in inbox.check_reply(workspace, "Oats &amp; honey ship today!"))
+
+
+def test_each_reply_rule_is_applied_once_by_the_replys_channel(workspace: Workspace) -> None:
+    text = "RT Thanks {{ name }}! 谢谢 " + "谢" * 150 + " our tea is a miracle &amp; more"
+    x_count, graphemes = publish.weighted_length(text, channel="x"), publish.weighted_length(text, channel="mastodon")
+    rules = [
+        "banned word: miracle",
+        "an unfilled placeholder ({{ name }})",
+        "starts with RT (a retweet, not a post of yours)",
+        "an HTML entity (&amp;) instead of its character",
+    ]
+    assert inbox.check_reply(workspace, text) == [f"too long for X ({x_count} of 280)", *rules]
+    assert inbox.check_reply(workspace, text, channel="mastodon") == rules  # fits Mastodon's 500
+    assert inbox.check_reply(workspace, text + " " + "谢" * (500 - graphemes), channel="mastodon") == [
+        f"too long for Mastodon: 501 of 500 characters by {registry.channel('mastodon').length_rule}",
+        *rules,
+    ]

@@ -136,3 +136,101 @@ def test_too_early_says_how_many_more_posts_and_lists_untried_last() -> None:
     ]
     (done,) = results.recommend(_posts(settled), ["Tip", "Offer"], random_state=0)
     assert done.settled and done.posts_to_settle() is None
+
+
+# -- channels without impressions: engagements per post --------------------------------------------
+def _counted(rows: list[tuple[str, str, str, int]]) -> pd.DataFrame:
+    """(channel, segment, template, engagements) → posts without impressions, as Mastodon and Bluesky give."""
+    return pd.DataFrame(
+        [
+            {
+                "post_id": i,
+                "channel": c,
+                "segment": s,
+                "template": t,
+                "engagements": e,
+                "impressions": np.nan,
+                "engagement_rate": np.nan,
+                "source": c,
+            }
+            for i, (c, s, t, e) in enumerate(rows)
+        ]
+    )
+
+
+def test_engagements_per_post_find_the_better_template_in_a_seeded_simulation() -> None:
+    rng = np.random.default_rng(11)
+    mean = {"Tip": 4.0, "Offer": 7.0}
+    rows: list[tuple[str, str, str, int]] = []
+    picks = []
+    for round_ in range(60):
+        frame = _counted(rows) if rows else _counted([("mastodon", "55+", "Tip", 0)]).iloc[:0]
+        (rec,) = results.recommend_counts(frame, list(mean), segments=["55+"], random_state=round_)
+        picks.append(rec.template)
+        # overdispersed counts: a post's own pull (Gamma) times Poisson noise
+        rows.append(("mastodon", "55+", rec.template, int(rng.poisson(mean[rec.template] * rng.gamma(3, 1 / 3)))))
+    assert picks[30:].count("Offer") >= 24
+    (final,) = results.recommend_counts(_counted(rows), list(mean), random_state=0)
+    assert final.measure == "count" and final.leader.template == "Offer" and final.settled
+    offer = next(c for c in final.candidates if c.template == "Offer")
+    assert offer.observed_rate == pytest.approx(np.mean([e for *_, t, e in rows if t == "Offer"]))
+
+
+def test_one_busy_post_does_not_settle_engagements_per_post() -> None:
+    frame = _counted([("bluesky", "55+", "Tip", 3), ("bluesky", "55+", "Offer", 40)])
+    (rec,) = results.recommend_counts(frame, ["Tip", "Offer", "Question"], random_state=1)
+    assert not rec.settled and rec.posts_to_settle() > 1
+    odds = {c.template: c for c in rec.candidates}
+    assert odds["Tip"].probability_best > 0.05 and odds["Question"].probability_best > 0.05
+    assert rec.untried == ["Question"] and [c.template for c in rec.ranked][-1] == "Question"
+
+
+def test_each_channel_learns_from_its_own_posts() -> None:
+    # on X "Tip" wins by engagement rate; on Mastodon "Offer" wins by engagements per post
+    x = _posts(
+        [("55+", "Tip", 50 + i % 3, 1000) for i in range(12)] + [("55+", "Offer", 20 + i % 3, 1000) for i in range(12)]
+    )
+    x = x.assign(channel="x")
+    toots = _counted(
+        [("mastodon", "55+", "Tip", 2 + i % 2) for i in range(12)]
+        + [("mastodon", "55+", "Offer", 9 + i % 3) for i in range(12)]
+    )
+    recs = results.recommend_by_channel(pd.concat([x, toots], ignore_index=True), ["Tip", "Offer"])
+    assert [(r.channel, r.measure, r.leader.template) for r in recs] == [
+        ("mastodon", "count", "Offer"),
+        ("x", "rate", "Tip"),
+    ]
+    assert all(r.settled for r in recs)
+    assert results.for_channel(recs, "x")["55+"].template == "Tip"
+    assert results.for_channel(recs, "mastodon")["55+"].template == "Offer"
+    assert results.for_channel(recs, "bluesky") == {}  # nothing measured there
+    assert results.for_channel(recs, "mastodon+bluesky")["55+"].channel == "mastodon"
+    assert results.measured(recs[0]) == "favourites + boosts + replies + quotes per post"
+    assert results.measured(recs[1]) == "likes + reposts + replies + quotes per impression"
+    # imported posts (made elsewhere) stand in where a channel has none of its own
+    imported = _counted([("imported", "55+", "Question", 5)])
+    recs = results.recommend_by_channel(pd.concat([x, imported], ignore_index=True), ["Tip", "Offer", "Question"])
+    assert results.for_channel(recs, "bluesky")["55+"].channel == "imported"
+    assert results.for_channel(recs, "x")["55+"].channel == "x"
+
+
+def test_mastodon_posts_get_their_own_recommendation(workspace: Workspace, no_x_keys: None, mastodon_env) -> None:
+    favourites = {"Tip": [1, 2, 1], "Offer": [6, 8, 7]}
+    for n, (template, counts) in enumerate(favourites.items()):
+        for i, count in enumerate(counts):
+            post = publish.add_post(
+                workspace, post_text(10 * n + i), channel="mastodon", segment="55+", template=template, approve=True
+            )
+            publish.publish_due(workspace)
+            mastodon_env.set_metrics(publish.get_post(workspace, post.id).remote_id, favourites_count=count)
+    assert results.refresh_metrics(workspace).updated == 6
+    found = results.results(workspace)
+    [rec] = found.recommendations
+    assert (rec.channel, rec.measure, rec.segment, rec.posts) == ("mastodon", "count", "55+", 6)
+    offer = next(c for c in rec.candidates if c.template == "Offer")
+    assert (offer.posts, offer.engagements, offer.observed_rate) == (3, 21, 7.0)
+    assert rec.leader.template == "Offer"
+    assert results.recommended_template_names(workspace, channel="mastodon") == {"55+": rec.template}
+    assert results.recommended_template_names(workspace) == {}  # the dry run has measured nothing
+    line = found.by_channel.to_dict("records")[0]
+    assert (line["channel"], line["engagements_per_post"]) == ("mastodon", 25 / 6)
