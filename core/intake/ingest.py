@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -80,11 +81,12 @@ def _ingest_table_file(
         first = dedup.first_seen(block.hashes)
         report.duplicates_removed += int((~first).sum())
         if info.kind == "events":
-            table = block.table.filter(pa.array(first))
-            clean, reasons = clean_events(table, info.mapping, parser)
+            # Duplicates are left out by the cleaner, not filtered away first: a copy less of the block.
+            clean, reasons = clean_events(block.table, info.mapping, parser, wanted=first)
             sink.write_arrow("events", clean)
-            bad = pd.notna(reasons)
-            rejects.add_arrow(table.filter(pa.array(bad)), reasons[bad].tolist())
+            bad = np.zeros(len(first), dtype=bool)
+            bad[first] = pd.notna(reasons)
+            rejects.add_arrow(block.table.filter(pa.array(bad)), reasons[bad[first]].tolist())
             report.rows_accepted += clean.num_rows
         else:
             frame = block.table.to_pandas()[first]
