@@ -22,8 +22,10 @@ from core.intake.errors import IngestError
 from core.intake.inspection import FileInspection
 from core.textfiles import MAX_FIELD_CHARS, binary_file_message
 
-__all__ = ["LONG_FIELD_REASON", "Block", "read_blocks"]
+__all__ = ["CATEGORY_COLUMNS", "LONG_FIELD_REASON", "Block", "read_blocks"]
 
+#: Canonical event columns of few distinct values, dictionary-encoded as they are read.
+CATEGORY_COLUMNS = ("action", "topic", "platform")
 LONG_FIELD_REASON = f"a field longer than {MAX_FIELD_CHARS:,} characters"
 # How much of a rejected over-long row is kept to show.
 _LONG_ROW_SHOWN = 200
@@ -37,6 +39,7 @@ class Block:
     fraction: float  # of the file read so far
     bad_rows: list[str]  # lines with the wrong number of fields, found while reading this block
     hashes: np.ndarray | None = None  # row hashes for deduplication (see Dedup.hashes)
+    encoded: dict[str, pa.DictionaryArray] | None = None  # columns of few distinct values, dictionary-encoded
     long_rows: list[str] | None = None  # rows with a field over MAX_FIELD_CHARS, shortened for display
 
 
@@ -52,11 +55,18 @@ def read_blocks(path: Path, info: FileInspection, *, block_size: int) -> Iterato
         Part of the file is not valid text in its detected encoding, or the CSV cannot be parsed.
     """
     blocks = _blocks(path, info, block_size)
+    # Columns of events that hold few distinct values: encoded once, for hashing and cleaning.
+    categories = [info.mapping[c] for c in CATEGORY_COLUMNS if c in info.mapping] if info.kind == "events" else []
 
     def read_next() -> Block | None:
         block = next(blocks, None)
         if block is not None and block.table.num_columns:
-            block.hashes = Dedup.hashes(block.table)
+            block.encoded = {
+                name: pc.dictionary_encode(block.table.column(name).combine_chunks(), null_encoding="encode")
+                for name in categories
+                if name in block.table.column_names
+            }
+            block.hashes = Dedup.hashes(block.table, block.encoded)
         return block
 
     try:

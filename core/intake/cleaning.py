@@ -126,17 +126,24 @@ class _Categories:
     """
 
     def __init__(self, values: pa.Array, clean: Callable[[pa.Array], pa.Array]) -> None:
-        encoded = pc.dictionary_encode(values, null_encoding="encode")
+        encoded = (
+            values if pa.types.is_dictionary(values.type) else pc.dictionary_encode(values, null_encoding="encode")
+        )
         self.indices = encoded.indices.to_numpy(zero_copy_only=False)
-        self.values = clean(encoded.dictionary)
-        self.blank_values = pc.fill_null(pc.equal(self.values, ""), True).to_numpy(zero_copy_only=False)
+        cleaned = clean(encoded.dictionary)
+        self.blank_values = pc.fill_null(pc.equal(cleaned, ""), True).to_numpy(zero_copy_only=False)
+        # Cleaning can make two values one (" Tea" and "tea"): the dictionary kept has each once.
+        unique = pc.dictionary_encode(pc.fill_null(cleaned, ""))
+        self.values = unique.dictionary
+        self.remap = unique.indices.to_numpy(zero_copy_only=False)
 
     def blank(self) -> np.ndarray:
         return self.blank_values[self.indices]
 
-    def take(self, rows: np.ndarray) -> pa.Array:
-        """The clean values of ``rows`` (a boolean mask), as plain text."""
-        return self.values.take(pa.array(self.indices[rows]))
+    def take(self, rows: np.ndarray) -> pa.DictionaryArray:
+        """The clean values of ``rows`` (a boolean mask), still dictionary-encoded (Parquet writes
+        them as they are)."""
+        return pa.DictionaryArray.from_arrays(pa.array(self.remap[self.indices[rows]]), self.values)
 
     def counts(self, rows: np.ndarray) -> Counter:
         """How often each clean value occurs in ``rows`` (a boolean mask)."""
@@ -145,19 +152,27 @@ class _Categories:
 
 
 def clean_events(
-    block: pa.Table, mapping: dict[str, str], parser: TimestampParser, wanted: np.ndarray | None = None
+    block: pa.Table,
+    mapping: dict[str, str],
+    parser: TimestampParser,
+    wanted: np.ndarray | None = None,
+    encoded: dict[str, pa.DictionaryArray] | None = None,
 ) -> tuple[pa.Table, np.ndarray]:
     """(clean events of accepted rows, reason per wanted row or None), cleaned column by column in Arrow.
 
     ``wanted`` (boolean, default every row) leaves out rows such as duplicates: they are neither
-    accepted nor rejected, and the reasons cover the wanted rows only.
+    accepted nor rejected, and the reasons cover the wanted rows only. ``encoded`` holds source
+    columns already dictionary-encoded (as the reader hashed them).
     """
     n = block.num_rows
     wanted = np.ones(n, dtype=bool) if wanted is None else wanted
+    encoded = encoded or {}
 
     def raw(canonical: str) -> pa.Array | None:
         source = mapping.get(canonical)
-        return block.column(block.column_names.index(source)).combine_chunks() if source is not None else None
+        if source is None:
+            return None
+        return encoded[source] if source in encoded else block.column(block.column_names.index(source)).combine_chunks()
 
     def blank(values: pa.Array) -> np.ndarray:
         return pc.fill_null(pc.equal(values, ""), True).to_numpy(zero_copy_only=False)
@@ -203,12 +218,14 @@ def clean_events(
             "action": action.take(ok) if action is not None else pa.repeat(pa.scalar("view"), n_ok),
             "topic": topic.take(ok),
             "platform": platform.take(ok) if platform is not None else pa.nulls(n_ok, pa.string()),
-        },
-        schema=_event_schema(
-            action="str" if action is not None else "string",
-            platform="str" if platform is not None else "string",
-        ),
+        }
     )
+    # The pandas metadata of plain text columns: the file reads back as text (see Sink).
+    metadata = _event_schema(
+        action="str" if action is not None else "string",
+        platform="str" if platform is not None else "string",
+    ).metadata
+    clean = clean.replace_schema_metadata(metadata)
     return clean, labels[code[wanted]]
 
 

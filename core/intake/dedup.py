@@ -12,6 +12,7 @@ import pyarrow as pa
 __all__ = ["Dedup"]
 
 
+_COMBINE = np.uint64(0x9E3779B97F4A7C15)  # odd, so multiplying by it loses no bit
 _BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)  # the first k bytes of a word
 
 
@@ -44,10 +45,18 @@ def _hash_strings(values: pa.Array) -> np.ndarray:
     words = np.ndarray(shape=(len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
     starts, lengths = offsets[:-1] - offsets[0], np.diff(offsets)
     hashes = _mix(lengths.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15))
-    for k in range(0, int(lengths.max(initial=0)), 8):
-        rows = slice(None) if k == 0 else np.flatnonzero(lengths > k)
-        word = words[starts[rows] + k] & _BYTE_MASKS[np.minimum(lengths[rows] - k, 8)]
-        hashes[rows] = _mix(hashes[rows] ^ word)
+    longest = int(lengths.max(initial=0))
+    if longest and lengths.min() == longest:  # every value as long (timestamps, codes): strided views, no gathers
+        for k in range(0, longest, 8):
+            word = words[k::longest][: len(values)]
+            if longest - k < 8:
+                word = word & _BYTE_MASKS[longest - k]
+            hashes = _mix(hashes ^ word)
+    else:
+        for k in range(0, longest, 8):
+            rows = slice(None) if k == 0 else np.flatnonzero(lengths > k)
+            word = words[starts[rows] + k] & _BYTE_MASKS[np.minimum(lengths[rows] - k, 8)]
+            hashes[rows] = _mix(hashes[rows] ^ word)
     if values.null_count:
         hashes[values.is_null().to_numpy(zero_copy_only=False)] = 0
     return hashes
@@ -65,13 +74,24 @@ class Dedup:
         self.seen = np.empty(0, dtype=np.uint64)
 
     @staticmethod
-    def hashes(table: pa.Table) -> np.ndarray:
+    def hashes(table: pa.Table, encoded: dict[str, pa.DictionaryArray] | None = None) -> np.ndarray:
         """The hash of every row, from its columns' hashes in order (pure, so it can run ahead
-        on the reading thread; numpy releases the GIL)."""
+        on the reading thread; numpy releases the GIL).
+
+        A column given in ``encoded`` (its dictionary encoding) is hashed once per distinct value.
+        """
+        encoded = encoded or {}
+        # The columns' hashes, each already well mixed, are combined as a polynomial (an odd
+        # multiplier keeps every column's difference) and mixed once at the end.
         hashes = np.full(table.num_rows, table.num_columns, dtype=np.uint64)
-        for column in table.columns:
-            hashes = _mix(hashes ^ _hash_strings(column.combine_chunks()))
-        return hashes
+        for name, column in zip(table.column_names, table.columns, strict=True):
+            hashes *= _COMBINE
+            if name in encoded:
+                indices = encoded[name].indices.to_numpy(zero_copy_only=False)
+                hashes += _hash_strings(encoded[name].dictionary)[indices]
+            else:
+                hashes += _hash_strings(column.combine_chunks())
+        return _mix(hashes)
 
     def first_seen(self, hashes: np.ndarray) -> np.ndarray:
         """Boolean mask of rows (given by their :meth:`hashes`) not seen before, also within this block."""

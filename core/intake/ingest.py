@@ -82,7 +82,7 @@ def _ingest_table_file(
         report.duplicates_removed += int((~first).sum())
         if info.kind == "events":
             # Duplicates are left out by the cleaner, not filtered away first: a copy less of the block.
-            clean, reasons = clean_events(block.table, info.mapping, parser, wanted=first)
+            clean, reasons = clean_events(block.table, info.mapping, parser, wanted=first, encoded=block.encoded)
             sink.write_arrow("events", clean)
             bad = np.zeros(len(first), dtype=bool)
             bad[first] = pd.notna(reasons)
@@ -224,10 +224,11 @@ def ingest(
     sink = Sink(staged)
     try:
         reports = _read_files(paths, inspections, display_names, sink, progress)
+        n_users = sink.distinct_users()
         sink.close()
         _require_usable_rows(sink, reports, display_names)
         dataset_name = (name or "").strip() or display_names[0]
-        report = _register(workspace, staged, paths, reports, name=dataset_name, is_demo=is_demo)
+        report = _register(workspace, staged, paths, reports, n_users, name=dataset_name, is_demo=is_demo)
         if progress:
             progress(1.0, "done")
         return report
@@ -282,12 +283,22 @@ def _require_usable_rows(sink: Sink, reports: list[FileReport], display_names: l
 
 
 def _register(
-    workspace: Workspace, staged: Path, paths: list[Path], reports: list[FileReport], *, name: str, is_demo: bool
+    workspace: Workspace,
+    staged: Path,
+    paths: list[Path],
+    reports: list[FileReport],
+    event_users: int,
+    *,
+    name: str,
+    is_demo: bool,
 ) -> IngestReport:
-    """Hand the staged folder to the workspace as the active dataset; its report keeps every file's counts."""
+    """Hand the staged folder to the workspace as the active dataset; its report keeps every file's counts.
+
+    ``event_users`` is the number of distinct users of the events (counted while writing).
+    """
     kinds = {r.kind for r in reports}
     dataset_kind = "baskets" if kinds == {"baskets"} else ("users" if kinds == {"users"} else "events")
-    n_events, n_users = _counts(staged)
+    n_events, n_users = _counts(staged, event_users)
     summary = IngestReport(0, dataset_kind, name, reports, n_events, n_users).as_json()
     summary["files"] = [r.as_json() for r in reports]
     dataset_id = workspace.add_dataset(
@@ -327,15 +338,11 @@ def _per_file_mappings(
     return [{k: v for k, v in mapping.items() if v in h} or None for h in headers]
 
 
-def _counts(folder: Path) -> tuple[int, int]:
-    """(events, distinct users) of a staged dataset, from the Parquet metadata where it can."""
+def _counts(folder: Path, event_users: int) -> tuple[int, int]:
+    """(events, distinct users) of a staged dataset: the events' users, else the user table's rows."""
     events_path, users_path = folder / "events.parquet", folder / "users.parquet"
-    n_events = pq.ParquetFile(events_path).metadata.num_rows if events_path.exists() else 0
     if events_path.exists():
-        users = pq.read_table(events_path, columns=["user_id"]).column("user_id")
-        n_users = len(pa.compute.unique(users))
-    elif users_path.exists():
-        n_users = pq.ParquetFile(users_path).metadata.num_rows
-    else:
-        n_users = 0
-    return n_events, n_users
+        return pq.ParquetFile(events_path).metadata.num_rows, event_users
+    if users_path.exists():
+        return 0, pq.ParquetFile(users_path).metadata.num_rows
+    return 0, 0

@@ -19,6 +19,18 @@ from core.intake.reports import FileReport
 
 __all__ = ["Rejects", "Sink"]
 
+# Events: text columns arrive dictionary-encoded (action, topic, platform) and are written as
+# they are, without the Arrow schema, so the file reads back as plain text (the pandas metadata
+# keeps the dtypes). Timestamps are nearly all distinct: no dictionary built only to be dropped.
+# Statistics (min and max) only where a reader could use them.
+_OPTIONS = {
+    "events": {
+        "store_schema": False,
+        "use_dictionary": ["user_id", "action", "topic", "platform"],
+        "write_statistics": ["timestamp"],
+    }
+}
+
 
 class Sink:
     """Parquet writers for one dataset's tables, opened on first write.
@@ -33,6 +45,7 @@ class Sink:
         self.rows: Counter = Counter()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-write")
         self._pending: dict[str, Future] = {}
+        self._users: list[pa.Array] = []  # the distinct user ids of each events block written
 
     def write(self, table: str, frame: pd.DataFrame, schema: pa.Schema | None = None) -> None:
         """Append a pandas frame to ``table`` (nothing for an empty one)."""
@@ -49,12 +62,33 @@ class Sink:
         self._wait(table)
         if table not in self.writers:
             self.writers[table] = pq.ParquetWriter(
-                self.folder / f"{table}.parquet", batch.schema, compression="zstd", compression_level=1
+                self.folder / f"{table}.parquet",
+                batch.schema,
+                compression="zstd",
+                compression_level=1,
+                **_OPTIONS.get(table, {}),
             )
+            if _OPTIONS.get(table, {}).get("store_schema") is False and batch.schema.metadata:
+                # Without the Arrow schema the key-value metadata is not written with it: added here.
+                self.writers[table].add_key_value_metadata(batch.schema.metadata)
         elif batch.schema != self.writers[table].schema:
             batch = batch.cast(self.writers[table].schema)
-        self._pending[table] = self._pool.submit(self.writers[table].write_table, batch)
+        self._pending[table] = self._pool.submit(self._write, table, batch)
         self.rows[table] += batch.num_rows
+
+    def _write(self, table: str, batch: pa.Table) -> None:
+        """On the writing thread: append ``batch``; for events, note the block's distinct users."""
+        self.writers[table].write_table(batch)
+        if table == "events":
+            self._users.append(pc.unique(batch.column("user_id").combine_chunks()))
+
+    def distinct_users(self) -> int:
+        """How many distinct user ids the events written so far have (exact: the strings are compared)."""
+        self._wait("events")
+        if not self._users:
+            return 0
+        self._users = [pc.unique(pa.chunked_array(self._users).combine_chunks())]
+        return len(self._users[0])
 
     def _wait(self, table: str | None = None) -> None:
         """Wait for the pending write of ``table`` (of every table when None)."""

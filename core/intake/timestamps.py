@@ -121,17 +121,17 @@ _DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18])
 _SEPARATORS = {4: b"-", 7: b"-", 13: b":", 16: b":"}
 # Years read by the byte-level path; any other year takes Arrow's path (same result, slower).
 _BYTE_YEARS = (1970, 2199)
-_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
 
 
-def _days_since_epoch(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
-    """Days from 1970-01-01 to each proleptic Gregorian date (Howard Hinnant's ``days_from_civil``)."""
-    year = year - (month <= 2)
-    era = year // 400
-    year_of_era = year - era * 400
-    day_of_year = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
-    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    return era * 146_097 + day_of_era - 719_468
+def _month_tables() -> tuple[np.ndarray, np.ndarray]:
+    """(days from 1970-01-01 to the first of each month, days in that month), for the months of
+    :data:`_BYTE_YEARS`, indexed by ``(year - 1970) * 12 + month - 1``."""
+    months = np.arange((_BYTE_YEARS[1] - 1970 + 1) * 12 + 1).astype("datetime64[M]")
+    starts = months.astype("datetime64[D]").astype(np.int64)
+    return starts[:-1], np.diff(starts)
+
+
+_MONTH_START, _MONTH_DAYS = _month_tables()
 
 
 def _parse_iso_bytes(text: pa.Array) -> np.ndarray:
@@ -179,9 +179,10 @@ def _parse_iso_bytes(text: pa.Array) -> np.ndarray:
     hour, minute, second = number(11, 12), number(14, 15), number(17, 18)
     valid &= (year >= _BYTE_YEARS[0]) & (year <= _BYTE_YEARS[1]) & (month >= 1) & (month <= 12)
     valid &= (day >= 1) & (hour <= 23) & (minute <= 59) & (second <= 59)
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    valid &= day <= _MONTH_DAYS[np.where(valid, month, 1)] + (leap & (month == 2))
-    millis = (_days_since_epoch(year, month, day).astype(np.int64) * 86_400 + (hour * 60 + minute) * 60 + second) * 1000
+    month_index = np.where(valid, (year - 1970) * 12 + month - 1, 0)
+    valid &= day <= _MONTH_DAYS[month_index]
+    days = _MONTH_START[month_index] + (day - 1)
+    millis = (days * 86_400 + ((hour * 60 + minute) * 60 + second)) * 1000
     out[rows] = np.where(valid, millis.astype("datetime64[ms]"), np.datetime64("NaT"))
     return out
 
