@@ -137,15 +137,34 @@ def _blocks(path: Path, info: FileInspection, block_size: int) -> Iterator[Block
         source.close()
 
 
+def _text_bytes(column: pa.ChunkedArray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(value offsets, UTF-8 bytes of the values) of each chunk of a text column, as numpy views."""
+    for chunk in column.chunks:
+        if not len(chunk):
+            continue
+        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        _, offsets_buffer, data_buffer = chunk.buffers()
+        offsets = np.frombuffer(offsets_buffer, dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
+        data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.empty(0, np.uint8)
+        yield offsets, data[offsets[0] : offsets[-1]]
+
+
 def _has_nul(table: pa.Table) -> bool:
-    """Whether any cell holds a NUL character (a binary file, or text that is not really text)."""
-    return any(pc.any(pc.match_substring(column, "\x00")).as_py() for column in table.columns)
+    """Whether any cell holds a NUL character (a binary file, or text that is not really text).
+
+    In UTF-8 only U+0000 has a zero byte, so the values' bytes are checked as they are.
+    """
+    return any(not data.all() for column in table.columns for _, data in _text_bytes(column))
 
 
 def _split_long_rows(table: pa.Table, delimiter: str) -> tuple[pa.Table, list[str]]:
     """``table`` without the rows that have a field over :data:`MAX_FIELD_CHARS`, and those rows shortened as text."""
+    # A value has at most as many characters as bytes: with no value that long in bytes, none is too long.
+    longest = max((int(np.diff(offsets).max()) for c in table.columns for offsets, _ in _text_bytes(c)), default=0)
+    if longest <= MAX_FIELD_CHARS:
+        return table, []
     lengths = [pc.utf8_length(column) for column in table.columns]
-    if not lengths or max(pc.max(length).as_py() or 0 for length in lengths) <= MAX_FIELD_CHARS:
+    if max(pc.max(length).as_py() or 0 for length in lengths) <= MAX_FIELD_CHARS:
         return table, []
     too_long = lengths[0].to_numpy(zero_copy_only=False) > MAX_FIELD_CHARS
     for length in lengths[1:]:
