@@ -65,13 +65,18 @@ def _hash_strings(values: pa.Array) -> np.ndarray:
 class Dedup:
     """Remembers 64-bit row hashes across blocks; a hash seen before is an exact duplicate.
 
-    The sorted array grows by merging (numpy's stable sort on two sorted runs is linear), so
-    10M rows cost 80 MB and a few passes, not a Python set of 10M objects. Two different rows
-    share a 64-bit hash with odds of about n²/2⁶⁵, under one in a million for 10M rows.
+    Each block's new hashes are kept as one sorted run (8 bytes a row, not a Python set of 10M
+    objects). A flag per 2**26 slices of the hash range (64 MB) tells the rows whose hash may have
+    been seen; only those are looked up in the runs, so a block costs about the same however
+    many came before, and nothing is merged. Two different rows share a 64-bit hash with odds of
+    about n²/2⁶⁵, under one in a million for 10M rows.
     """
 
+    _SLICE_BITS = 26
+
     def __init__(self) -> None:
-        self.seen = np.empty(0, dtype=np.uint64)
+        self.runs: list[np.ndarray] = []
+        self.flags: np.ndarray | None = None  # allocated on the first block (zero pages cost nothing until written)
 
     @staticmethod
     def hashes(table: pa.Table, encoded: dict[str, pa.DictionaryArray] | None = None) -> np.ndarray:
@@ -102,16 +107,25 @@ class Dedup:
         run_start = np.ones(len(hashes), dtype=bool)
         run_start[1:] = sorted_hashes[1:] != sorted_hashes[:-1]
         new_sorted = run_start.copy()
-        if len(self.seen):
-            pos = np.searchsorted(self.seen, sorted_hashes)
-            pos[pos == len(self.seen)] = 0
-            new_sorted &= self.seen[pos] != sorted_hashes
+        if self.flags is None:
+            self.flags = np.zeros(1 << self._SLICE_BITS, dtype=bool)
+        slices = sorted_hashes >> np.uint64(64 - self._SLICE_BITS)
+        maybe = np.flatnonzero(self.flags[slices] & run_start)
+        if len(maybe) and self.runs:
+            candidates = sorted_hashes[maybe]
+            seen = np.zeros(len(maybe), dtype=bool)
+            for run in self.runs:
+                pos = np.minimum(np.searchsorted(run, candidates), len(run) - 1)
+                seen |= run[pos] == candidates
+            new_sorted[maybe[seen]] = False
         first_in_block = np.zeros(len(hashes), dtype=bool)
         if run_start.all():
             first_in_block[order] = new_sorted
         else:
             starts = np.flatnonzero(run_start)
             first_in_block[np.minimum.reduceat(order, starts)[new_sorted[starts]]] = True
-        # Both parts are sorted: the stable sort (timsort) merges two runs in linear time.
-        self.seen = np.sort(np.concatenate([self.seen, sorted_hashes[new_sorted]]), kind="stable")
+        added = sorted_hashes[new_sorted]
+        if len(added):
+            self.runs.append(added)
+            self.flags[slices[new_sorted]] = True
         return first_in_block
