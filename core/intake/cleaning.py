@@ -178,7 +178,7 @@ def clean_events(
         return pc.fill_null(pc.equal(values, ""), True).to_numpy(zero_copy_only=False)
 
     user = pc.utf8_trim_whitespace(raw("user_id"))
-    topic = _Categories(raw("topic"), lambda v: pc.utf8_lower(pc.utf8_trim(v, characters=" \t\r\n#")))
+    topic = _Categories(raw("topic"), lambda v: pc.utf8_trim(v, characters=" \t\r\n#"))  # spelled as written
     action = (
         _Categories(raw("action"), lambda v: pc.utf8_lower(pc.utf8_trim_whitespace(v)))
         if mapping.get("action")
@@ -270,7 +270,7 @@ def clean_baskets(block: pd.DataFrame, mapping: dict[str, str]) -> tuple[pd.Data
     """Long-form baskets -> purchase events."""
     reason = pd.Series(pd.NA, index=block.index, dtype="string")
     txn = _strip(block[mapping["transaction_id"]])
-    item = _strip(block[mapping.get("item") or mapping["topic"]]).str.lower()
+    item = _strip(block[mapping.get("item") or mapping["topic"]])  # spelled as written
     reason = reason.mask(_blank(txn).to_numpy(), REASONS["txn"])
     reason = reason.mask(reason.isna() & _blank(item).to_numpy(), REASONS["item"])
     ok = reason.isna().to_numpy()

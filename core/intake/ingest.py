@@ -39,7 +39,7 @@ from core.intake.dedup import Dedup
 from core.intake.errors import IngestError
 from core.intake.inspection import FileInspection, inspect_file
 from core.intake.reports import FileReport, IngestReport
-from core.intake.staging import Rejects, Sink
+from core.intake.staging import Rejects, Sink, respell_topics, shown_spellings
 from core.intake.timestamps import TimestampParser
 from core.textfiles import binary_file_message
 from core.workspace import Workspace
@@ -134,7 +134,7 @@ def _ingest_basket_lines(
                     break
                 if any("\x00" in item for row in lines for item in row):
                     raise IngestError(binary_file_message(path.name))
-                baskets = [[item.strip().lower() for item in row if item.strip()] for row in lines]
+                baskets = [[item.strip() for item in row if item.strip()] for row in lines]
                 baskets = [b for b in baskets if b]  # blank lines are not rows
                 report.rows_read += len(baskets)
                 kept = baskets
@@ -226,6 +226,9 @@ def ingest(
         reports = _read_files(paths, inspections, display_names, sink, progress)
         n_users = sink.distinct_users()
         sink.close()
+        shown = shown_spellings(sink.topic_counts)
+        if shown:  # a name written in several cases gets one spelling
+            respell_topics(staged / "events.parquet", shown)
         _require_usable_rows(sink, reports, display_names)
         dataset_name = (name or "").strip() or display_names[0]
         report = _register(workspace, staged, paths, reports, n_users, name=dataset_name, is_demo=is_demo)
