@@ -6,6 +6,10 @@ full intake (decode, validate, deduplicate, store Parquet) runs next to plain
 
     python bench/ingest.py                 # 1M and 10M rows
     python bench/ingest.py --rows 1000000  # one size
+    python bench/ingest.py --before ../old-checkout   # also Reach from another checkout, same files
+
+Each line gives wall seconds, CPU seconds (user + system, every thread of the process: what the
+work costs, less sensitive than wall time to other programs on a shared machine) and peak MB.
 """
 
 from __future__ import annotations
@@ -80,10 +84,18 @@ def make_csv(path: Path, rows: int, seed: int = 0) -> None:
             fh.write(sink.getvalue().to_pybytes())
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _child(kind: str, path: str, home: str) -> dict:
-    start = time.perf_counter()
-    if kind == "reach":
-        sys.path.insert(0, str(REPO))
+    if kind.startswith("reach"):
+        # "reach" is this checkout; "reach@DIR" the checkout in DIR (the code before a change)
+        sys.path.insert(0, kind.partition("@")[2] or str(REPO))
+        import core.intake.ingest  # noqa: F401  (imports are not part of the measurement)
+    start, cpu = time.perf_counter(), _cpu_seconds()
+    if kind.startswith("reach"):
         from core.intake.ingest import ingest
         from core.workspace import open_workspace
 
@@ -99,12 +111,13 @@ def _child(kind: str, path: str, home: str) -> dict:
     else:
         rows = pacsv.read_csv(path).num_rows
         extra = {}
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
-        "reader": kind,
+        "reader": "reach before" if kind.startswith("reach@") else kind,
         "rows": rows,
         "seconds": round(seconds, 2),
+        "cpu_s": round(cpu, 2),
         "rows_per_s": int(rows / seconds),
         "peak_mb": int(peak_mb),
         **extra,
@@ -123,6 +136,8 @@ def measure(kind: str, path: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, nargs="*", default=[1_000_000, 10_000_000])
+    parser.add_argument("--before", help="another checkout of Reach (e.g. the main branch) to measure beside this one")
+    parser.add_argument("--readers", nargs="*", default=["pyarrow", "pandas"], help="plain readers to run beside Reach")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -139,13 +154,15 @@ def main() -> None:
                 f"\n{rows:,} rows requested · {size_mb:,.0f} MB · made in {time.perf_counter() - t:.1f} s · "
                 f"load average {load} (1/5/15 min)"
             )
-            print(f"{'reader':<10}{'rows':>12}{'seconds':>10}{'rows/s':>14}{'peak MB':>10}")
-            for kind in ("pyarrow", "pandas", "reach"):
+            print(f"{'reader':<14}{'rows':>12}{'wall s':>9}{'CPU s':>8}{'rows/s':>12}{'peak MB':>9}")
+            before = [f"reach@{Path(args.before).resolve()}"] if args.before else []
+            for kind in (*args.readers, *before, "reach"):
                 r = measure(kind, path)
                 print(
-                    f"{r['reader']:<10}{r['rows']:>12,}{r['seconds']:>10.2f}{r['rows_per_s']:>14,}{r['peak_mb']:>10,}"
+                    f"{r['reader']:<14}{r['rows']:>12,}{r['seconds']:>9.2f}{r['cpu_s']:>8.2f}"
+                    f"{r['rows_per_s']:>12,}{r['peak_mb']:>9,}"
                 )
-                if kind == "reach":
+                if kind.startswith("reach"):
                     print(
                         f"          accepted {r['rows_accepted']:,} · rejected {r['rows_rejected']:,} · "
                         f"duplicates {r['duplicates_removed']:,}"

@@ -294,11 +294,11 @@ class Composer:
         if not label and not topics and not interests:
             return list(self.blocks)
         wanted = _content_words(" ".join(interests))
-        topic_set = set(topics)
+        topic_set = {t.casefold() for t in topics}  # the posts and the audience may spell a topic differently
         return [
             b
             for b in self.blocks
-            if (label and b.segment == label) or (b.topic and b.topic in topic_set) or (wanted & b.words)
+            if (label and b.segment == label) or (b.topic and b.topic.casefold() in topic_set) or (wanted & b.words)
         ]
 
     def candidates(self, pool: Sequence[Block], n: int, rng: np.random.Generator) -> list[tuple[Block, ...]]:

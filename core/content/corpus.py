@@ -464,13 +464,26 @@ class Vocabulary:
         """Spelling cost of one unknown character (uniform over the code points left out)."""
         return math.log2(_CODEPOINTS - len(self.chars)) if len(self.chars) < _CODEPOINTS else _LOG2_CODEPOINTS
 
+    @cached_property
+    def _folded_topics(self) -> dict[str, str]:
+        return {t.casefold(): t for t in self.topics}
+
+    def topic_spelled(self, name: str) -> str:
+        """The vocabulary's own spelling of a topic, matched ignoring case ("" when unknown).
+
+        Topics come from two exports (the brand's posts and the audience's events) that may
+        spell a name differently: "Hot chocolate" and "hot chocolate" are one topic.
+        """
+        return name if name in self.topics else self._folded_topics.get(name.strip().casefold(), "")
+
     def control_ids(self, segment: str = "", topic: str = "") -> tuple[int, int]:
         """Ids of the two control tokens for a segment and a topic ("any" when unknown)."""
         seg = ANY_SEGMENT
         if segment in self.segments:
             seg = len(_FIXED) + self.segments.index(segment)
         top = ANY_TOPIC
-        if topic in self.topics:
+        topic = self.topic_spelled(topic) if topic else ""
+        if topic:
             top = len(_FIXED) + len(self.segments) + self.topics.index(topic)
         return seg, top
 

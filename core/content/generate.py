@@ -141,7 +141,7 @@ def generate_drafts(
         candidates = min(MAX_CANDIDATES, max(DEFAULT_CANDIDATES, CANDIDATE_ROWS // n))
     if candidates < 1:
         raise ContentError(f"candidates={candidates} must be at least 1")
-    known_topics = [t for t in topics if t in lm.vocab.topics] or [""]
+    known_topics = [t for t in map(lm.vocab.topic_spelled, topics) if t] or [""]  # ignoring case
     passing: list[Draft] = []
     failing: list[Draft] = []
     seen: set[str] = set()

@@ -102,7 +102,7 @@ class LanguageModel(Sampler):
         """
         labels = {s.casefold(): s for s in self.vocab.segments}
         label = labels.get(segment_name.strip().casefold(), "")
-        wanted = [t for t in interests if t in self.vocab.topics]
+        wanted = [t for t in map(self.vocab.topic_spelled, interests) if t]  # ignoring case
         if not label and wanted:
             overlap = {s: len(set(wanted) & set(ts)) for s, ts in self.info.segment_topics.items()}
             best = max(overlap, key=lambda s: (overlap[s], s), default="")

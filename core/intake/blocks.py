@@ -22,8 +22,10 @@ from core.intake.errors import IngestError
 from core.intake.inspection import FileInspection
 from core.textfiles import MAX_FIELD_CHARS, binary_file_message
 
-__all__ = ["LONG_FIELD_REASON", "Block", "read_blocks"]
+__all__ = ["CATEGORY_COLUMNS", "LONG_FIELD_REASON", "Block", "read_blocks"]
 
+#: Canonical event columns of few distinct values, dictionary-encoded as they are read.
+CATEGORY_COLUMNS = ("action", "topic", "platform")
 LONG_FIELD_REASON = f"a field longer than {MAX_FIELD_CHARS:,} characters"
 # How much of a rejected over-long row is kept to show.
 _LONG_ROW_SHOWN = 200
@@ -37,6 +39,7 @@ class Block:
     fraction: float  # of the file read so far
     bad_rows: list[str]  # lines with the wrong number of fields, found while reading this block
     hashes: np.ndarray | None = None  # row hashes for deduplication (see Dedup.hashes)
+    encoded: dict[str, pa.DictionaryArray] | None = None  # columns of few distinct values, dictionary-encoded
     long_rows: list[str] | None = None  # rows with a field over MAX_FIELD_CHARS, shortened for display
 
 
@@ -52,11 +55,18 @@ def read_blocks(path: Path, info: FileInspection, *, block_size: int) -> Iterato
         Part of the file is not valid text in its detected encoding, or the CSV cannot be parsed.
     """
     blocks = _blocks(path, info, block_size)
+    # Columns of events that hold few distinct values: encoded once, for hashing and cleaning.
+    categories = [info.mapping[c] for c in CATEGORY_COLUMNS if c in info.mapping] if info.kind == "events" else []
 
     def read_next() -> Block | None:
         block = next(blocks, None)
         if block is not None and block.table.num_columns:
-            block.hashes = Dedup.hashes(block.table)
+            block.encoded = {
+                name: pc.dictionary_encode(block.table.column(name).combine_chunks(), null_encoding="encode")
+                for name in categories
+                if name in block.table.column_names
+            }
+            block.hashes = Dedup.hashes(block.table, block.encoded)
         return block
 
     try:
@@ -127,15 +137,34 @@ def _blocks(path: Path, info: FileInspection, block_size: int) -> Iterator[Block
         source.close()
 
 
+def _text_bytes(column: pa.ChunkedArray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(value offsets, UTF-8 bytes of the values) of each chunk of a text column, as numpy views."""
+    for chunk in column.chunks:
+        if not len(chunk):
+            continue
+        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        _, offsets_buffer, data_buffer = chunk.buffers()
+        offsets = np.frombuffer(offsets_buffer, dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
+        data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.empty(0, np.uint8)
+        yield offsets, data[offsets[0] : offsets[-1]]
+
+
 def _has_nul(table: pa.Table) -> bool:
-    """Whether any cell holds a NUL character (a binary file, or text that is not really text)."""
-    return any(pc.any(pc.match_substring(column, "\x00")).as_py() for column in table.columns)
+    """Whether any cell holds a NUL character (a binary file, or text that is not really text).
+
+    In UTF-8 only U+0000 has a zero byte, so the values' bytes are checked as they are.
+    """
+    return any(not data.all() for column in table.columns for _, data in _text_bytes(column))
 
 
 def _split_long_rows(table: pa.Table, delimiter: str) -> tuple[pa.Table, list[str]]:
     """``table`` without the rows that have a field over :data:`MAX_FIELD_CHARS`, and those rows shortened as text."""
+    # A value has at most as many characters as bytes: with no value that long in bytes, none is too long.
+    longest = max((int(np.diff(offsets).max()) for c in table.columns for offsets, _ in _text_bytes(c)), default=0)
+    if longest <= MAX_FIELD_CHARS:
+        return table, []
     lengths = [pc.utf8_length(column) for column in table.columns]
-    if not lengths or max(pc.max(length).as_py() or 0 for length in lengths) <= MAX_FIELD_CHARS:
+    if max(pc.max(length).as_py() or 0 for length in lengths) <= MAX_FIELD_CHARS:
         return table, []
     too_long = lengths[0].to_numpy(zero_copy_only=False) > MAX_FIELD_CHARS
     for length in lengths[1:]:

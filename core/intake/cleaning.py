@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -97,13 +98,17 @@ def _normalise_gender(values: pd.Series) -> pd.Series:
     return out.astype("string")
 
 
-def _parse_timestamps(text: pa.Array, empty: np.ndarray, parser: TimestampParser) -> tuple[np.ndarray, np.ndarray]:
+def _parse_timestamps(
+    text: pa.Array, empty: np.ndarray, wanted: np.ndarray, parser: TimestampParser
+) -> tuple[np.ndarray, np.ndarray]:
     """(``datetime64[ms]`` with NaT where empty, unparseable or out of range; out-of-range mask).
 
-    What the fast path cannot read goes to ``parser`` as a pandas Series, in file order.
+    What the fast path cannot read goes to ``parser`` as a pandas Series, in file order; only the
+    ``wanted`` rows (not duplicates) are parsed the slow way, so its day-first decision sees each
+    row once.
     """
     timestamps = parse_iso(text)
-    slow = np.flatnonzero(np.isnat(timestamps) & ~empty)
+    slow = np.flatnonzero(np.isnat(timestamps) & ~empty & wanted)
     outside = out_of_range(timestamps)
     timestamps[outside] = np.datetime64("NaT")
     if len(slow):
@@ -113,62 +118,115 @@ def _parse_timestamps(text: pa.Array, empty: np.ndarray, parser: TimestampParser
     return timestamps, outside
 
 
-def clean_events(block: pa.Table, mapping: dict[str, str], parser: TimestampParser) -> tuple[pa.Table, np.ndarray]:
-    """(clean events of accepted rows, reason per row or None), cleaned column by column in Arrow."""
+class _Categories:
+    """A column of few distinct values (action, topic, platform), cleaned on its distinct values.
+
+    Arrow's dictionary encoding gives each row the index of its value; trimming, case and the
+    blank check then run once per distinct value rather than once per row.
+    """
+
+    def __init__(self, values: pa.Array, clean: Callable[[pa.Array], pa.Array]) -> None:
+        encoded = (
+            values if pa.types.is_dictionary(values.type) else pc.dictionary_encode(values, null_encoding="encode")
+        )
+        self.indices = encoded.indices.to_numpy(zero_copy_only=False)
+        cleaned = clean(encoded.dictionary)
+        self.blank_values = pc.fill_null(pc.equal(cleaned, ""), True).to_numpy(zero_copy_only=False)
+        # Cleaning can make two values one (" Tea" and "tea"): the dictionary kept has each once.
+        unique = pc.dictionary_encode(pc.fill_null(cleaned, ""))
+        self.values = unique.dictionary
+        self.remap = unique.indices.to_numpy(zero_copy_only=False)
+
+    def blank(self) -> np.ndarray:
+        return self.blank_values[self.indices]
+
+    def take(self, rows: np.ndarray) -> pa.DictionaryArray:
+        """The clean values of ``rows`` (a boolean mask), still dictionary-encoded (Parquet writes
+        them as they are)."""
+        return pa.DictionaryArray.from_arrays(pa.array(self.remap[self.indices[rows]]), self.values)
+
+    def counts(self, rows: np.ndarray) -> Counter:
+        """How often each clean value occurs in ``rows`` (a boolean mask)."""
+        counts = np.bincount(self.indices[rows], minlength=len(self.values))
+        return Counter(dict(zip(self.values.to_pylist(), counts.tolist(), strict=True)))
+
+
+def clean_events(
+    block: pa.Table,
+    mapping: dict[str, str],
+    parser: TimestampParser,
+    wanted: np.ndarray | None = None,
+    encoded: dict[str, pa.DictionaryArray] | None = None,
+) -> tuple[pa.Table, np.ndarray]:
+    """(clean events of accepted rows, reason per wanted row or None), cleaned column by column in Arrow.
+
+    ``wanted`` (boolean, default every row) leaves out rows such as duplicates: they are neither
+    accepted nor rejected, and the reasons cover the wanted rows only. ``encoded`` holds source
+    columns already dictionary-encoded (as the reader hashed them).
+    """
     n = block.num_rows
+    wanted = np.ones(n, dtype=bool) if wanted is None else wanted
+    encoded = encoded or {}
 
     def raw(canonical: str) -> pa.Array | None:
         source = mapping.get(canonical)
-        return block.column(block.column_names.index(source)).combine_chunks() if source is not None else None
-
-    def col(canonical: str) -> pa.Array | None:
-        values = raw(canonical)
-        return pc.utf8_trim_whitespace(values) if values is not None else None
+        if source is None:
+            return None
+        return encoded[source] if source in encoded else block.column(block.column_names.index(source)).combine_chunks()
 
     def blank(values: pa.Array) -> np.ndarray:
         return pc.fill_null(pc.equal(values, ""), True).to_numpy(zero_copy_only=False)
 
-    user = col("user_id")
-    topic = pc.utf8_lower(pc.utf8_trim(raw("topic"), characters=" \t\r\n#"))
-    action = col("action")
-    platform = col("platform")
-    ts_text = col("timestamp")
-    # Without an action column every row is a view (the report notes it).
-    action = pc.utf8_lower(action) if action is not None else pa.repeat(pa.scalar("view"), n)
+    user = pc.utf8_trim_whitespace(raw("user_id"))
+    topic = _Categories(raw("topic"), lambda v: pc.utf8_trim(v, characters=" \t\r\n#"))  # spelled as written
+    action = (
+        _Categories(raw("action"), lambda v: pc.utf8_lower(pc.utf8_trim_whitespace(v)))
+        if mapping.get("action")
+        else None
+    )
+    platform = (
+        _Categories(raw("platform"), lambda v: pc.utf8_lower(pc.utf8_trim_whitespace(v)))
+        if mapping.get("platform")
+        else None
+    )
+    ts_text = raw("timestamp")
+    ts_text = pc.utf8_trim_whitespace(ts_text) if ts_text is not None else None
 
     # Reasons as small integer codes (the first failing check wins), text only for rejected rows.
     checks: list[tuple[np.ndarray, str]] = [(blank(user), REASONS["user"])]
-    if mapping.get("action"):
-        checks.append((blank(action), REASONS["action"]))
-    checks.append((blank(topic), REASONS["topic"]))
+    if action is not None:
+        checks.append((action.blank(), REASONS["action"]))
+    checks.append((topic.blank(), REASONS["topic"]))
     timestamps = np.full(n, np.datetime64("NaT"), dtype="datetime64[ms]")
     if ts_text is not None:
         empty = blank(ts_text)
-        timestamps, out_of_range = _parse_timestamps(ts_text, empty, parser)
+        timestamps, out_of_range = _parse_timestamps(ts_text, empty, wanted, parser)
         checks.append((empty, REASONS["ts_empty"]))
         checks.append((out_of_range, REASONS["ts_range"]))
         checks.append((np.isnat(timestamps) & ~empty & ~out_of_range, REASONS["ts_bad"]))
     code = np.zeros(n, dtype=np.int8)
     for k, (mask, _text) in enumerate(checks, start=1):
         code[(code == 0) & mask] = k
-    ok = code == 0
+    ok = (code == 0) & wanted
     labels = np.array([None, *(text for _mask, text in checks)], dtype=object)
-    keep = pa.array(ok)
     n_ok = int(ok.sum())
     clean = pa.table(
         {
-            "user_id": user.filter(keep),
+            "user_id": user.filter(pa.array(ok)),
             "timestamp": pa.array(timestamps[ok], type=pa.timestamp("ms"), from_pandas=True),
-            "action": action.filter(keep),
-            "topic": topic.filter(keep),
-            "platform": pc.utf8_lower(platform.filter(keep)) if platform is not None else pa.nulls(n_ok, pa.string()),
-        },
-        schema=_event_schema(
-            action="str" if mapping.get("action") is not None else "string",
-            platform="str" if platform is not None else "string",
-        ),
+            # Without an action column every row is a view (the report notes it).
+            "action": action.take(ok) if action is not None else pa.repeat(pa.scalar("view"), n_ok),
+            "topic": topic.take(ok),
+            "platform": platform.take(ok) if platform is not None else pa.nulls(n_ok, pa.string()),
+        }
     )
-    return clean, labels[code]
+    # The pandas metadata of plain text columns: the file reads back as text (see Sink).
+    metadata = _event_schema(
+        action="str" if action is not None else "string",
+        platform="str" if platform is not None else "string",
+    ).metadata
+    clean = clean.replace_schema_metadata(metadata)
+    return clean, labels[code[wanted]]
 
 
 def clean_users(
@@ -212,7 +270,7 @@ def clean_baskets(block: pd.DataFrame, mapping: dict[str, str]) -> tuple[pd.Data
     """Long-form baskets -> purchase events."""
     reason = pd.Series(pd.NA, index=block.index, dtype="string")
     txn = _strip(block[mapping["transaction_id"]])
-    item = _strip(block[mapping.get("item") or mapping["topic"]]).str.lower()
+    item = _strip(block[mapping.get("item") or mapping["topic"]])  # spelled as written
     reason = reason.mask(_blank(txn).to_numpy(), REASONS["txn"])
     reason = reason.mask(reason.isna() & _blank(item).to_numpy(), REASONS["item"])
     ok = reason.isna().to_numpy()

@@ -12,6 +12,7 @@ import pyarrow as pa
 __all__ = ["Dedup"]
 
 
+_COMBINE = np.uint64(0x9E3779B97F4A7C15)  # odd, so multiplying by it loses no bit
 _BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)  # the first k bytes of a word
 
 
@@ -44,10 +45,18 @@ def _hash_strings(values: pa.Array) -> np.ndarray:
     words = np.ndarray(shape=(len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
     starts, lengths = offsets[:-1] - offsets[0], np.diff(offsets)
     hashes = _mix(lengths.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15))
-    for k in range(0, int(lengths.max(initial=0)), 8):
-        rows = slice(None) if k == 0 else np.flatnonzero(lengths > k)
-        word = words[starts[rows] + k] & _BYTE_MASKS[np.minimum(lengths[rows] - k, 8)]
-        hashes[rows] = _mix(hashes[rows] ^ word)
+    longest = int(lengths.max(initial=0))
+    if longest and lengths.min() == longest:  # every value as long (timestamps, codes): strided views, no gathers
+        for k in range(0, longest, 8):
+            word = words[k::longest][: len(values)]
+            if longest - k < 8:
+                word = word & _BYTE_MASKS[longest - k]
+            hashes = _mix(hashes ^ word)
+    else:
+        for k in range(0, longest, 8):
+            rows = slice(None) if k == 0 else np.flatnonzero(lengths > k)
+            word = words[starts[rows] + k] & _BYTE_MASKS[np.minimum(lengths[rows] - k, 8)]
+            hashes[rows] = _mix(hashes[rows] ^ word)
     if values.null_count:
         hashes[values.is_null().to_numpy(zero_copy_only=False)] = 0
     return hashes
@@ -56,22 +65,38 @@ def _hash_strings(values: pa.Array) -> np.ndarray:
 class Dedup:
     """Remembers 64-bit row hashes across blocks; a hash seen before is an exact duplicate.
 
-    The sorted array grows by merging (numpy's stable sort on two sorted runs is linear), so
-    10M rows cost 80 MB and a few passes, not a Python set of 10M objects. Two different rows
-    share a 64-bit hash with odds of about n²/2⁶⁵, under one in a million for 10M rows.
+    Each block's new hashes are kept as one sorted run (8 bytes a row, not a Python set of 10M
+    objects). A flag per 2**26 slices of the hash range (64 MB) tells the rows whose hash may have
+    been seen; only those are looked up in the runs, so a block costs about the same however
+    many came before, and nothing is merged. Two different rows share a 64-bit hash with odds of
+    about n²/2⁶⁵, under one in a million for 10M rows.
     """
 
+    _SLICE_BITS = 26
+
     def __init__(self) -> None:
-        self.seen = np.empty(0, dtype=np.uint64)
+        self.runs: list[np.ndarray] = []
+        self.flags: np.ndarray | None = None  # allocated on the first block (zero pages cost nothing until written)
 
     @staticmethod
-    def hashes(table: pa.Table) -> np.ndarray:
+    def hashes(table: pa.Table, encoded: dict[str, pa.DictionaryArray] | None = None) -> np.ndarray:
         """The hash of every row, from its columns' hashes in order (pure, so it can run ahead
-        on the reading thread; numpy releases the GIL)."""
+        on the reading thread; numpy releases the GIL).
+
+        A column given in ``encoded`` (its dictionary encoding) is hashed once per distinct value.
+        """
+        encoded = encoded or {}
+        # The columns' hashes, each already well mixed, are combined as a polynomial (an odd
+        # multiplier keeps every column's difference) and mixed once at the end.
         hashes = np.full(table.num_rows, table.num_columns, dtype=np.uint64)
-        for column in table.columns:
-            hashes = _mix(hashes ^ _hash_strings(column.combine_chunks()))
-        return hashes
+        for name, column in zip(table.column_names, table.columns, strict=True):
+            hashes *= _COMBINE
+            if name in encoded:
+                indices = encoded[name].indices.to_numpy(zero_copy_only=False)
+                hashes += _hash_strings(encoded[name].dictionary)[indices]
+            else:
+                hashes += _hash_strings(column.combine_chunks())
+        return _mix(hashes)
 
     def first_seen(self, hashes: np.ndarray) -> np.ndarray:
         """Boolean mask of rows (given by their :meth:`hashes`) not seen before, also within this block."""
@@ -82,16 +107,25 @@ class Dedup:
         run_start = np.ones(len(hashes), dtype=bool)
         run_start[1:] = sorted_hashes[1:] != sorted_hashes[:-1]
         new_sorted = run_start.copy()
-        if len(self.seen):
-            pos = np.searchsorted(self.seen, sorted_hashes)
-            pos[pos == len(self.seen)] = 0
-            new_sorted &= self.seen[pos] != sorted_hashes
+        if self.flags is None:
+            self.flags = np.zeros(1 << self._SLICE_BITS, dtype=bool)
+        slices = sorted_hashes >> np.uint64(64 - self._SLICE_BITS)
+        maybe = np.flatnonzero(self.flags[slices] & run_start)
+        if len(maybe) and self.runs:
+            candidates = sorted_hashes[maybe]
+            seen = np.zeros(len(maybe), dtype=bool)
+            for run in self.runs:
+                pos = np.minimum(np.searchsorted(run, candidates), len(run) - 1)
+                seen |= run[pos] == candidates
+            new_sorted[maybe[seen]] = False
         first_in_block = np.zeros(len(hashes), dtype=bool)
         if run_start.all():
             first_in_block[order] = new_sorted
         else:
             starts = np.flatnonzero(run_start)
             first_in_block[np.minimum.reduceat(order, starts)[new_sorted[starts]]] = True
-        # Both parts are sorted: the stable sort (timsort) merges two runs in linear time.
-        self.seen = np.sort(np.concatenate([self.seen, sorted_hashes[new_sorted]]), kind="stable")
+        added = sorted_hashes[new_sorted]
+        if len(added):
+            self.runs.append(added)
+            self.flags[slices[new_sorted]] = True
         return first_in_block

@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -38,7 +39,7 @@ from core.intake.dedup import Dedup
 from core.intake.errors import IngestError
 from core.intake.inspection import FileInspection, inspect_file
 from core.intake.reports import FileReport, IngestReport
-from core.intake.staging import Rejects, Sink
+from core.intake.staging import Rejects, Sink, respell_topics, shown_spellings
 from core.intake.timestamps import TimestampParser
 from core.textfiles import binary_file_message
 from core.workspace import Workspace
@@ -80,11 +81,12 @@ def _ingest_table_file(
         first = dedup.first_seen(block.hashes)
         report.duplicates_removed += int((~first).sum())
         if info.kind == "events":
-            table = block.table.filter(pa.array(first))
-            clean, reasons = clean_events(table, info.mapping, parser)
+            # Duplicates are left out by the cleaner, not filtered away first: a copy less of the block.
+            clean, reasons = clean_events(block.table, info.mapping, parser, wanted=first, encoded=block.encoded)
             sink.write_arrow("events", clean)
-            bad = pd.notna(reasons)
-            rejects.add_arrow(table.filter(pa.array(bad)), reasons[bad].tolist())
+            bad = np.zeros(len(first), dtype=bool)
+            bad[first] = pd.notna(reasons)
+            rejects.add_arrow(block.table.filter(pa.array(bad)), reasons[bad[first]].tolist())
             report.rows_accepted += clean.num_rows
         else:
             frame = block.table.to_pandas()[first]
@@ -132,7 +134,7 @@ def _ingest_basket_lines(
                     break
                 if any("\x00" in item for row in lines for item in row):
                     raise IngestError(binary_file_message(path.name))
-                baskets = [[item.strip().lower() for item in row if item.strip()] for row in lines]
+                baskets = [[item.strip() for item in row if item.strip()] for row in lines]
                 baskets = [b for b in baskets if b]  # blank lines are not rows
                 report.rows_read += len(baskets)
                 kept = baskets
@@ -222,10 +224,14 @@ def ingest(
     sink = Sink(staged)
     try:
         reports = _read_files(paths, inspections, display_names, sink, progress)
+        n_users = sink.distinct_users()
         sink.close()
+        shown = shown_spellings(sink.topic_counts)
+        if shown:  # a name written in several cases gets one spelling
+            respell_topics(staged / "events.parquet", shown)
         _require_usable_rows(sink, reports, display_names)
         dataset_name = (name or "").strip() or display_names[0]
-        report = _register(workspace, staged, paths, reports, name=dataset_name, is_demo=is_demo)
+        report = _register(workspace, staged, paths, reports, n_users, name=dataset_name, is_demo=is_demo)
         if progress:
             progress(1.0, "done")
         return report
@@ -280,12 +286,22 @@ def _require_usable_rows(sink: Sink, reports: list[FileReport], display_names: l
 
 
 def _register(
-    workspace: Workspace, staged: Path, paths: list[Path], reports: list[FileReport], *, name: str, is_demo: bool
+    workspace: Workspace,
+    staged: Path,
+    paths: list[Path],
+    reports: list[FileReport],
+    event_users: int,
+    *,
+    name: str,
+    is_demo: bool,
 ) -> IngestReport:
-    """Hand the staged folder to the workspace as the active dataset; its report keeps every file's counts."""
+    """Hand the staged folder to the workspace as the active dataset; its report keeps every file's counts.
+
+    ``event_users`` is the number of distinct users of the events (counted while writing).
+    """
     kinds = {r.kind for r in reports}
     dataset_kind = "baskets" if kinds == {"baskets"} else ("users" if kinds == {"users"} else "events")
-    n_events, n_users = _counts(staged)
+    n_events, n_users = _counts(staged, event_users)
     summary = IngestReport(0, dataset_kind, name, reports, n_events, n_users).as_json()
     summary["files"] = [r.as_json() for r in reports]
     dataset_id = workspace.add_dataset(
@@ -325,15 +341,11 @@ def _per_file_mappings(
     return [{k: v for k, v in mapping.items() if v in h} or None for h in headers]
 
 
-def _counts(folder: Path) -> tuple[int, int]:
-    """(events, distinct users) of a staged dataset, from the Parquet metadata where it can."""
+def _counts(folder: Path, event_users: int) -> tuple[int, int]:
+    """(events, distinct users) of a staged dataset: the events' users, else the user table's rows."""
     events_path, users_path = folder / "events.parquet", folder / "users.parquet"
-    n_events = pq.ParquetFile(events_path).metadata.num_rows if events_path.exists() else 0
     if events_path.exists():
-        users = pq.read_table(events_path, columns=["user_id"]).column("user_id")
-        n_users = len(pa.compute.unique(users))
-    elif users_path.exists():
-        n_users = pq.ParquetFile(users_path).metadata.num_rows
-    else:
-        n_users = 0
-    return n_events, n_users
+        return pq.ParquetFile(events_path).metadata.num_rows, event_users
+    if users_path.exists():
+        return 0, pq.ParquetFile(users_path).metadata.num_rows
+    return 0, 0

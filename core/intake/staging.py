@@ -10,6 +10,7 @@ from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -17,7 +18,80 @@ import pyarrow.parquet as pq
 
 from core.intake.reports import FileReport
 
-__all__ = ["Rejects", "Sink"]
+__all__ = ["Rejects", "Sink", "respell_topics", "shown_spellings"]
+
+# Events: text columns arrive dictionary-encoded (action, topic, platform) and are written as
+# they are, without the Arrow schema, so the file reads back as plain text (the pandas metadata
+# keeps the dtypes). Timestamps are nearly all distinct: no dictionary built only to be dropped.
+# Statistics (min and max) only where a reader could use them.
+_OPTIONS = {
+    "events": {
+        "store_schema": False,
+        "use_dictionary": ["user_id", "action", "topic", "platform"],
+        "write_statistics": ["timestamp"],
+    }
+}
+
+
+def _writer(path: Path, schema: pa.Schema, table: str) -> pq.ParquetWriter:
+    """A Parquet writer for one of a dataset's tables, with that table's options."""
+    writer = pq.ParquetWriter(path, schema, compression="zstd", compression_level=1, **_OPTIONS.get(table, {}))
+    if _OPTIONS.get(table, {}).get("store_schema") is False and schema.metadata:
+        # Without the Arrow schema the key-value metadata is not written with it: added here.
+        writer.add_key_value_metadata(schema.metadata)
+    return writer
+
+
+def _value_counts(values: pa.Array) -> dict[str, int]:
+    """How often each value occurs, in the order of first occurrence (a dictionary's counted on its codes)."""
+    if pa.types.is_dictionary(values.type):
+        counts = np.bincount(values.indices.to_numpy(zero_copy_only=False), minlength=len(values.dictionary))
+        pairs = zip(values.dictionary.to_pylist(), counts.tolist(), strict=True)
+    else:
+        counted = pc.value_counts(values)
+        pairs = zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True)
+    return {value: count for value, count in pairs if count and value is not None}
+
+
+def shown_spellings(counts: Counter) -> dict[str, str]:
+    """Each name written in several cases ("Hot chocolate", "hot chocolate") -> the spelling shown.
+
+    Matching ignores case; the spelling shown is the most common one, on a tie the first written.
+    Names written one way only are left out, so an empty result means nothing to change.
+    """
+    groups: dict[str, list[str]] = {}
+    for name in counts:  # in the order first written
+        groups.setdefault(name.casefold(), []).append(name)
+    shown: dict[str, str] = {}
+    for names in groups.values():
+        if len(names) > 1:
+            best = max(names, key=lambda name: counts[name])  # the first of the most common
+            shown.update({name: best for name in names if name != best})
+    return shown
+
+
+def respell_topics(path: Path, shown: dict[str, str]) -> None:
+    """Rewrite the topic column of an events file with one spelling per name (``shown``).
+
+    Works on each row group's dictionary of distinct topics, not per row; the other columns are
+    copied as they are.
+    """
+    source = pq.ParquetFile(path, read_dictionary=["topic"])
+    schema = source.schema_arrow
+    position = schema.get_field_index("topic")
+    staged = path.with_name(path.stem + ".respelled.parquet")
+    writer = _writer(staged, schema, "events")
+    try:
+        for batch in source.iter_batches(batch_size=1 << 20):
+            topic = batch.column(position)
+            respelled = pc.dictionary_encode(pa.array([shown.get(t, t) for t in topic.dictionary.to_pylist()]))
+            codes = respelled.indices.to_numpy(zero_copy_only=False)[topic.indices.to_numpy(zero_copy_only=False)]
+            topic = pa.DictionaryArray.from_arrays(pa.array(codes), respelled.dictionary)
+            writer.write_batch(batch.set_column(position, schema.field(position), topic))
+    finally:
+        writer.close()
+        source.close()
+    staged.replace(path)
 
 
 class Sink:
@@ -33,6 +107,9 @@ class Sink:
         self.rows: Counter = Counter()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-write")
         self._pending: dict[str, Future] = {}
+        self._users: list[pa.Array] = []  # the distinct user ids of each events block written
+        #: How often each topic (item) is written, as spelled, in the order first written.
+        self.topic_counts: Counter = Counter()
 
     def write(self, table: str, frame: pd.DataFrame, schema: pa.Schema | None = None) -> None:
         """Append a pandas frame to ``table`` (nothing for an empty one)."""
@@ -48,13 +125,26 @@ class Sink:
         # worker, so each table's writes still happen in order).
         self._wait(table)
         if table not in self.writers:
-            self.writers[table] = pq.ParquetWriter(
-                self.folder / f"{table}.parquet", batch.schema, compression="zstd", compression_level=1
-            )
+            self.writers[table] = _writer(self.folder / f"{table}.parquet", batch.schema, table)
         elif batch.schema != self.writers[table].schema:
             batch = batch.cast(self.writers[table].schema)
-        self._pending[table] = self._pool.submit(self.writers[table].write_table, batch)
+        self._pending[table] = self._pool.submit(self._write, table, batch)
         self.rows[table] += batch.num_rows
+
+    def _write(self, table: str, batch: pa.Table) -> None:
+        """On the writing thread: append ``batch``; for events, note the block's distinct users."""
+        self.writers[table].write_table(batch)
+        if table == "events":
+            self._users.append(pc.unique(batch.column("user_id").combine_chunks()))
+            self.topic_counts.update(_value_counts(batch.column("topic").combine_chunks()))
+
+    def distinct_users(self) -> int:
+        """How many distinct user ids the events written so far have (exact: the strings are compared)."""
+        self._wait("events")
+        if not self._users:
+            return 0
+        self._users = [pc.unique(pa.chunked_array(self._users).combine_chunks())]
+        return len(self._users[0])
 
     def _wait(self, table: str | None = None) -> None:
         """Wait for the pending write of ``table`` (of every table when None)."""

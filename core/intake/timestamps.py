@@ -116,17 +116,88 @@ def out_of_range(values: np.ndarray) -> np.ndarray:
 
 FAST_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
 
+# ``YYYY-MM-DD HH:MM:SS`` (or with a ``T``): where the digits are, and what stands between them.
+_DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18])
+_SEPARATORS = {4: b"-", 7: b"-", 13: b":", 16: b":"}
+# Years read by the byte-level path; any other year takes Arrow's path (same result, slower).
+_BYTE_YEARS = (1970, 2199)
+
+
+def _month_tables() -> tuple[np.ndarray, np.ndarray]:
+    """(days from 1970-01-01 to the first of each month, days in that month), for the months of
+    :data:`_BYTE_YEARS`, indexed by ``(year - 1970) * 12 + month - 1``."""
+    months = np.arange((_BYTE_YEARS[1] - 1970 + 1) * 12 + 1).astype("datetime64[M]")
+    starts = months.astype("datetime64[D]").astype(np.int64)
+    return starts[:-1], np.diff(starts)
+
+
+_MONTH_START, _MONTH_DAYS = _month_tables()
+
+
+def _parse_iso_bytes(text: pa.Array) -> np.ndarray:
+    """``datetime64[ms]`` of the values written exactly ``YYYY-MM-DD HH:MM:SS`` (or with a ``T``)
+    with a real date and time of day, NaT for every other value.
+
+    Reads the string buffer as a 19-column byte matrix in numpy, a few vector operations for a
+    whole block. It reads a subset of what :data:`FAST_FORMATS` read, to the same value: a day
+    past the month's end, hour 24, second 60 or an unusual year are left NaT for the strict path.
+    """
+    n = len(text)
+    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ms]")
+    if not n or not pa.types.is_string(text.type):
+        return out
+    _, offsets_buffer, data_buffer = text.buffers()
+    if data_buffer is None:
+        return out
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[text.offset : text.offset + n + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8)
+    lengths = np.diff(offsets)
+    if lengths.min() == lengths.max() == 19:  # every value fits: the buffer is the matrix, no copy
+        rows = slice(None)
+        chars = data[offsets[0] : offsets[-1]].reshape(n, 19)
+    else:
+        rows = np.flatnonzero(lengths == 19)
+        chars = data[offsets[rows][:, None] + np.arange(19)]
+    valid = np.ones(len(chars), dtype=bool)
+    if text.null_count:
+        valid &= text.is_valid().to_numpy(zero_copy_only=False)[rows]
+    columns = np.ascontiguousarray(chars.T)  # one row per character position: fast vector operations
+    valid &= (columns[10] == ord(" ")) | (columns[10] == ord("T"))
+    for column, byte in _SEPARATORS.items():
+        valid &= columns[column] == byte[0]
+    digits = columns[_DIGITS] - np.uint8(48)  # wraps round for bytes below "0"
+    valid &= (digits <= 9).all(axis=0)
+    digits = dict(zip(_DIGITS.tolist(), digits.astype(np.int32), strict=True))
+
+    def number(*positions: int) -> np.ndarray:
+        value = digits[positions[0]]
+        for position in positions[1:]:
+            value = value * 10 + digits[position]
+        return value
+
+    year, month, day = number(0, 1, 2, 3), number(5, 6), number(8, 9)
+    hour, minute, second = number(11, 12), number(14, 15), number(17, 18)
+    valid &= (year >= _BYTE_YEARS[0]) & (year <= _BYTE_YEARS[1]) & (month >= 1) & (month <= 12)
+    valid &= (day >= 1) & (hour <= 23) & (minute <= 59) & (second <= 59)
+    month_index = np.where(valid, (year - 1970) * 12 + month - 1, 0)
+    valid &= day <= _MONTH_DAYS[month_index]
+    days = _MONTH_START[month_index] + (day - 1)
+    millis = (days * 86_400 + ((hour * 60 + minute) * 60 + second)) * 1000
+    out[rows] = np.where(valid, millis.astype("datetime64[ms]"), np.datetime64("NaT"))
+    return out
+
 
 def parse_iso(text: pa.Array) -> np.ndarray:
-    """The common export formats parsed in Arrow's C++ (ten times faster than pandas), as
-    ``datetime64[ms]``; NaT where a value is not (strictly) one of them.
+    """The common export formats parsed without pandas (ten times faster), as ``datetime64[ms]``;
+    NaT where a value is not (strictly) one of them.
 
-    Arrow's strptime rolls an impossible day over (2023-02-30 becomes 1 March), so a value only
+    Most values are read straight from the bytes (:func:`_parse_iso_bytes`); the rest go through
+    Arrow's strptime. It rolls an impossible day over (2023-02-30 becomes 1 March), so a value only
     counts when it is 19 characters long and the day it wrote is the day it parsed to; everything
     else goes the slow, strict way. A later format only sees the values the earlier ones did not read.
     """
-    timestamps = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ms]")
-    todo = np.arange(len(text))
+    timestamps = _parse_iso_bytes(text)
+    todo = np.flatnonzero(np.isnat(timestamps))
     for fmt in FAST_FORMATS:
         if not len(todo):
             break
@@ -135,7 +206,7 @@ def parse_iso(text: pa.Array) -> np.ndarray:
         if parsed.null_count == len(part):
             continue
         day_text = pc.utf8_slice_codeunits(part, 8, 10)
-        day_digits = pc.if_else(pc.utf8_is_digit(day_text), day_text, "0")
+        day_digits = pc.if_else(pc.ascii_is_decimal(day_text), day_text, "0")  # ASCII: int64 cast reads no other digits
         same_day = pc.equal(pc.cast(day_digits, pa.int64()), pc.day(parsed))
         parsed = pc.if_else(pc.and_kleene(same_day, pc.equal(pc.utf8_length(part), 19)), parsed, None)
         values = parsed.to_numpy(zero_copy_only=False)

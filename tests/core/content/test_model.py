@@ -82,6 +82,9 @@ def test_segment_names_map_onto_the_model_labels(trained) -> None:
     assert lm.control_labels("Young Men", ["protein", "yoga"]) == ("young men", ["protein"])
     assert lm.control_labels("segment 3 · smoothie fans", ["smoothies"]) == ("young women", ["smoothies"])
     assert lm.control_labels("nobody", ["gardening"]) == ("", [])
+    # An export may spell a topic with capitals: matched ignoring case, in the model's own spelling.
+    assert lm.control_labels("Young Men", ["Protein", "YOGA"]) == ("young men", ["protein"])
+    assert lm.vocab.control_ids("young men", "Protein") == lm.vocab.control_ids("young men", "protein")
 
 
 def test_the_mixture_is_a_distribution_and_scores_posts_by_the_chain_rule(trained) -> None:

@@ -115,8 +115,8 @@ def test_latin1_with_accents_and_pipe_delimiter(workspace, write_file):
     assert report["encoding"] in ("latin_1", "cp1252")
     assert report["delimiter"] == "|"
     assert report["mapping"] == {"user_id": "user", "action": "action", "topic": "topic"}
-    # Topics are folded to lower case; the accents survive.
-    assert [row[3] for row in stored_events(workspace)] == ["café crème", "müsli", "naïve", "crêpe"]
+    # Topics keep the export's spelling, accents and capitals alike.
+    assert [row[3] for row in stored_events(workspace)] == ["café crème", "Müsli", "naïve", "Crêpe"]
 
 
 def test_quoted_fields_may_hold_the_delimiter_quotes_and_a_newline(workspace, write_file):
@@ -345,7 +345,7 @@ def test_duplicates_and_every_reject_reason_are_counted(workspace, write_file):
 def test_without_action_column_every_row_is_a_view(workspace, write_file):
     path = write_file("views.csv", "uid,category\nu1,Fitness\nu2,skincare\n")
     report = ingest(workspace, [path])
-    assert stored_events(workspace) == [("u1", None, "view", "fitness"), ("u2", None, "view", "skincare")]
+    assert stored_events(workspace) == [("u1", None, "view", "Fitness"), ("u2", None, "view", "skincare")]
     assert report.files[0].notes == ["no action column: every row counted as 'view'"]
 
 
@@ -423,10 +423,11 @@ def test_long_form_baskets_become_purchase_events(workspace, write_file):
         1,
     )
     assert report["reasons"] == {"empty item": 1, "empty transaction id": 1}
+    # "Milk" and "milk" are one item, spelled as first written (each is bought once).
     assert stored_events(workspace) == [
-        ("T1", None, "purchase", "milk"),
-        ("T1", None, "purchase", "bread"),
-        ("T2", None, "purchase", "milk"),
+        ("T1", None, "purchase", "Milk"),
+        ("T1", None, "purchase", "Bread"),
+        ("T2", None, "purchase", "Milk"),
     ]
     assert sorted(stored_rejects(workspace)) == [("empty item", "T2,"), ("empty transaction id", ",eggs")]
 
@@ -579,7 +580,7 @@ def test_mapping_overrides_the_header_names(workspace, write_file):
     mapping = {"user_id": "who", "topic": "what", "action": "did", "timestamp": "when"}
     report = ingest(workspace, [path], mapping=mapping).as_json()
     assert report["mapping"] == {"user_id": "who", "topic": "what", "action": "did", "timestamp": "when"}
-    assert stored_events(workspace) == [("u1", "2024-01-01 10:00:00", "like", "fitness")]
+    assert stored_events(workspace) == [("u1", "2024-01-01 10:00:00", "like", "Fitness")]
 
 
 def test_mapping_over_several_files_applies_where_the_column_exists(workspace, write_file):
