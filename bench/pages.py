@@ -37,7 +37,19 @@ REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("REACH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 _SERVER_FLAGS = ("--server.address", "127.0.0.1", "--server.headless", "true")
-PAGES = ["Home", "Data", "Segments", "Interests", "Studio", "Targeting", "Publish", "Results", "Inbox"]
+PAGES = [
+    "Home",
+    "Data",
+    "Segments",
+    "Interests",
+    "Studio",
+    "Targeting",
+    "Publish",
+    "Calendar",
+    "Results",
+    "Inbox",
+    "Settings",
+]
 
 # Records every change of the script state with its time, so a run that starts and ends between
 # two polls is not missed.
