@@ -31,6 +31,7 @@ from core.audience.segments import (
     stored_report,
 )
 from core.workspace import Workspace
+from ui import state
 from ui.outside_text import md
 from ui.resources import workspace_at
 
@@ -532,4 +533,5 @@ def name_form(ws: Workspace, dataset_id: int, k: int, profile) -> None:
         if c3.form_submit_button("Save"):
             rename_segment(ws, dataset_id, k, profile.id, new_name)
             save_public_phrase(ws, dataset_id, profile.id, new_phrase)
+            state.put("segments_renamed", profile.id)  # its tab's label changed: the page reopens it
             st.rerun()
