@@ -61,8 +61,9 @@ _WATCH = """() => {
 }"""
 _DONE = """() => {
   const runs = window.__runs || [];
-  const started = runs.findIndex(r => r[0] === "running");
-  if (started < 0) return null;
+  if (!runs.length) return null;
+  // a run so short that its two changes reached the observer together shows only "notRunning"
+  const started = Math.max(0, runs.findIndex(r => r[0] === "running"));
   const ended = runs.slice(started).find(r => r[0] === "notRunning");
   if (!ended || document.querySelector("[data-testid='stSpinner']")) return null;
   return ended[1];
