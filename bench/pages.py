@@ -37,7 +37,19 @@ REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("REACH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 _SERVER_FLAGS = ("--server.address", "127.0.0.1", "--server.headless", "true")
-PAGES = ["Home", "Data", "Segments", "Interests", "Studio", "Targeting", "Publish", "Results", "Inbox"]
+PAGES = [
+    "Home",
+    "Data",
+    "Segments",
+    "Interests",
+    "Studio",
+    "Targeting",
+    "Publish",
+    "Calendar",
+    "Results",
+    "Inbox",
+    "Settings",
+]
 
 # Records every change of the script state with its time, so a run that starts and ends between
 # two polls is not missed.
@@ -49,8 +61,9 @@ _WATCH = """() => {
 }"""
 _DONE = """() => {
   const runs = window.__runs || [];
-  const started = runs.findIndex(r => r[0] === "running");
-  if (started < 0) return null;
+  if (!runs.length) return null;
+  // a run so short that its two changes reached the observer together shows only "notRunning"
+  const started = Math.max(0, runs.findIndex(r => r[0] === "running"));
   const ended = runs.slice(started).find(r => r[0] === "notRunning");
   if (!ended || document.querySelector("[data-testid='stSpinner']")) return null;
   return ended[1];

@@ -51,6 +51,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -61,6 +62,7 @@ import pandas as pd
 
 from core import clock
 from core.audience.demo_groups import ACTIONS, GROUPS, PLATFORMS, REGIONS, SIGNATURE_TOPICS, TOPICS
+from core.audience.segments import run_segments, save_run
 from core.clock import utc_now
 from core.content.registry import META_FILE, models_dir
 from core.feedback.inbox import seed_demo_mentions
@@ -605,16 +607,23 @@ def _messy_events(demo: DemoData) -> pd.DataFrame:
     return combined.iloc[np.argsort(position, kind="stable")].reset_index(drop=True)
 
 
-def install_demo(workspace: Workspace, *, random_state: int = 7, with_history: bool | None = None) -> int:
+def install_demo(
+    workspace: Workspace, *, random_state: int = 7, with_history: bool | None = None, segmented: bool | None = None
+) -> int:
     """Import the demo into ``workspace`` through the normal intake; return its dataset id.
 
     The demo goes through the same path as an upload (CSV files, detection, validation), so its
     validation report shows the planted mess being caught. The Inbox gets a few demo mentions
     (authors ``demo_…``; replies to them go to the dry run). ``with_history`` (default: true unless
     ``REACH_DEMO_HISTORY=0``) adds a few weeks of published dry-run posts (:func:`seed_demo_history`).
+    ``segmented`` (default: as ``with_history``) segments the demo as the Segments page would
+    (automatic k, seeded) and stores the run, so every page shows the same segments from the first
+    start and the history is labelled with their names.
     """
     if with_history is None:
         with_history = os.environ.get("REACH_DEMO_HISTORY", "1") != "0"
+    if segmented is None:
+        segmented = with_history
     demo = generate_demo(random_state=random_state)
     folder = workspace.new_tmp_dir("demo-")
     try:
@@ -622,25 +631,41 @@ def install_demo(workspace: Workspace, *, random_state: int = 7, with_history: b
         report = ingest(workspace, paths, name="Demo · health-food shop", is_demo=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    names = _segment_demo(workspace, report.dataset_id, demo) if segmented else None
     # a new user has no X keys, so nobody can mention them yet: a few demo mentions fill the Inbox
     seed_demo_mentions(workspace)
     if with_history:  # Results, its heatmap and its recommendation have something to show on the first start
-        seed_demo_history(workspace)
+        seed_demo_history(workspace, names=names)
     # the writer is ready when the demo opens: no page waits on training
     install_demo_model(workspace)
     logger.info("demo installed as dataset %d", report.dataset_id)
     return report.dataset_id
 
 
-def seed_demo_history(workspace: Workspace, *, now: datetime | None = None) -> list[int]:
+def _segment_demo(workspace: Workspace, dataset_id: int, demo: DemoData) -> dict[str, str]:
+    """Segment the demo dataset (automatic k, seeded) and store the run; return each group's segment name.
+
+    A group's segment is the one most of its planted members fall in.
+    """
+    report = run_segments(workspace, dataset_id)
+    save_run(workspace, report)
+    members = report.assignments().set_index("user_id")["segment"]
+    group = demo.truth.reindex(members.index)
+    names = {p.id: p.name for p in report.profiles}
+    return {g: names[int(members[group == g].mode().iloc[0])] for g in GROUPS if (group == g).any()}
+
+
+def seed_demo_history(
+    workspace: Workspace, *, now: datetime | None = None, names: Mapping[str, str] | None = None
+) -> list[int]:
     """Give the demo a few weeks of published dry-run posts with simulated metrics; return their ids.
 
     Each demo group gets ``_HISTORY_PER_WEEK`` posts a week for ``_HISTORY_WEEKS`` weeks before
     ``now``, taken from the operator's own demo posts for that group, following one of three
     starter templates, published on the dry run at the group's usual hour in Shanghai. Metrics are
     simulated (stored with source ``simulated``, as every dry-run post's are) at a few points after
-    each post went out, so Results has a time series. Posts are labelled with the group they were
-    written for (as the demo posts are), not with the names the segmentation will generate.
+    each post went out, so Results has a time series. Posts are labelled with the name ``names``
+    gives the group they were written for (the demo's segment names), else with the group itself.
     """
     now = (now or clock.now()).replace(microsecond=0)
     tz = ZoneInfo(DEMO_TIMEZONE)
@@ -652,7 +677,8 @@ def seed_demo_history(workspace: Workspace, *, now: datetime | None = None) -> l
             day = (now.astimezone(tz) - timedelta(days=2 + n * 7 // _HISTORY_PER_WEEK + g % 2)).date()
             local = datetime(day.year, day.month, day.day, _HISTORY_HOURS[group], 0, tzinfo=tz)
             template = _HISTORY_TEMPLATES[(n + g) % len(_HISTORY_TEMPLATES)]
-            rows.append((texts[(n * 7) % len(texts)], group, template, clock.iso(local)))
+            label = (names or {}).get(group, group)
+            rows.append((texts[(n * 7) % len(texts)], label, template, clock.iso(local)))
     rows.sort(key=lambda row: row[3])
     ids = []
     with workspace.connect() as con:

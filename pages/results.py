@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from core.delivery.outbox import PublishSettings
-from core.feedback.results import results
 from ui import cost_views
 from ui import results_views as views
 from ui.resources import workspace
@@ -22,7 +21,7 @@ views.render_notice()
 cost_views.render_credits(ws)
 views.render_refresh(ws, settings)
 cost_views.render_month_spend(ws)
-found = results(ws)
+found, history = views.measured(ws)
 
 if not views.render_empty(found):
     views.render_notes(found)
@@ -37,7 +36,7 @@ if not views.render_empty(found):
     views.render_recommendations(found.recommendations)
 
     st.subheader("Performance")
-    views.render_charts(ws, found, settings.timezone)
+    views.render_charts(found, history, settings.timezone)
 
     st.subheader("Top posts")
     views.render_top_posts(found, settings.timezone)

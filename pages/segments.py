@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.audience.segments import WEAK_SILHOUETTE, SegmentError
 from core.safe_csv import safe_csv
+from ui import state
 from ui.audience_views import (
     actions_figure,
     colour,
@@ -70,8 +71,16 @@ curve.plotly_chart(k_curve_figure(report), key="k_curve")
 curve.plotly_chart(sizes_figure(report), key="segment_sizes")
 
 st.subheader("Profiles")
-# One tab per segment: the page opens with one profile's charts drawn instead of every segment's.
-tabs = st.tabs([f"{profile.id} · {md(profile.name)}" for profile in report.profiles])
+# One tab per segment, and only the open tab's charts are drawn: switching tabs reruns the page.
+labels = [f"{profile.id} · {md(profile.name)}" for profile in report.profiles]
+tab_key = f"segment_tab_{report.k}"
+renamed = state.get("segments_renamed")
+if renamed is not None:  # a rename changed its tab's label: open the renamed segment's tab again
+    state.put("segments_renamed", None)
+    st.session_state[tab_key] = next(
+        (lab for p, lab in zip(report.profiles, labels, strict=True) if p.id == renamed), None
+    )
+tabs = st.tabs(labels, key=tab_key, on_change="rerun")
 for tab, profile in zip(tabs, report.profiles, strict=True):
     tint = colour(profile.id)
     with tab, st.container(border=True, key=f"segment_card_{profile.id}"):
@@ -98,14 +107,15 @@ for tab, profile in zip(tabs, report.profiles, strict=True):
             )
         else:
             st.caption("No timestamps in this dataset: no best hours.")
-        a, b = st.columns(2)
-        a.plotly_chart(topics_figure(profile, tint), key=f"topics_{profile.id}")
-        b.plotly_chart(radar_figure(profile, tint), key=f"radar_{profile.id}")
-        if profile.hour_weekday is not None and not profile.dates_only:
-            a, b = st.columns([2, 1])
-            a.plotly_chart(heatmap_figure(profile, tint), key=f"heatmap_{profile.id}")
-            if len(profile.action_mix):
-                b.plotly_chart(actions_figure(profile, tint), key=f"actions_{profile.id}")
+        if tab.open:
+            a, b = st.columns(2)
+            a.plotly_chart(topics_figure(profile, tint), key=f"topics_{profile.id}")
+            b.plotly_chart(radar_figure(profile, tint), key=f"radar_{profile.id}")
+            if profile.hour_weekday is not None and not profile.dates_only:
+                a, b = st.columns([2, 1])
+                a.plotly_chart(heatmap_figure(profile, tint), key=f"heatmap_{profile.id}")
+                if len(profile.action_mix):
+                    b.plotly_chart(actions_figure(profile, tint), key=f"actions_{profile.id}")
         name_form(ws, info.id, report.k, profile)
 
 st.subheader("Export")

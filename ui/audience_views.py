@@ -8,12 +8,7 @@ once without recomputing anything.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import pickle
-import threading
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,7 +16,6 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from core.audience import segments as segments_module
 from core.audience.features import WEEKDAYS, Behaviour, load_behaviour
 from core.audience.profiles import audience_phrase, public_phrases, save_public_phrase
 from core.audience.rules import RuleReport, run_rules
@@ -33,8 +27,11 @@ from core.audience.segments import (
     run_segments,
     save_run,
     segment_names,
+    store_report,
+    stored_report,
 )
 from core.workspace import Workspace
+from ui import state
 from ui.outside_text import md
 from ui.resources import workspace_at
 
@@ -42,11 +39,6 @@ log = logging.getLogger(__name__)
 
 #: The Interests page's settings as it opens (computed ahead by ``ui.warm_up``).
 DEFAULT_RULES = {"min_support": 0.05, "min_confidence": 0.3, "max_len": 3, "algorithm": "fpgrowth", "segment": None}
-
-# A stored segment report is valid for the code that computed it: the audience step's sources name it.
-_CODE_VERSION = hashlib.sha256(
-    b"".join((Path(segments_module.__file__).parent / name).read_bytes() for name in ("segments.py", "features.py"))
-).hexdigest()[:12]
 
 PALETTE = [
     "#2e7d4f",
@@ -72,40 +64,12 @@ def _behaviour(home: str, dataset_id: int) -> Behaviour:
 @st.cache_data(show_spinner=False, max_entries=8)
 def _segments(home: str, dataset_id: int, k: int | None) -> SegmentReport:
     ws = workspace_at(home)
-    stored = _stored_report(ws, dataset_id, k)
+    stored = stored_report(ws, dataset_id, k)
     if stored is not None:
         return stored
     report = run_segments(ws, dataset_id, k=k, behaviour=_behaviour(home, dataset_id))
-    _store_report(ws, report, k)
+    store_report(ws, report)
     return report
-
-
-def _report_path(ws: Workspace, dataset_id: int, k: int | None) -> Path:
-    """Where a dataset's segment report is kept, named by the code that computed it (a change recomputes)."""
-    return ws.home / "cache" / f"segments-{dataset_id}-{k or 'auto'}-{_CODE_VERSION}.pickle"
-
-
-def _stored_report(ws: Workspace, dataset_id: int, k: int | None) -> SegmentReport | None:
-    """The report stored by an earlier run of this process or another, if any."""
-    path = _report_path(ws, dataset_id, k)
-    try:
-        with path.open("rb") as handle:
-            report = pickle.load(handle)  # written by this app into its own workspace, never uploaded
-    except FileNotFoundError:
-        return None
-    except Exception as exc:  # a torn or foreign file: compute again
-        log.warning("ignoring the stored segment report %s: %s", path.name, exc)
-        return None
-    return report if isinstance(report, SegmentReport) else None
-
-
-def _store_report(ws: Workspace, report: SegmentReport, k: int | None) -> None:
-    path = _report_path(ws, report.dataset_id, k)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part")
-    with partial.open("wb") as handle:
-        pickle.dump(report, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    partial.replace(path)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -569,4 +533,5 @@ def name_form(ws: Workspace, dataset_id: int, k: int, profile) -> None:
         if c3.form_submit_button("Save"):
             rename_segment(ws, dataset_id, k, profile.id, new_name)
             save_public_phrase(ws, dataset_id, profile.id, new_phrase)
+            state.put("segments_renamed", profile.id)  # its tab's label changed: the page reopens it
             st.rerun()

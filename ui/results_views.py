@@ -6,6 +6,7 @@ Every action calls one ``core.feedback.results`` function and leaves its message
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -24,6 +25,7 @@ from core.workspace import Workspace
 from ui import state
 from ui.data_views import stage_upload
 from ui.outside_text import md
+from ui.resources import workspace_at
 
 NONE = "— none —"
 _SOURCE_LABELS = {"simulated": "simulated", "csv": "imported CSV"}  # sources that are not a channel
@@ -301,10 +303,22 @@ def hour_figure(by_hour: pd.DataFrame, tz: str, simulated: bool) -> go.Figure:
     return fig
 
 
-def render_charts(ws: Workspace, found: Results, tz: str) -> None:
+@st.cache_data(show_spinner=False, max_entries=4)
+def _measured(home: str, version: str) -> tuple[Results, pd.DataFrame]:
+    # version (results_version) only keys the entry: a new metric, post, import or template recomputes
+    ws = workspace_at(home)
+    return results.results(ws), results.metrics_history(ws)
+
+
+def measured(ws: Workspace) -> tuple[Results, pd.DataFrame]:
+    """The Results page's figures and the metrics' time series, computed once per state of what they read."""
+    found, history = _measured(str(ws.home), results.results_version(ws))
+    return replace(found, not_before=results.metrics_not_before(ws)), history
+
+
+def render_charts(found: Results, history: pd.DataFrame, tz: str) -> None:
     """Metrics over time, the segment × template heatmap and performance by hour."""
     render_channels(found)
-    history = results.metrics_history(ws)
     if not history.empty:
         metric = st.segmented_control(
             "Metric", list(METRIC_LABELS), format_func=METRIC_LABELS.get, required=True, key="results_metric"

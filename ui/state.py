@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "studio_keep_all": False,  # widget: keep retweets, quotes and link-only posts in the corpus
     "studio_seed": 0,  # widget: the seed of the next "Write drafts"; moves on after each
     "studio_seed_used": None,  # the seed of the write under way (set as its button is clicked)
+    "segments_renamed": None,  # the id of the segment just renamed, whose profile tab opens again
     "targeting_notice": None,  # (kind, message, "top" or "queue") left by a Targeting action, shown once
     "targeting_errors": {},  # editor row -> validation messages of the last failed save
     "targeting_editor_round": 0,  # bumped after a save so the rules editor (targeting_rules_<round>) restarts

@@ -5,7 +5,8 @@ targeting facts and the interest rules. As soon as a dataset is active, one thre
 dataset fills the same caches the pages read (their ``st.cache_data`` entries, the stored segment
 run and targeting facts in the workspace, the segment report's file in the workspace), in the order
 the pipeline's pages come. A page that asks for a value still being computed waits for that
-computation (Streamlit holds one lock per cached value) instead of starting a second one.
+computation (Streamlit holds one lock per cached value) instead of starting a second one. A run
+already stored in the workspace (the demo arrives segmented) is read, not computed again.
 """
 
 from __future__ import annotations

@@ -12,15 +12,21 @@ Entry points:
 * :func:`run_segments` — all of the above on a workspace dataset, for the CLI and the pages.
 * :func:`rename_segment`, :func:`segment_names`, :func:`save_run`, :func:`last_run` — names the
   operator gives, and the last run's summary, persisted in the workspace database.
+* :func:`stored_report`, :func:`store_report`, :func:`run_report` — whole reports kept in the
+  workspace, so a segmentation is computed once per dataset, k setting and version of this code.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import pickle
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -45,10 +51,13 @@ __all__ = [
     "map_2d",
     "profile_segments",
     "rename_segment",
+    "run_report",
     "run_segments",
     "save_run",
     "segment_names",
     "segment_users",
+    "store_report",
+    "stored_report",
 ]
 
 log = logging.getLogger(__name__)
@@ -66,6 +75,11 @@ WEAK_SILHOUETTE = 0.2
 MIN_TOPIC_MEMBER_SHARE = 0.05
 MIN_TOPIC_USERS = 20
 MIN_TOPIC_USER_SHARE = 0.01
+
+# A stored report is valid for the code that computed it: the audience step's sources name it.
+_CODE_VERSION = hashlib.sha256(
+    b"".join((Path(__file__).parent / name).read_bytes() for name in ("segments.py", "features.py"))
+).hexdigest()[:12]
 
 
 class SegmentError(ValueError):
@@ -701,7 +715,12 @@ def rename_segment(ws: Workspace, dataset_id: int, k: int, segment_id: int, name
 
 
 def save_run(ws: Workspace, report: SegmentReport) -> None:
-    """Remember the latest segmentation of a dataset (read by the Home page and ``rules --segment``)."""
+    """Remember the latest segmentation of a dataset (read by the Home page and ``rules --segment``).
+
+    The whole report is kept too (:func:`store_report`), so what later asks for this run's
+    profiles (Targeting's facts, the Segments page) reads them instead of clustering again.
+    """
+    store_report(ws, report)
 
     summary = {
         "auto": report.segmentation.auto,
@@ -756,3 +775,45 @@ def last_run(ws: Workspace, dataset_id: int) -> dict | None:
         "created_at": row["created_at"],
         "summary": json.loads(row["summary"]),
     }
+
+
+# -- whole reports, stored in the workspace -----------------------------------------------------
+def _report_path(ws: Workspace, dataset_id: int, k: int | None) -> Path:
+    """Where a dataset's report for a k setting is kept, named by the code that computed it."""
+    return ws.home / "cache" / f"segments-{int(dataset_id)}-{k or 'auto'}-{_CODE_VERSION}.pickle"
+
+
+def stored_report(ws: Workspace, dataset_id: int, k: int | None) -> SegmentReport | None:
+    """The report stored for ``dataset_id`` and ``k`` (None: automatic) by this code, if any."""
+    path = _report_path(ws, dataset_id, k)
+    try:
+        with path.open("rb") as handle:
+            report = pickle.load(handle)  # written by Reach into its own workspace, never uploaded
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # a torn or foreign file: compute again
+        log.warning("ignoring the stored segment report %s: %s", path.name, exc)
+        return None
+    return report if isinstance(report, SegmentReport) else None
+
+
+def store_report(ws: Workspace, report: SegmentReport) -> None:
+    """Keep ``report`` under its dataset and k setting (automatic or the fixed k), replacing any other."""
+    path = _report_path(ws, report.dataset_id, None if report.segmentation.auto else report.k)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part")
+    with partial.open("wb") as handle:
+        pickle.dump(report, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    partial.replace(path)
+
+
+def run_report(ws: Workspace, dataset_id: int) -> SegmentReport | None:
+    """The stored report of the dataset's latest run (:func:`save_run`), names applied; None if not kept."""
+    run = last_run(ws, dataset_id)
+    if run is None:
+        return None
+    auto = run["summary"].get("auto", True)
+    report = stored_report(ws, dataset_id, None if auto else run["k"])
+    if report is None or report.k != run["k"]:
+        return None
+    return report.with_names(segment_names(ws, dataset_id, report.k))

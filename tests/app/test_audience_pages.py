@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
 from core.audience.profiles import segment_profiles
 from core.demo import open_workspace
+from ui.audience_views import colour
 
 
 def _markdown(at: AppTest) -> str:
@@ -15,8 +17,6 @@ def _markdown(at: AppTest) -> str:
 
 
 def _plotly_titles(at: AppTest) -> list[str]:
-    import json
-
     titles = []
     for chart in at.get("plotly_chart"):
         spec = json.loads(chart.proto.spec)
@@ -41,8 +41,25 @@ def test_segments_page_shows_five_named_groups_with_hours(app: AppTest) -> None:
     titles = _plotly_titles(at)
     assert any(t.startswith("Segment map (all 6,000 users") for t in titles)
     assert "How many segments? Silhouette and elbow" in titles
-    assert titles.count("When they are active (weekday × hour)") == 5
+    # only the open tab's profile is charted (switching tabs reruns the page)
+    assert titles.count("When they are active (weekday × hour)") == 1
     assert at.get("download_button")
+
+
+def test_the_open_profile_tab_is_charted_and_stays_open_after_its_rename(app: AppTest) -> None:
+    at = app.switch_page("pages/segments.py").run()
+    third = at.tabs[2].label
+    assert third.startswith("2 · ")
+    at.session_state["segment_tab_5"] = third  # as a click on the third tab does
+    at.run()
+    assert _plotly_titles(at).count("Topics vs. everyone (lift)") == 1
+    topics = next(c for c in at.get("plotly_chart") if "Topics vs." in c.proto.spec)
+    assert json.loads(topics.proto.spec)["data"][0]["marker"]["color"] == colour(2)  # the third segment's
+    assert at.session_state["segment_tab_5"] == third
+    at.text_input[4].set_value("Gym people")  # the third segment's name
+    [b for b in at.button if b.label == "Save"][2].click().run()
+    assert not at.exception, at.exception
+    assert at.tabs[2].label == "2 · Gym people" and at.session_state["segment_tab_5"] == "2 · Gym people"
 
 
 def test_rename_is_kept(app: AppTest, workspace_home) -> None:

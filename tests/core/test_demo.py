@@ -14,7 +14,10 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import StandardScaler
 
+from core.audience.profiles import segment_profiles
+from core.audience.segments import last_run, run_report, run_segments
 from core.delivery import outbox as publish
+from core.delivery import targeting
 from core.demo import (
     ACTIONS,
     GROUPS,
@@ -266,6 +269,25 @@ def test_demo_history_is_a_few_weeks_of_simulated_dry_run_posts(workspace: Works
     assert {r.segment for r in found.recommendations} == set(GROUPS)
 
 
-def test_the_first_start_brings_the_history(tmp_path: Path) -> None:
+def test_the_first_start_brings_the_history_labelled_with_the_segments_every_page_shows(tmp_path: Path) -> None:
     ws = open_workspace(tmp_path / "workspace", with_demo=True, with_history=True)
-    assert len(publish.list_posts(ws)) == 30 and results.results(ws).recommendations
+    found = results.results(ws)
+    assert len(publish.list_posts(ws)) == 30 and found.recommendations
+    # the demo arrives segmented: the Studio, Targeting and the history name the same segments
+    run = last_run(ws, ws.active_dataset_id())
+    assert run is not None and run["summary"]["auto"]
+    shown = [p.name for p in segment_profiles(ws)]
+    assert shown == [s["name"] for s in run["summary"]["segments"]] and len(set(shown)) == len(GROUPS)
+    assert {p.segment for p in publish.list_posts(ws)} == set(shown)
+    assert {r.segment for r in found.recommendations} == set(shown)
+    assert [s.name for s in targeting.audience(ws, compute=False).segments] == shown
+    # the stored report is the one the Segments page would compute, so nothing is clustered again
+    report = run_report(ws, ws.active_dataset_id())
+    assert report is not None and [p.name for p in report.profiles] == shown
+    assert report.as_json() == run_segments(ws).as_json()
+
+
+def test_the_demo_without_history_arrives_unsegmented(tmp_path: Path) -> None:
+    ws = open_workspace(tmp_path / "workspace", with_demo=True, with_history=False)
+    assert last_run(ws, ws.active_dataset_id()) is None
+    assert [p.name for p in segment_profiles(ws)] == list(GROUPS)

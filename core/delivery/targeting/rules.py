@@ -13,9 +13,10 @@ A segment is reached by its own segment rule first, else by the first active pre
 fits it (:func:`resolve`); the week's posts are planned from there (:mod:`.plan`).
 
 Per-segment facts the rules need (best hours, busiest weekdays, gender shares, median age) are not in
-the stored segmentation summary; they are recomputed once per segmentation run with the stored k
-(about a second on the demo: KMeans is seeded, so the segments are the same) and cached in the
-database, so the Home page reads them without clustering.
+the stored segmentation summary; they are read once per segmentation run from the report stored with
+it (its profiles) and cached in the database, so the Home page reads them without opening the report.
+Only a run whose report is not kept (stored by an older version) is clustered again with the stored
+k (KMeans is seeded, so the segments are the same).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
-from core.audience.segments import last_run, run_segments
+from core.audience.segments import last_run, run_report, run_segments
 from core.clock import utc_now
 from core.content.templates import list_templates
 from core.delivery.channels import registry
@@ -173,9 +174,9 @@ def audience(ws: Workspace, dataset_id: int | None = None, *, compute: bool = Tr
 
 
 def _compute_facts(ws: Workspace, dataset_id: int, run: dict) -> dict:
-    """Profile the stored segmentation again (seeded KMeans at the stored k) and cache what rules need."""
+    """What rules need from the stored segmentation's profiles, cached in the database."""
 
-    report = run_segments(ws, dataset_id, k=run["k"])
+    report = run_report(ws, dataset_id) or run_segments(ws, dataset_id, k=run["k"])
     facts = {
         "version": FACTS_VERSION,
         "topics": sorted(str(t) for t in report.profiles[0].topics["topic"]) if report.profiles else [],

@@ -45,7 +45,7 @@ from core.feedback.results.recommendations import (
 )
 from core.feedback.results.refresh import RefreshReport, metrics_not_before, refresh_metrics
 from core.feedback.results.simulate import hidden_engagement_rate, simulated_metrics
-from core.feedback.results.summary import Results, results
+from core.feedback.results.summary import Results, results, results_version
 
 __all__ = [
     "CSV_COLUMNS",
@@ -77,5 +77,6 @@ __all__ = [
     "recommended_templates",
     "refresh_metrics",
     "results",
+    "results_version",
     "simulated_metrics",
 ]

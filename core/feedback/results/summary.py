@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import pandas as pd
 
+from core import clock
 from core.content.templates import list_templates
 from core.feedback.results.metrics import SOURCE_SIMULATED, engagement_posts, performance
 from core.feedback.results.recommendations import Recommendation, recommend_by_channel
@@ -128,3 +130,24 @@ def results(ws: Workspace, *, random_state: int = 0) -> Results:
         metrics_not_before(ws),
         channel_performance(posts),
     )
+
+
+def results_version(ws: Workspace) -> str:
+    """A digest of what :func:`results` and ``metrics_history`` read (metrics, published posts, imported
+    posts, templates, the time zone): while it is unchanged, so are they, apart from ``not_before``.
+
+    Imported posts and metrics rows are only ever added, so their counts and last ids stand for them.
+    """
+    with ws.connect() as con:
+        parts = [
+            tuple(con.execute("SELECT COUNT(*), MAX(id), MAX(fetched_at) FROM post_metrics").fetchone()),
+            tuple(con.execute("SELECT COUNT(*), MAX(id), MAX(imported_at) FROM external_posts").fetchone()),
+            con.execute(
+                "SELECT id, remote_id, text, url, channel, segment, template, state, published_at, in_reply_to "
+                "FROM outbox WHERE state = 'published' OR id IN (SELECT post_id FROM post_metrics) ORDER BY id"
+            ).fetchall(),
+            con.execute("SELECT name, body FROM templates ORDER BY name").fetchall(),
+        ]
+    digest = hashlib.sha256(repr([*parts[:2], [tuple(r) for r in parts[2]], [tuple(r) for r in parts[3]]]).encode())
+    digest.update(clock.operator_timezone(ws).encode())
+    return digest.hexdigest()

@@ -256,3 +256,14 @@ def test_no_segmentation_means_no_plan(workspace: Workspace) -> None:
     assert targeting.targeting_status(workspace) is None
     with pytest.raises(TargetingError, match="no segments yet: find them on the Segments page"):
         targeting.weekly_plan(workspace, profiles=[])
+
+
+def test_segment_facts_come_from_the_stored_run_and_match_a_fresh_profiling(demo: Workspace) -> None:
+    stored = targeting.audience(demo)
+    with demo.connect() as con:
+        con.execute("DELETE FROM targeting_audiences")
+    for path in (demo.home / "cache").glob("segments-*.pickle"):
+        path.unlink()  # a run kept without its report (an older version's) is profiled again
+    again = targeting.audience(demo)
+    assert stored.complete and again.complete and stored.segments == again.segments
+    assert [s.best_hour for s in again.segments] == [s.best_hours[0] for s in again.segments]

@@ -161,3 +161,22 @@ def test_dry_run_posts_get_deterministic_growing_simulated_metrics(workspace: Wo
     assert int(other["impressions"]) != int(latest["impressions"])  # seeded per post
     found = results.results(workspace)
     assert found.simulated and all(r.simulated for r in found.recommendations)
+
+
+def test_the_results_version_moves_with_what_the_results_read(workspace: Workspace, no_x_keys: None) -> None:
+    publish.add_post(workspace, post_text(0), segment="Women 30–54", template="Tip", approve=True)
+    publish.publish_due(workspace)
+    published = datetime.fromisoformat(publish.get_post(workspace, 1).published_at)
+    versions = [results.results_version(workspace)]
+    results.results(workspace)
+    results.metrics_history(workspace)
+    assert results.results_version(workspace) == versions[0]  # reading changes nothing
+    results.refresh_metrics(workspace, now=published + timedelta(hours=2))
+    versions.append(results.results_version(workspace))
+    publish.add_post(workspace, post_text(1), segment="Men 18–29", template="Offer", approve=True)
+    assert results.results_version(workspace) == versions[-1]  # a post waiting to go out shows nowhere yet
+    publish.publish_due(workspace)
+    versions.append(results.results_version(workspace))
+    PublishSettings.load(workspace).save(workspace, timezone="Asia/Shanghai")  # the hour of every post moves
+    versions.append(results.results_version(workspace))
+    assert len(set(versions)) == len(versions)
