@@ -285,6 +285,35 @@ MIGRATIONS: list[list[str]] = [
     [
         "ALTER TABLE outbox ADD COLUMN draft_id INTEGER",
     ],
+    # Inbox: a mention is known by its channel and its id there (an X post and a Mastodon status may
+    # share a number); the table is rebuilt with that key, keeping every row.
+    [
+        """CREATE TABLE mentions_keyed (
+            id TEXT NOT NULL,
+            text TEXT NOT NULL,
+            author_id TEXT,
+            author_username TEXT,
+            created_at TEXT,
+            fetched_at TEXT NOT NULL,
+            lang TEXT,
+            channel TEXT NOT NULL DEFAULT 'x',
+            is_demo INTEGER NOT NULL DEFAULT 0,
+            intent TEXT,
+            intent_confidence REAL,
+            handled INTEGER NOT NULL DEFAULT 0,
+            handled_at TEXT,
+            reply_post_id INTEGER,
+            reply_claim TEXT,
+            reply_claimed_at TEXT,
+            PRIMARY KEY (channel, id)
+        )""",
+        "INSERT INTO mentions_keyed SELECT id, text, author_id, author_username, created_at, fetched_at, lang, "
+        "channel, is_demo, intent, intent_confidence, handled, handled_at, reply_post_id, reply_claim, "
+        "reply_claimed_at FROM mentions",
+        "DROP TABLE mentions",
+        "ALTER TABLE mentions_keyed RENAME TO mentions",
+        "CREATE INDEX mentions_created ON mentions (created_at)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

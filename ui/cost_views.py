@@ -8,6 +8,7 @@ from datetime import date
 import streamlit as st
 
 from core.delivery import outbox as publish
+from core.delivery.channels import registry
 from core.delivery.outbox import CostSettings, OutboxError, PublishSettings, credits, month_costs, week_estimate
 from core.delivery.outbox.costs import PRICED_CHANNEL
 from core.delivery.targeting import WeeklyPlan
@@ -65,7 +66,7 @@ def render_month_spend(ws: Workspace) -> None:
 
 def render_week_estimate(ws: Workspace, plan: WeeklyPlan) -> None:
     """What queueing ``plan`` would cost on X, before it is queued."""
-    posts = [(i.text, i.scheduled_at) for i in plan.items if i.passes and i.channel == PRICED_CHANNEL]
+    posts = [(i.text, i.scheduled_at) for i in plan.items if i.passes and PRICED_CHANNEL in registry.split(i.channel)]
     if not posts:
         st.caption("No post of this plan goes to X, so it costs nothing on X's pay-per-use API.")
         return

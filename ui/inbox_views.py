@@ -103,10 +103,15 @@ def badge(intent: str, confidence: float) -> str:
     return f":{INTENT_COLOURS[intent]}-badge[{INTENT_LABELS[intent]} · {confidence:.0%}]"
 
 
+def _key(item: InboxItem) -> str:
+    """The mention's part of its widgets' keys: its ref, the channel joined by ``_`` (no colon in a CSS class)."""
+    return item.ref.replace(":", "_", 1) if item.ref != item.id else item.id
+
+
 def render_mention(ws: Workspace, item: InboxItem, settings: PublishSettings) -> None:
     """One mention: who, what, intent; the reply (sent, or editable with its checks) and its actions."""
     tz = settings.timezone
-    with st.container(border=True, key=f"inbox_card_{item.id}"):
+    with st.container(border=True, key=f"inbox_card_{_key(item)}"):
         who = f"@{item.author_username}" if item.author_username else (item.author_id or "someone")
         tags = [f"**{md(who)}**", clock.format_local(item.created_at, tz), badge(item.intent, item.confidence)]
         if registry.is_live(item.channel):
@@ -130,8 +135,8 @@ def _render_sent(ws: Workspace, item: InboxItem) -> None:
         st.success(f"Replied (post {post.id}){where or ' · dry run, nothing was sent'}  \n{md_block(post.text)}")
     elif item.reply_state == "failed":
         st.error(f"The reply (post {post.id}) failed: {md(post.last_error)}")
-        if st.button("Retry", type="primary", key=f"inbox_retry_{item.id}"):
-            result = _act(inbox.retry_reply, ws, item.id)
+        if st.button("Retry", type="primary", key=f"inbox_retry_{_key(item)}"):
+            result = _act(inbox.retry_reply, ws, item.ref)
             if result is not None:
                 _notify_result(result)
             st.rerun()
@@ -150,7 +155,7 @@ def _render_draft(ws: Workspace, item: InboxItem, settings: PublishSettings) -> 
         "Reply",
         value=item.suggested_reply,
         height=90,
-        key=f"inbox_text_{item.id}_{item.intent}_{state.get('inbox_editor_round')}",
+        key=f"inbox_text_{_key(item)}_{item.intent}_{state.get('inbox_editor_round')}",
         help="Suggested from the reply template for this intent"
         + (f" and the FAQ entry “{md(item.faq_question)}”" if item.faq_question else "")
         + ". Edit it freely before sending.",
@@ -166,22 +171,22 @@ def _render_draft(ws: Workspace, item: InboxItem, settings: PublishSettings) -> 
         list(INTENTS),
         index=INTENTS.index(item.intent),
         format_func=INTENT_LABELS.get,
-        key=f"inbox_intent_{item.id}_{item.intent}",
+        key=f"inbox_intent_{_key(item)}_{item.intent}",
         help="Wrong? Pick the right one: the suggested reply follows it.",
     )
     if chosen != item.intent:
-        if _act(inbox.set_intent, ws, item.id, chosen) is not None:
+        if _act(inbox.set_intent, ws, item.ref, chosen) is not None:
             notify("success", f"Intent set to {INTENT_LABELS[chosen]}; the suggested reply follows it.")
         st.rerun()
     if left.button(
         "Reply",
         type="primary",
-        key=f"inbox_send_{item.id}",
+        key=f"inbox_send_{_key(item)}",
         disabled=bool(problems),
         help=f"Posts this reply to {where} through the outbox, once.",
     ):
         with st.spinner("Replying…"):
-            result = _act(inbox.reply, ws, item.id, text=text)
+            result = _act(inbox.reply, ws, item.ref, text=text)
         if result is not None:
             _notify_result(result)
         st.rerun()
@@ -206,8 +211,8 @@ def _notify_result(result: inbox.ReplyResult) -> None:
 
 def _handled_toggle(ws: Workspace, item: InboxItem, where=st) -> None:
     label = "Mark as waiting" if item.handled else "Mark handled"
-    if where.button(label, key=f"inbox_handled_{item.id}"):
-        if _act(inbox.mark_handled, ws, item.id, handled=not item.handled) is not None:
+    if where.button(label, key=f"inbox_handled_{_key(item)}"):
+        if _act(inbox.mark_handled, ws, item.ref, handled=not item.handled) is not None:
             notify(
                 "success",
                 f"Mention from @{md(item.author_username or item.author_id)} "

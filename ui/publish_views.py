@@ -14,7 +14,7 @@ import streamlit as st
 from core import clock
 from core.delivery import outbox as publish
 from core.delivery.channels import registry
-from core.delivery.channels.base import PublishError
+from core.delivery.channels.base import ErrorKind, PublishError
 from core.delivery.outbox import OutboxError, OutboxState, Post, PublishSettings
 from core.delivery.outbox.costs import PRICED_CHANNEL
 from core.workspace import Workspace
@@ -282,6 +282,13 @@ def outbox_table(posts: list[Post], tz: str) -> pd.DataFrame:
     )
 
 
+def _outcome_note(outcome: publish.Outcome) -> str:
+    """One post's line under "Published …": its reason; waiting for credits is explained once, in the banner about credits."""
+    if outcome.kind == ErrorKind.CREDITS:
+        return "waits in the queue until X has credits again"
+    return md(outcome.message)
+
+
 def render_outbox(ws: Workspace, settings: PublishSettings) -> None:
     """Filter, table, "publish due now", and the selected post's actions."""
     all_posts = publish.list_posts(ws)
@@ -307,7 +314,7 @@ def render_outbox(ws: Workspace, settings: PublishSettings) -> None:
                 f"Published {len(report.published)}, deferred {len(report.deferred)}, "
                 f"failed {len(report.failed)}."
                 + "".join(
-                    f"\n\n- post {o.post_id}: {md(o.message)}" for o in report.outcomes if o.result != "published"
+                    f"\n\n- post {o.post_id}: {_outcome_note(o)}" for o in report.outcomes if o.result != "published"
                 ),
             )
         st.rerun()

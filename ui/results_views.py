@@ -69,8 +69,10 @@ def render_refresh(ws: Workspace, settings: PublishSettings) -> None:
             icon=":material/hourglass_top:",
         )
     else:
+        live = [c.label for c in registry.live_channels()]
+        networks = ", ".join(live[:-1]) + f" and {live[-1]}" if len(live) > 1 else live[0]
         left.caption(
-            "Metrics are read from X for X posts and simulated for dry-run posts. Cron can run "
+            f"Metrics are read from {networks} for their posts and simulated for dry-run posts. Cron can run "
             "`python -m core metrics-refresh` after `publish-due`."
         )
     right.button(
@@ -131,9 +133,14 @@ def render_notes(found: Results) -> None:
             "metrics yet — press Refresh metrics."
         )
     if found.without_impressions:
+        unrated = found.posts[found.posts["engagement_rate"].isna()]
+        networks = [registry.label(c) for c in sorted(set(unrated["channel"])) if registry.is_live(c)]
+        why = [f"{' and '.join(networks)} {'shows' if len(networks) == 1 else 'show'} none"] if networks else []
+        if (unrated["channel"] == "imported").any():
+            why.append("exports without them")
         st.caption(
             f"{_plural(found.without_impressions, 'post')} {'has' if found.without_impressions == 1 else 'have'} "
-            "no impressions (exports without them): their "
+            f"no impressions ({'; '.join(why) or 'none were read'}): their "
             "likes, reposts and replies are kept and shown, but they are left out of engagement rates, "
             "which need impressions."
         )

@@ -511,7 +511,8 @@ def render_queue(ws: Workspace, plan: WeeklyPlan) -> None:
     approve = st.toggle(
         "Approve and schedule them (otherwise: drafts for review on the Publish page)", key="targeting_approve"
     )
-    label = f"Queue the week ({len(waiting)} post{'s' if len(waiting) != 1 else ''})"
+    posts = sum(len(registry.split(i.channel)) for i in waiting)  # one outbox post per channel of a rule
+    label = f"Queue the week ({posts} post{'s' if posts != 1 else ''})"
     disabled = plan.proposed or not waiting
     st.button(
         label,

@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     # optional: `inbox` alone lists; `inbox reply ID` answers
     actions = inbox.add_subparsers(dest="inbox_command", required=False, metavar="{reply}")
     p = actions.add_parser("reply", help="answer a mention through the outbox (approved, due now, published now)")
-    p.add_argument("mention_id", metavar="MENTION_ID")
+    p.add_argument("mention_id", metavar="MENTION_ID", help="as `inbox` lists it: the id, or channel:id")
     p.add_argument("--text", metavar="TEXT", help="the reply (default: the suggested reply)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=_reply)
@@ -50,7 +50,7 @@ def _list(args: argparse.Namespace) -> int:
     for m in mentions:
         who = f"@{m.author_username}" if m.author_username else (m.author_id or "?")
         mark = "✓" if m.handled else "•"
-        say(f"{mark} {m.id}  {who}  [{INTENT_LABELS[m.intent]} {m.confidence:.0%}]  {m.text}")
+        say(f"{mark} {m.ref}  {who}  [{INTENT_LABELS[m.intent]} {m.confidence:.0%}]  {m.text}")
         if m.reply_post_id is not None:
             say(f"    replied: post {m.reply_post_id} ({m.reply_state})" + (f" {m.reply_url}" if m.reply_url else ""))
         else:

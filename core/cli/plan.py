@@ -18,6 +18,7 @@ from datetime import date
 from core import clock
 from core.cli.output import print_json, say
 from core.content.registry import ContentError
+from core.delivery.channels import registry
 from core.delivery.outbox import PublishSettings, week_estimate
 from core.delivery.outbox.costs import PRICED_CHANNEL
 from core.delivery.targeting import (
@@ -97,7 +98,7 @@ def _plan(args: argparse.Namespace) -> int:
             say(f"      - {reason}")
     for seg in plan.unreached:
         say(f"no rule reaches {seg.label}")
-    on_x = [(i.text, i.scheduled_at) for i in plan.items if i.passes and i.channel == PRICED_CHANNEL]
+    on_x = [(i.text, i.scheduled_at) for i in plan.items if i.passes and PRICED_CHANNEL in registry.split(i.channel)]
     if on_x:
         say(week_estimate(ws, on_x, start=plan.start, end=plan.end).line())
     if report is not None:

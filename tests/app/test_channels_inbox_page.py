@@ -35,7 +35,7 @@ def test_mentions_from_both_networks_are_merged_and_answered_where_they_came_fro
     cards = " ".join(m.value for m in at.markdown)
     assert ":blue-badge[Mastodon]" in cards and ":blue-badge[Bluesky]" in cards
     assert "@lily@elsewhere.example" in cards and "@jason.bsky.social" in cards
-    at.button(key=f"inbox_send_{asked.uri}").click().run()
+    at.button(key=f"inbox_send_bluesky_{asked.uri}").click().run()
     assert not at.exception, at.exception
     assert len(bluesky.records) == 1 and mastodon.texts() == []
     assert bluesky.records[0].value["reply"]["parent"]["uri"] == asked.uri

@@ -202,12 +202,16 @@ class FakeMastodon(LoopbackServer):
             self._held.clear()
             self._hold = None
 
-    def add_mention(self, text: str, *, username: str = "lily", language: str = "en") -> FakeStatus:
-        """A status by ``username`` mentioning the account, with its notification."""
+    def add_mention(
+        self, text: str, *, username: str = "lily", language: str = "en", status_id: str | None = None
+    ) -> FakeStatus:
+        """A status by ``username`` mentioning the account, with its notification (``status_id`` picks
+        its id, e.g. one another network also uses)."""
         with self._lock:
             author = _account(str(next(self._ids)), username, "https://elsewhere.example")
             author["acct"] = f"{username}@elsewhere.example"
-            status = FakeStatus(str(next(self._ids)), text, author, datetime.now(UTC), language=language)
+            status_id = status_id or str(next(self._ids))
+            status = FakeStatus(status_id, text, author, datetime.now(UTC), language=language)
             self.others.append(status)
             self._notifications.append((str(next(self._notification_ids)), status))
             return status

@@ -185,12 +185,19 @@ class FakeX(LoopbackServer):
             return tweet
 
     def add_mention(
-        self, text: str, *, author_id: str = "42", lang: str = "en", username: str | None = None
+        self,
+        text: str,
+        *,
+        author_id: str = "42",
+        lang: str = "en",
+        username: str | None = None,
+        tweet_id: str | None = None,
     ) -> FakeTweet:
-        """A mention of the account by someone else (``username`` defaults to ``user<author_id>``)."""
+        """A mention of the account by someone else (``username`` defaults to ``user<author_id>``;
+        ``tweet_id`` picks its id, e.g. one another network also uses)."""
         with self._lock:
             self.usernames[author_id] = username or f"user{author_id}"
-            tweet = FakeTweet(str(next(self._ids)), text, author_id, datetime.now(UTC), lang=lang)
+            tweet = FakeTweet(tweet_id or str(next(self._ids)), text, author_id, datetime.now(UTC), lang=lang)
             self.mentions.append(tweet)
             return tweet
 

@@ -1,4 +1,4 @@
-"""Fetching mentions: every connected channel's mentions newer than the last id seen, stored once per id; the demo's.
+"""Fetching mentions: every connected channel's mentions newer than the last id seen, stored once per channel and id; the demo's.
 
 The last id seen is kept in the setting ``inbox.since_id`` (``inbox.since_id.<channel>`` for the
 channels after X). A 429 stores ``inbox.not_before`` (likewise per channel) and no call is made
@@ -39,7 +39,7 @@ def _store(ws: Workspace, mentions: Iterable[Mention], *, channel: str, is_demo:
             created = clock.iso(m.created_at) if m.created_at else utc_now()
             cur = con.execute(
                 "INSERT INTO mentions (id, text, author_id, author_username, created_at, fetched_at, lang, channel, "
-                "is_demo) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                "is_demo) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, id) DO NOTHING",
                 (
                     m.remote_id,
                     m.text,

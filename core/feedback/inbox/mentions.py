@@ -1,5 +1,8 @@
 """Stored mentions as the inbox shows them: each with its intent, a suggested reply and its reply post.
 
+A mention is known by its channel and its id there (:attr:`InboxItem.ref`: ``channel:id``, the id
+alone on X and in the demo); a bare id finds a mention when only one channel has it.
+
 Mentions stored without an intent (fetched or seeded before the model ran) are classified when
 first listed; the operator can correct an intent (:func:`set_intent`) or mark a mention handled by
 hand (:func:`mark_handled`).
@@ -11,10 +14,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from core.clock import utc_now
+from core.delivery.channels import registry
 from core.feedback.inbox.errors import InboxError
 from core.feedback.inbox.intents import INTENTS, IntentGuess, classify, detect_language
 from core.feedback.inbox.suggest import ReplyContext, suggest_reply
 from core.workspace import Workspace
+
+
+def _ref(channel: str, mention_id: str) -> str:
+    """X was the first channel and the demo's ids are its own: their mentions keep their bare ids."""
+    return mention_id if channel == "x" or not registry.is_live(channel) else f"{channel}:{mention_id}"
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,11 @@ class InboxItem:
     faq_question: str | None = None
     problems: list[str] = field(default_factory=list)
 
+    @property
+    def ref(self) -> str:
+        """How to name this mention (``inbox reply REF``): ``channel:id``, or the id alone on X and in the demo."""
+        return _ref(self.channel, self.id)
+
     def as_json(self) -> dict:
         """The mention as ``python -m core inbox --json`` prints it."""
         return {
@@ -58,15 +72,17 @@ _SELECT = (
 )
 
 
-def _classify_missing(ws: Workspace, rows: list) -> dict[str, IntentGuess]:
-    """Intents of rows stored without one (fetched or seeded before the model ran), stored now."""
+def _classify_missing(ws: Workspace, rows: list) -> dict[tuple[str, str], IntentGuess]:
+    """Intents of rows stored without one (fetched or seeded before the model ran), stored now;
+    keyed by (channel, id)."""
     missing = [r for r in rows if not r["intent"]]
-    guesses = dict(zip([r["id"] for r in missing], classify([r["text"] for r in missing]), strict=True))
+    keys = [(r["channel"], r["id"]) for r in missing]
+    guesses = dict(zip(keys, classify([r["text"] for r in missing]), strict=True))
     if guesses:
         with ws.connect() as con:
             con.executemany(
-                "UPDATE mentions SET intent = ?, intent_confidence = ? WHERE id = ? AND intent IS NULL",
-                [(g.intent, g.confidence, mention_id) for mention_id, g in guesses.items()],
+                "UPDATE mentions SET intent = ?, intent_confidence = ? WHERE channel = ? AND id = ? AND intent IS NULL",
+                [(g.intent, g.confidence, channel, mention_id) for (channel, mention_id), g in guesses.items()],
             )
     return guesses
 
@@ -119,9 +135,9 @@ def list_mentions(
     if unknown:
         raise InboxError(f"intents {sorted(unknown)} are not among {', '.join(INTENTS)}")
     with ws.connect() as con:
-        rows = con.execute(_SELECT + " ORDER BY m.created_at DESC, m.fetched_at DESC, m.id DESC").fetchall()
+        rows = con.execute(_SELECT + " ORDER BY m.created_at DESC, m.fetched_at DESC, m.id DESC, m.channel").fetchall()
     guesses = _classify_missing(ws, rows)
-    items = [_item(r, guesses.get(r["id"])) for r in rows]
+    items = [_item(r, guesses.get((r["channel"], r["id"]))) for r in rows]
     items = [i for i in items if (handled is None or i.handled == handled) and (not intents or i.intent in intents)]
     items = items[:limit] if limit is not None else items
     if not suggest or not items:
@@ -143,23 +159,41 @@ def list_mentions(
     return out
 
 
+def _find(con, ref: str) -> list:
+    """Rows named by ``ref``: ``channel:id`` (a stored channel's name before the colon) or an id on any channel."""
+    channel, sep, rest = ref.partition(":")
+    if sep and rest:
+        rows = con.execute(_SELECT + " WHERE m.channel = ? AND m.id = ?", (channel, rest)).fetchall()
+        if rows:
+            return rows
+    return con.execute(_SELECT + " WHERE m.id = ? ORDER BY m.channel", (ref,)).fetchall()
+
+
 def get_mention(ws: Workspace, mention_id: str, *, suggest: bool = False) -> InboxItem:
-    """One stored mention.
+    """One stored mention, named by its :attr:`InboxItem.ref` (or its bare id, when one channel has it).
 
     Raises
     ------
     InboxError
-        When no mention has that id (the message lists a few that exist).
+        When no mention has that id (the message lists a few that exist), or when several channels
+        have one with that id (the message names each).
     """
     mention_id = str(mention_id).strip()
     with ws.connect() as con:
-        row = con.execute(_SELECT + " WHERE m.id = ?", (mention_id,)).fetchone()
-        if row is None:
-            known = [r[0] for r in con.execute("SELECT id FROM mentions ORDER BY created_at DESC LIMIT 5")]
-    if row is None:
+        rows = _find(con, mention_id)
+        if not rows:
+            known = [
+                _ref(r[0], r[1])
+                for r in con.execute("SELECT channel, id FROM mentions ORDER BY created_at DESC LIMIT 5")
+            ]
+    if not rows:
         hint = f"known ids include {', '.join(known)}" if known else "the inbox is empty"
         raise InboxError(f"unknown mention id {mention_id!r} ({hint}; `python -m core inbox` lists them)")
-    item = _item(row, _classify_missing(ws, [row]).get(row["id"]))
+    if len(rows) > 1:
+        refs = " or ".join(_ref(r["channel"], r["id"]) for r in rows)
+        raise InboxError(f"mention id {mention_id!r} is on several channels: say which, {refs}")
+    row = rows[0]
+    item = _item(row, _classify_missing(ws, [row]).get((row["channel"], row["id"])))
     if not suggest:
         return item
     suggestion = suggest_reply(ws, item)
@@ -185,11 +219,11 @@ def mark_handled(ws: Workspace, mention_id: str, *, handled: bool = True) -> Inb
     item = get_mention(ws, mention_id)
     with ws.connect() as con:
         con.execute(
-            "UPDATE mentions SET handled = ?, handled_at = ? WHERE id = ?",
-            (int(handled), utc_now() if handled else None, item.id),
+            "UPDATE mentions SET handled = ?, handled_at = ? WHERE channel = ? AND id = ?",
+            (int(handled), utc_now() if handled else None, item.channel, item.id),
         )
-        ws.audit("inbox.handled" if handled else "inbox.unhandled", {"mention_id": item.id}, con=con)
-    return get_mention(ws, item.id)
+        ws.audit("inbox.handled" if handled else "inbox.unhandled", {"mention_id": item.ref}, con=con)
+    return get_mention(ws, item.ref)
 
 
 def set_intent(ws: Workspace, mention_id: str, intent: str) -> InboxItem:
@@ -204,6 +238,9 @@ def set_intent(ws: Workspace, mention_id: str, intent: str) -> InboxItem:
         raise InboxError(f"intent {intent!r} is not one of {', '.join(INTENTS)}")
     item = get_mention(ws, mention_id)
     with ws.connect() as con:
-        con.execute("UPDATE mentions SET intent = ?, intent_confidence = 1.0 WHERE id = ?", (intent, item.id))
-        ws.audit("inbox.intent", {"mention_id": item.id, "from": item.intent, "to": intent}, con=con)
-    return get_mention(ws, item.id)
+        con.execute(
+            "UPDATE mentions SET intent = ?, intent_confidence = 1.0 WHERE channel = ? AND id = ?",
+            (intent, item.channel, item.id),
+        )
+        ws.audit("inbox.intent", {"mention_id": item.ref, "from": item.intent, "to": intent}, con=con)
+    return get_mention(ws, item.ref)

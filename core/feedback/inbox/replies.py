@@ -41,24 +41,26 @@ class ReplyResult:
         return {"post_id": self.post.id, "state": str(self.post.state)}
 
 
-def _claim_reply(ws: Workspace, mention_id: str) -> tuple[int | None, str | None]:
+def _claim_reply(ws: Workspace, mention: InboxItem) -> tuple[int | None, str | None]:
     """(existing reply post, None), (None, our claim token) or (None, None) while another call holds it."""
     now = clock.now()
+    key = (mention.channel, mention.id)
     with ws.connect() as con:
         con.execute("BEGIN IMMEDIATE")  # one writer from the check to the claim
         row = con.execute(
-            "SELECT reply_post_id, reply_claim, reply_claimed_at FROM mentions WHERE id = ?", (mention_id,)
+            "SELECT reply_post_id, reply_claim, reply_claimed_at FROM mentions WHERE channel = ? AND id = ?", key
         ).fetchone()
         linked = row["reply_post_id"]
         if linked is not None and con.execute("SELECT 1 FROM outbox WHERE id = ?", (linked,)).fetchone():
             return linked, None
         # a post made for this mention whose link was never written (the process died in between)
         orphan = con.execute(
-            "SELECT id FROM outbox WHERE in_reply_to = ? ORDER BY id LIMIT 1", (mention_id,)
+            "SELECT id FROM outbox WHERE channel = ? AND in_reply_to = ? ORDER BY id LIMIT 1", key
         ).fetchone()
         if orphan is not None:
             con.execute(
-                "UPDATE mentions SET reply_post_id = ?, reply_claim = NULL WHERE id = ?", (orphan[0], mention_id)
+                "UPDATE mentions SET reply_post_id = ?, reply_claim = NULL WHERE channel = ? AND id = ?",
+                (orphan[0], *key),
             )
             return orphan[0], None
         fresh = clock.iso(now - timedelta(seconds=CLAIM_SECONDS))
@@ -66,17 +68,19 @@ def _claim_reply(ws: Workspace, mention_id: str) -> tuple[int | None, str | None
             return None, None
         token = uuid.uuid4().hex
         con.execute(
-            "UPDATE mentions SET reply_claim = ?, reply_claimed_at = ?, reply_post_id = NULL WHERE id = ?",
-            (token, clock.iso(now), mention_id),
+            "UPDATE mentions SET reply_claim = ?, reply_claimed_at = ?, reply_post_id = NULL "
+            "WHERE channel = ? AND id = ?",
+            (token, clock.iso(now), *key),
         )
     return None, token
 
 
-def _release_claim(ws: Workspace, mention_id: str, token: str) -> None:
+def _release_claim(ws: Workspace, mention: InboxItem, token: str) -> None:
     with ws.connect() as con:
         con.execute(
-            "UPDATE mentions SET reply_claim = NULL, reply_claimed_at = NULL WHERE id = ? AND reply_claim = ?",
-            (mention_id, token),
+            "UPDATE mentions SET reply_claim = NULL, reply_claimed_at = NULL "
+            "WHERE channel = ? AND id = ? AND reply_claim = ?",
+            (mention.channel, mention.id, token),
         )
 
 
@@ -88,17 +92,17 @@ def _send_existing(ws: Workspace, mention: InboxItem, post_id: int, publishers: 
         outcome = publish.publish_now(ws, post.id, publishers=publishers)
         post = publish.get_post(ws, post.id)
     if outcome is not None and outcome.result != "skipped":
-        message = f"Reply to {mention.id}: {outcome.message}"
+        message = f"Reply to {mention.ref}: {outcome.message}"
     elif post.state == OutboxState.PUBLISHED:
-        message = f"Mention {mention.id} was answered already (post {post.id}); nothing new was sent"
+        message = f"Mention {mention.ref} was answered already (post {post.id}); nothing new was sent"
     elif post.state == OutboxState.FAILED:
         message = (
-            f"The reply to {mention.id} (post {post.id}) failed: {post.last_error}. Retry it here or on "
+            f"The reply to {mention.ref} (post {post.id}) failed: {post.last_error}. Retry it here or on "
             "the Publish page"
         )
     else:
-        message = f"Mention {mention.id} has its reply already: post {post.id} is {post.state}"
-    return ReplyResult(mention.id, post, False, outcome, message)
+        message = f"Mention {mention.ref} has its reply already: post {post.id} is {post.state}"
+    return ReplyResult(mention.ref, post, False, outcome, message)
 
 
 def reply(
@@ -129,18 +133,18 @@ def reply(
     mention = get_mention(ws, mention_id)
     deadline = time.monotonic() + WAIT_FOR_OTHER_SECONDS
     while True:
-        post_id, token = _claim_reply(ws, mention.id)
+        post_id, token = _claim_reply(ws, mention)
         if post_id is not None:
             return _send_existing(ws, mention, post_id, publishers)
         if token is not None:
             break
         if time.monotonic() > deadline:
-            raise InboxError(f"another reply to mention {mention.id} is being prepared right now; try again shortly")
+            raise InboxError(f"another reply to mention {mention.ref} is being prepared right now; try again shortly")
         time.sleep(0.1)
     post = _queue_reply(ws, mention, text, token)
     outcome = publish.publish_now(ws, post.id, publishers=publishers)
     return ReplyResult(
-        mention.id, publish.get_post(ws, post.id), True, outcome, f"Reply to {mention.id}: {outcome.message}"
+        mention.ref, publish.get_post(ws, post.id), True, outcome, f"Reply to {mention.ref}: {outcome.message}"
     )
 
 
@@ -159,15 +163,15 @@ def _queue_reply(ws: Workspace, mention: InboxItem, text: str | None, token: str
         except publish.PreflightError as exc:
             raise InboxValidationError([f"not sent: {p}" for p in exc.problems]) from None
     except BaseException:
-        _release_claim(ws, mention.id, token)
+        _release_claim(ws, mention, token)
         raise
     with ws.connect() as con:
         con.execute(
             "UPDATE mentions SET reply_post_id = ?, reply_claim = NULL, reply_claimed_at = NULL, handled = 1, "
-            "handled_at = ? WHERE id = ? AND reply_claim = ?",
-            (post.id, utc_now(), mention.id, token),
+            "handled_at = ? WHERE channel = ? AND id = ? AND reply_claim = ?",
+            (post.id, utc_now(), mention.channel, mention.id, token),
         )
-        ws.audit("inbox.reply", {"mention_id": mention.id, "post_id": post.id}, con=con)
+        ws.audit("inbox.reply", {"mention_id": mention.ref, "post_id": post.id}, con=con)
     return post
 
 
@@ -182,16 +186,16 @@ def retry_reply(ws: Workspace, mention_id: str, *, publishers: PublisherFactory 
     mention = get_mention(ws, mention_id)
     if mention.reply_post_id is None or mention.reply_state != OutboxState.FAILED:
         state = mention.reply_state or "not answered yet"
-        raise InboxError(f"mention {mention.id} has no failed reply to retry ({state})")
+        raise InboxError(f"mention {mention.ref} has no failed reply to retry ({state})")
     try:
         publish.retry(ws, mention.reply_post_id)
     except publish.PreflightError as exc:
         raise InboxValidationError([f"not sent: {p}" for p in exc.problems]) from None
     outcome = publish.publish_now(ws, mention.reply_post_id, publishers=publishers)
     return ReplyResult(
-        mention.id,
+        mention.ref,
         publish.get_post(ws, mention.reply_post_id),
         False,
         outcome,
-        f"Reply to {mention.id}: {outcome.message}",
+        f"Reply to {mention.ref}: {outcome.message}",
     )

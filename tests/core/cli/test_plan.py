@@ -88,10 +88,11 @@ def test_input_errors_exit_2_with_one_line(
     assert captured.err.splitlines() == [message] and captured.out == ""
 
 
-def test_plan_says_what_the_week_costs_on_x(segmented: Path, capsys: pytest.CaptureFixture) -> None:
+@pytest.mark.parametrize("channel", ["x", "x+mastodon"])  # a post for X and Mastodon is paid for on X too
+def test_plan_says_what_the_week_costs_on_x(segmented: Path, capsys: pytest.CaptureFixture, channel: str) -> None:
     ws = open_workspace(segmented, with_demo=False)
     aud = targeting.audience(ws)
-    targeting.save_rules(ws, targeting.propose_rules(aud, targeting.template_names(ws), channel="x"), aud)
+    targeting.save_rules(ws, targeting.propose_rules(aud, targeting.template_names(ws), channel=channel), aud)
     assert main(["plan", "--source", "template"]) == 0
     out = capsys.readouterr().out
     passing = sum(1 for line in out.splitlines() if " template ok " in line or " writer   ok " in line)
