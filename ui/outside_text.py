@@ -22,6 +22,9 @@ __all__ = ["diagram_label", "md", "md_block", "show"]
 # an underscore only where it could open or close emphasis; at the start of a line only, what
 # starts a block there (heading, quote, list, rule).
 _INLINE_MARKUP = re.compile(r"[\\`*\[\]$~|<]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])|:(?=[A-Za-z])")
+# GitHub's bare links (``www.…``, ``http://…``, e-mail addresses) are found in the text after its
+# escapes are read, so no escape stops them: they are shown as code instead, which is never a link.
+_BARE_LINK = re.compile(r"(?i)\b(?:https?://|www\.)\S*?(?=[.,;:!?'\")\]]*(?:\s|$))|[-.\w+]+@[-\w]+(?:\.[-\w]+)+")
 _BLOCK_START = re.compile(r"^(\s*)(?:([#>+=-])|(\d+)([.)]))")
 _DIAGRAM_MARKUP = re.compile(r"[`\"'<>\[\](){}*_#!|\\:;&%$~^=]")
 
@@ -37,10 +40,25 @@ def md_block(value: object) -> str:
 
 
 def _escape_line(line: str) -> str:
-    line = _INLINE_MARKUP.sub(lambda m: "\\" + m.group(0), line)
+    parts, start = [], 0
+    for link in _BARE_LINK.finditer(line):
+        parts += [_INLINE_MARKUP.sub(_escaped, line[start : link.start()]), _code(link.group(0))]
+        start = link.end()
+    line = "".join(parts) + _INLINE_MARKUP.sub(_escaped, line[start:])
     return _BLOCK_START.sub(
         lambda m: m.group(1) + (f"\\{m.group(2)}" if m.group(2) else f"{m.group(3)}\\{m.group(4)}"), line
     )
+
+
+def _escaped(sign: re.Match) -> str:
+    return "\\" + sign.group(0)
+
+
+def _code(text: str) -> str:
+    """``text`` as a Markdown code span, its fence longer than any run of backticks inside it."""
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def diagram_label(value: object) -> str:

@@ -1,4 +1,5 @@
-"""Text from outside the app stays text: Markdown images in a mention, a topic and a dataset name fetch nothing."""
+"""Text from outside the app stays text: Markdown images in a mention, a topic and a dataset name fetch nothing,
+and addresses in a mention are not links."""
 
 from __future__ import annotations
 
@@ -77,7 +78,8 @@ def test_markdown_images_from_outside_are_shown_as_text_and_never_fetched(
     monkeypatch.setenv("REACH_X_API_BASE", fake_x.base_url)
     for name, value in FAKE_X_KEYS.items():
         monkeypatch.setenv(name, value)
-    fake_x.add_mention(f"@reach_test hi ![p]({base}/mention.png) :red[urgent]", username="stranger")
+    addresses = "write to lily@elsewhere.example, www.elsewhere.example or http://elsewhere.example/x"
+    fake_x.add_mention(f"@reach_test hi ![p]({base}/mention.png) :red[urgent] {addresses}", username="stranger")
     assert refresh_mentions(ws).new == 1
 
     with streamlit_app(home, {"REACH_DEMO": "0"}) as url:
@@ -89,7 +91,9 @@ def test_markdown_images_from_outside_are_shown_as_text_and_never_fetched(
         _open(page, url, "interests")
         expect(page.get_by_text(f"![t]({base}/topic.png)").first).to_be_visible(timeout=180_000)
         _open(page, url, "inbox")
-        expect(page.get_by_text(f"hi ![p]({base}/mention.png) :red[urgent]")).to_be_visible()
+        expect(page.get_by_text(f"hi ![p]({base}/mention.png) :red[urgent] {addresses}")).to_be_visible()
         expect(page.locator("img[src^='http://127.0.0.1']")).to_have_count(0)
+        # bare addresses in a mention are text, not links to click
+        expect(page.locator("a[href*='elsewhere.example']")).to_have_count(0)
 
     assert seen == []
