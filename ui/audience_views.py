@@ -284,7 +284,9 @@ def map_figure(report: SegmentReport) -> go.Figure:
     fig.update_layout(
         title=f"Segment map ({shown}, PCA)",
         height=460,
-        legend={"orientation": "h", "y": -0.26, "yanchor": "top"},  # below the PC 1 axis title, not over it
+        # no key: the bars of Segment sizes beside it are the key (same colours, names in full); a key of
+        # a dozen segments squeezed the map, scrolled, and covered its axis title
+        showlegend=False,
         margin={"t": 50, "b": 10, "l": 10, "r": 10},
     )
     fig.update_xaxes(title_text=f"PC 1 ({explained[0]:.0%} of variance)", zeroline=False)
