@@ -115,10 +115,15 @@ def _delivery_status(ws: Workspace) -> StepStatus:
     parts += [f"{queued} queued", f"{published_today} published today"]
     if counts["failed"]:
         parts.append(f"{counts['failed']} failed")
-    with ws.connect() as con:
-        measured = con.execute("SELECT COUNT(DISTINCT post_id) FROM post_metrics").fetchone()[0]
-    if measured:
-        parts.append(f"{measured} measured")
+    with ws.connect() as con:  # dry-run posts have made-up metrics: counted apart, never as measured
+        measured, real = con.execute(
+            "SELECT COUNT(DISTINCT post_id), COUNT(DISTINCT CASE WHEN source != 'simulated' THEN post_id END) "
+            "FROM post_metrics"
+        ).fetchone()
+    if real:
+        parts.append(f"{real} measured")
+    if measured > real:
+        parts.append(f"{measured - real} with simulated metrics")
     spent = month_costs(ws)  # Reach's own X calls this month, priced (no call to X)
     if spent.posts or spent.reads:
         parts.append(f"X ≈ ${spent.estimated_usd:,.2f} this month")

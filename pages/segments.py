@@ -67,6 +67,7 @@ if report.segmentation.silhouette < WEAK_SILHOUETTE:
 
 chart, curve = st.columns([3, 2])
 chart.plotly_chart(map_figure(report), key="segment_map")
+chart.caption("Colours as in *Segment sizes*; point at a dot for its person and segment.")
 curve.plotly_chart(k_curve_figure(report), key="k_curve")
 curve.plotly_chart(sizes_figure(report), key="segment_sizes")
 

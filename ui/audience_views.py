@@ -32,7 +32,7 @@ from core.audience.segments import (
 )
 from core.workspace import Workspace
 from ui import state
-from ui.outside_text import md
+from ui.outside_text import chart_label, md
 from ui.resources import workspace_at
 
 log = logging.getLogger(__name__)
@@ -211,8 +211,8 @@ def k_curve_figure(report: SegmentReport) -> go.Figure:
     fig.add_vline(x=report.k, line={"color": "#d1495b", "dash": "dash"}, annotation_text=f"k = {report.k}")
     fig.update_layout(
         title="How many segments? Silhouette and elbow",
-        height=340,
-        legend={"orientation": "h", "y": -0.25},
+        height=360,
+        legend={"orientation": "h", "y": -0.5, "yanchor": "top"},  # below the k axis title, not over it
         margin={"t": 50, "b": 10, "l": 10, "r": 10},
     )
     fig.update_xaxes(title_text="k (number of segments)", dtick=1)
@@ -233,7 +233,7 @@ def map_figure(report: SegmentReport) -> go.Figure:
                 x=part["x"],
                 y=part["y"],
                 mode="markers",
-                name=f"{s} · {names.get(s, s)}",
+                name=chart_label(f"{s} · {names.get(s, s)}"),
                 text=part["user_id"],
                 hovertemplate="%{text}<extra>%{fullData.name}</extra>",
                 marker={"size": 4, "opacity": 0.6, "color": colour(int(s))},
@@ -248,7 +248,9 @@ def map_figure(report: SegmentReport) -> go.Figure:
     fig.update_layout(
         title=f"Segment map ({shown}, PCA)",
         height=460,
-        legend={"orientation": "h", "y": -0.15},
+        # no key: the bars of Segment sizes beside it are the key (same colours, names in full); a key of
+        # a dozen segments squeezed the map, scrolled, and covered its axis title
+        showlegend=False,
         margin={"t": 50, "b": 10, "l": 10, "r": 10},
     )
     fig.update_xaxes(title_text=f"PC 1 ({explained[0]:.0%} of variance)", zeroline=False)
@@ -262,17 +264,20 @@ def sizes_figure(report: SegmentReport) -> go.Figure:
     fig = go.Figure(
         go.Bar(
             x=[p.size for p in profiles],
-            y=[f"{p.id} · {p.name}" for p in profiles],
+            # long names on two lines: on one, the longest pushed the bars off the chart or was cut at the left
+            y=[_wrap(chart_label(f"{p.id} · {p.name}"), 26) for p in profiles],
             orientation="h",
             marker_color=[colour(p.id) for p in profiles],
             text=[f"{p.share:.0%}" for p in profiles],
             textposition="auto",
+            hovertemplate="%{y}: %{x:,} users<extra></extra>",
         )
     )
     fig.update_layout(
-        title="Segment sizes", height=60 + 36 * len(profiles), margin={"t": 40, "b": 10, "l": 10, "r": 10}
+        title="Segment sizes", height=60 + 44 * len(profiles), margin={"t": 40, "b": 10, "l": 10, "r": 10}
     )
-    fig.update_yaxes(automargin=True)  # long names push the bars over instead of being cut at the left
+    fig.update_yaxes(automargin=True)
+    fig.update_xaxes(nticks=4, tickformat="~s")  # few, short counts: they stay level in a narrow column
     return fig
 
 
@@ -282,7 +287,7 @@ def topics_figure(profile, colour_hex: str) -> go.Figure:
     fig = go.Figure(
         go.Bar(
             x=top["lift"],
-            y=top["topic"],
+            y=[chart_label(t) for t in top["topic"]],
             orientation="h",
             marker_color=colour_hex,
             text=[f"{v:.1f}×" for v in top["lift"]],
@@ -301,7 +306,7 @@ def topics_figure(profile, colour_hex: str) -> go.Figure:
 def radar_figure(profile, colour_hex: str) -> go.Figure:
     """Topic shares of the segment against all users on the topics that matter most to it."""
     top = profile.topics.sort_values("share", ascending=False).head(8)
-    labels = [_wrap(str(t), 12) for t in top["topic"]]
+    labels = [_wrap(chart_label(t), 12) for t in top["topic"]]
     theta = [*labels, labels[0]]
     fig = go.Figure()
     fig.add_trace(

@@ -8,12 +8,15 @@ tables. Costly or far-reaching actions (delete, approve the week) ask once, list
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import streamlit as st
 
 from core import clock
 from core.delivery import outbox as publish
 from core.delivery.channels import registry
 from core.delivery.outbox import BulkReport, OutboxState, Post, PublishSettings
+from core.delivery.outbox.bulk import WEEK_DAYS
 from core.delivery.targeting import audience
 from core.workspace import Workspace
 from ui import state
@@ -66,7 +69,20 @@ def render_approve_week(ws: Workspace, notice_key: str, *, key: str) -> None:
     ):
         state.put("bulk_confirm", ("week", notice_key))
     if not week:
-        st.caption("No drafts with a time in the next seven days. Queue the week on Targeting.")
+        queued = _queued_this_week(ws)
+        st.caption(
+            f"Nothing left to approve: {queued} post{'s are' if queued != 1 else ' is'} queued for the next seven days."
+            if queued
+            else "No drafts with a time in the next seven days. Queue the week on Targeting."
+        )
+
+
+def _queued_this_week(ws: Workspace) -> int:
+    """Approved or scheduled posts due within the next seven days."""
+    now = clock.now()
+    start, end = clock.iso(now), clock.iso(now + timedelta(days=WEEK_DAYS))
+    queued = publish.list_posts(ws, states=[OutboxState.APPROVED, OutboxState.SCHEDULED])
+    return sum(1 for p in queued if p.due_at and start < p.due_at <= end)
 
 
 # -- the drafts the operator picks ----------------------------------------------------------------------

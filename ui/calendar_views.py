@@ -21,11 +21,13 @@ from core.delivery.outbox import CalendarEntry, OutboxError, OutboxState, Publis
 from core.workspace import Workspace
 from ui import state
 from ui.audience_views import PALETTE
+from ui.outside_text import chart_label
 from ui.publish_views import STATE_ICONS, time_picker
 
 NOTICE = "calendar_notice"
 SYMBOLS = ("circle", "square", "diamond", "triangle-up", "star", "hexagon")
 NO_SEGMENT = "no segment"
+VIEW_LABELS = {"days": "7 days", "week": "Week", "month": "Month"}
 # how a post's state looks: marker opacity and outline (failed: red ring; drafts: faint)
 STATE_STYLE = {
     OutboxState.DRAFT: (0.35, "#8a8a8a", 1),
@@ -67,13 +69,21 @@ def render_period(settings: PublishSettings) -> tuple[date, int]:
         state.put("calendar_anchor", state.get("calendar_jump"))
         state.put("calendar_jump", None)
     row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
-    row.segmented_control("Show", list(publish.VIEWS), key="calendar_view", format_func=str.capitalize)
-    row.date_input("Around", key="calendar_anchor", format="YYYY-MM-DD", width=170)
-    shown = state.get("calendar_view") or "week"
+    row.segmented_control("Show", list(publish.VIEWS), key="calendar_view", format_func=VIEW_LABELS.get)
+    row.date_input(
+        "Day",
+        key="calendar_anchor",
+        format="YYYY-MM-DD",
+        width=170,
+        help="7 days: the seven days from this day on (from today: the week *Approve the week* sends). "
+        "Week, month: the calendar week (Monday to Sunday) or month that holds this day.",
+    )
+    shown = state.get("calendar_view") or "days"
     steps = row.container(horizontal=True, gap="small", width="content")
-    steps.button("←", key="calendar_back", on_click=_step, args=(-7,), help=f"The {shown} before")
+    period = VIEW_LABELS[shown].lower()
+    steps.button("←", key="calendar_back", on_click=_step, args=(-7,), help=f"The {period} before")
     steps.button("Today", key="calendar_today", on_click=_today, args=(tz,))
-    steps.button("→", key="calendar_ahead", on_click=_step, args=(7,), help=f"The {shown} after")
+    steps.button("→", key="calendar_ahead", on_click=_step, args=(7,), help=f"The {period} after")
     return publish.view_days(state.get("calendar_anchor"), shown)
 
 
@@ -143,7 +153,7 @@ def calendar_figure(entries: list[CalendarEntry], first_day: date, days: int, tz
                 x=[None],
                 y=[None],
                 mode="markers",
-                name=segment,
+                name=chart_label(segment),
                 legendgroup="segment",
                 legendgrouptitle_text="Segment",
                 marker={"size": 12, "color": colour, "symbol": "square"},
@@ -192,7 +202,15 @@ def calendar_figure(entries: list[CalendarEntry], first_day: date, days: int, tz
     fig.update_layout(
         height=520,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        legend={"orientation": "h", "y": -0.12, "itemclick": False, "itemdoubleclick": False},
+        # the key above the chart: below it, it would cover the day labels
+        legend={
+            "orientation": "h",
+            "x": 0,
+            "y": 1.02,
+            "yanchor": "bottom",
+            "itemclick": False,
+            "itemdoubleclick": False,
+        },
         clickmode="event+select",
         dragmode=False,
         plot_bgcolor="#fbfaf6",
@@ -231,9 +249,14 @@ def render_calendar(entries: list[CalendarEntry], first_day: date, days: int, se
     _picked_from_chart(event)
     counts = pd.Series([str(e.post.state) for e in entries]).value_counts()
     st.caption(
-        " · ".join(f"{STATE_ICONS[s]} {counts[s]}" for s in STATE_ICONS if s in counts)
+        " · ".join(_count(counts[s], s) for s in STATE_ICONS if s in counts)
         + ". Faint: draft (not approved yet) · red ring: failed · dark ring: published. Click a post to open it."
     )
+
+
+def _count(n: int, post_state: str) -> str:
+    """``n`` posts in a state, in words: "1 draft", "3 drafts", "5 published"."""
+    return f"{n} {post_state}{'s' if post_state == 'draft' and n != 1 else ''}"
 
 
 def entries_table(entries: list[CalendarEntry]) -> pd.DataFrame:

@@ -67,11 +67,21 @@ def file_plan(path: Path, display_name: str, key: str) -> tuple[str, dict[str, s
     info = detected if kind == detected.kind else _reinspect(path, display_name, kind)
     if info is None:
         return None
+    n = len(info.columns)
     st.caption(
         f"Encoding **{info.encoding}** · delimiter **{info.delimiter_name}** · "
-        f"{len(info.columns)} columns" + (" · one basket per line" if info.per_line_baskets else "")
+        f"{n} column{'s' if n != 1 else ''}" + (" · one basket per line" if info.per_line_baskets else "")
     )
     st.dataframe(info.preview, hide_index=True, height=min(38 + 35 * len(info.preview), 260))
+    if n == 1 and not info.per_line_baskets and len(str(info.columns[0]).split()) > 1:
+        st.error(
+            f"{md(display_name)}: Reach found a single column — its fields seem to be separated by spaces, "
+            "which Reach does not split. Save the file with commas, semicolons, tabs or `|` between the "
+            "fields and a first row naming the columns (for example `user_id,timestamp,topic`), then upload it "
+            "again.",
+            icon=":material/error:",
+        )
+        return None
     mapping = {} if info.per_line_baskets else _mapping_editor(info, kind, key)
     problem = mapping_problem(kind, mapping, info.per_line_baskets, info.columns, display_name)
     if problem:

@@ -10,6 +10,7 @@ a block of plain text. Tables (``st.dataframe``) and widget values already show 
 
 from __future__ import annotations
 
+import html
 import re
 
 import streamlit as st
@@ -64,6 +65,12 @@ def _code(text: str) -> str:
 def diagram_label(value: object) -> str:
     """``value`` for a Mermaid Markdown label, which has no escapes: its markup characters become spaces."""
     return " ".join(_DIAGRAM_MARKUP.sub(" ", str(value if value is not None else "")).split())
+
+
+def chart_label(value: object) -> str:
+    """``value`` for a Plotly label, legend entry or tick: its tags and entities escaped (Plotly draws
+    ``<b>``, ``<a href>`` and ``<br>`` in text), so a name shows exactly as it was written."""
+    return html.escape(str(value if value is not None else ""), quote=False)
 
 
 def show(value: object) -> None:

@@ -301,9 +301,10 @@ def hour_figure(by_hour: pd.DataFrame, tz: str, simulated: bool) -> go.Figure:
         )
     )
     fig.update_layout(
-        title=f"Engagement rate by posting hour ({tz})" + (" (simulated)" if simulated else ""),
-        height=320,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        # the zone on a line of its own: on one line the title ran out of a phone-wide chart
+        title=f"Engagement rate by posting hour<br><sup>{tz}" + (" · simulated" if simulated else "") + "</sup>",
+        height=330,
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
         yaxis_title="rate %",
     )
     fig.update_xaxes(range=[-0.5, 23.5], dtick=2, title="hour")

@@ -27,8 +27,8 @@ DEFAULTS: dict[str, Any] = {
     "bulk_selected": [],  # widget: the drafts picked for a bulk action (Publish page)
     "bulk_confirm": None,  # ("week" or "delete", notice key) waiting in a bulk confirmation dialog
     "calendar_notice": None,  # (kind, message) left by a Calendar action, shown once
-    "calendar_view": "week",  # widget: the calendar shows a "week" or a "month"
-    "calendar_anchor": None,  # widget: a day in the period shown (None: today in the operator's zone)
+    "calendar_view": "days",  # widget: the calendar shows seven "days" from a day on, a "week" or a "month"
+    "calendar_anchor": None,  # widget: the first day, or a day in the week or month (None: today, operator's zone)
     "calendar_jump": None,  # the day a moved post went to, shown on the next run
     "calendar_post": None,  # widget: the post opened below the calendar
     "calendar_last_pick": [],  # post ids of the last chart click, so each click opens its post once

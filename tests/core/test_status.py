@@ -20,7 +20,7 @@ def test_delivery_points_to_results_once_posts_are_measured(workspace: Workspace
     publish.publish_due(workspace)
     results.refresh_metrics(workspace)
     delivery = _step(workspace, "Delivery")
-    assert delivery.status == "0 queued · 1 published today · 1 measured"
+    assert delivery.status == "0 queued · 1 published today · 1 with simulated metrics"  # the dry run's
     assert delivery.page == "pages/results.py"
 
 

@@ -2,7 +2,8 @@
 
 A dataset with no structure (everyone follows random topics) and dates without times: Segments
 must warn about the low silhouette and claim no best hour. At 420 px wide, no element of a page
-may stick out of the window unless it sits in a box that scrolls sideways.
+may stick out of the window unless it sits in a box that scrolls sideways, and no chart label may be
+cut at the chart's edge.
 """
 
 from __future__ import annotations
@@ -17,34 +18,11 @@ from playwright.sync_api import Browser, Page, expect
 from core.demo import open_workspace
 from core.intake.ingest import ingest
 from tests.e2e.conftest import streamlit_app, wait_for_app
+from tests.e2e.layout import CLIPPED, CUT_LABELS
 
 pytestmark = pytest.mark.e2e
 
 TOPICS = ["tea", "yoga", "oats", "kefir", "miso", "chia", "rice", "figs"]
-
-# Elements wider than the window that no ancestor lets the user scroll to: cut off for good.
-CLIPPED = """() => {
-  const width = document.documentElement.clientWidth;
-  const scrollsSideways = (el) => {
-    for (let p = el.parentElement; p; p = p.parentElement) {
-      const overflow = getComputedStyle(p).overflowX;
-      if ((overflow === "auto" || overflow === "scroll") && p.scrollWidth > p.clientWidth) return true;
-    }
-    return false;
-  };
-  const out = [];
-  for (const el of document.querySelectorAll("[data-testid='stMain'] *")) {
-    const box = el.getBoundingClientRect();
-    if (box.width === 0 || box.height === 0 || getComputedStyle(el).visibility === "hidden") continue;
-    if (box.left >= -1 && box.right <= width + 1) continue;  // inside the window
-    if (box.right <= 0 || box.left >= width) continue;  // wholly outside: kept off screen on purpose (tooltips)
-    if (scrollsSideways(el) || el.closest("[data-testid='stProgress']")) continue;  // a bar's fill slides in its track
-    if (el.closest(".draglayer") || el.classList.contains("drag")) continue;  // Plotly's invisible drag handles
-    const owner = el.closest("[data-testid]");
-    out.push(`${owner ? owner.getAttribute("data-testid") : ""} ${el.tagName}.${el.className.baseVal ?? el.className} ${Math.round(box.left)}..${Math.round(box.right)}: ${(el.textContent || "").slice(0, 40)}`);
-  }
-  return out;
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -87,5 +65,6 @@ def test_nothing_is_cut_off_at_420_px(browser: Browser, weak_app: str, name: str
         _open(page, weak_app, name)
         page.screenshot(path=tmp_path / f"{name}-420.png", full_page=True)
         assert page.evaluate(CLIPPED) == []
+        assert page.evaluate(CUT_LABELS)["out"] == []  # nor a chart label cut at the chart's edge or under its key
     finally:
         context.close()

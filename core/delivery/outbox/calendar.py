@@ -17,7 +17,7 @@ from core.workspace import Workspace
 
 __all__ = ["VIEWS", "CalendarEntry", "calendar_entries", "post_time", "view_days"]
 
-VIEWS = ("week", "month")
+VIEWS = ("days", "week", "month")  # the seven days from a day on, its calendar week, its month
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,10 @@ def post_time(post: Post) -> str | None:
 
 
 def view_days(anchor: date, view: str) -> tuple[date, int]:
-    """(first day, number of days) of the week (Monday first) or month that holds ``anchor``."""
+    """(first day, number of days): the seven days from ``anchor`` on ("days", what "Approve the week"
+    sends when ``anchor`` is today), or the week (Monday first) or month that holds it."""
+    if view == "days":
+        return anchor, 7
     if view == "week":
         return anchor - timedelta(days=anchor.weekday()), 7
     if view == "month":

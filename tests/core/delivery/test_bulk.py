@@ -110,6 +110,7 @@ def test_calendar_places_posts_on_their_local_day_and_hour(workspace: Workspace,
     publish.schedule(workspace, drafts[1], at + timedelta(days=7))  # the week after
     first, days = publish.view_days(date(2031, 3, 6), "week")
     assert (first, days) == (date(2031, 3, 3), 7)
+    assert publish.view_days(date(2031, 3, 6), "days") == (date(2031, 3, 6), 7)  # the seven days from a day on
     [entry] = publish.calendar_entries(workspace, first, days, "Asia/Shanghai")
     assert (entry.post.id, entry.day, entry.hour) == (drafts[0], date(2031, 3, 5), 7.5)
     month = publish.calendar_entries(workspace, *publish.view_days(date(2031, 3, 6), "month"), "Asia/Shanghai")
