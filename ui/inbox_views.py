@@ -69,10 +69,9 @@ def render_source(ws: Workspace) -> None:
         )
     else:
         live = registry.live_channels()
-        networks = " or ".join(c.label for c in live)
         how = " ".join(f"To answer real mentions on {c.label}, {c.connect_hint}." for c in live)
         left.info(
-            f"**{registry.label(channel)}**: no {networks} keys are set, so there are no real mentions to fetch, "
+            f"**{registry.label(channel)}**: no {registry.live_labels()} keys are set, so there are no real mentions to fetch, "
             f"and replies are recorded here, not sent. {how}"
         )
     if right.button("Refresh", icon=":material/refresh:", key="inbox_refresh", width="stretch"):

@@ -63,10 +63,9 @@ def channel_summary(ws: Workspace) -> tuple[str, str]:
     channel = registry.channel(publish.default_channel())
     if not channel.live:
         live = registry.live_channels()
-        networks = " or ".join(c.label for c in live)
         how = " ".join(f"To publish to {c.label}, {c.connect_hint}." for c in live)
         return channel.name, (
-            f"info:**{channel.label}** — no {networks} keys are set, so posts are recorded here and nothing is sent. "
+            f"info:**{channel.label}** — no {registry.live_labels()} keys are set, so posts are recorded here and nothing is sent. "
             + how
         )
     try:

@@ -32,7 +32,7 @@ _SOURCE_LABELS = {"simulated": "simulated", "csv": "imported CSV"}  # sources th
 SIMULATED_NOTE = (
     "Metrics of **dry-run** posts are **simulated**: nothing was posted, so Reach makes up plausible, "
     "repeatable numbers (growing with the hours since publishing) to let you try the whole loop. "
-    "Connect X on the Publish page for real metrics."
+    f"For real metrics, connect {registry.live_labels()} (keys in `.streamlit/secrets.toml`; Settings checks them)."
 )
 METRIC_LABELS = {
     "impressions": "Impressions",

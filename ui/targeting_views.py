@@ -166,7 +166,7 @@ def render_rules_editor(ws: Workspace, aud: Audience, rules: list[Rule], propose
         column_config={
             "Segment": st.column_config.SelectboxColumn(
                 options=[s.label for s in aud.segments],
-                width="medium",
+                width=252,  # the columns fit 820 px; segment names run to 40 characters
                 help="The segment this rule is for; leave empty and fill *Who* for a rule by demographics",
             ),
             "Who (predicate)": st.column_config.TextColumn(
@@ -174,20 +174,27 @@ def render_rules_editor(ws: Workspace, aud: Audience, rules: list[Rule], propose
                 help="Instead of a segment: e.g. gender=female; age=18-29; interest=skincare & "
                 "beauty (every clause must hold for the segment's majority)",
             ),
-            "Template": st.column_config.SelectboxColumn(options=templates, required=True, default=templates[0]),
+            "Template": st.column_config.SelectboxColumn(
+                options=templates, required=True, default=templates[0], width=100
+            ),
             "Channel": st.column_config.SelectboxColumn(
                 options=registry.choices(),
                 required=True,
                 default=default_channel(),
                 format_func=registry.label,
+                width=95,
                 help="One channel, or several (one post on each, each published once)",
             ),
             "Hour": st.column_config.SelectboxColumn(
-                options=HOUR_OPTIONS, default=BEST_HOUR, help="Local posting hour, or the segment's best hour"
+                options=HOUR_OPTIONS,
+                default=BEST_HOUR,
+                width=75,
+                help="Local posting hour, or the segment's best hour",
             ),
-            "Active": st.column_config.CheckboxColumn(default=True),
+            "Active": st.column_config.CheckboxColumn(default=True, width=68),
             "Posts at": st.column_config.TextColumn(
                 disabled=True,
+                width=120,
                 help="When the saved rule posts (local time); for a predicate rule, the segments it reaches",
             ),
         },

@@ -27,6 +27,7 @@ __all__ = [
     "is_live",
     "label",
     "live_channels",
+    "live_labels",
     "publisher_for",
     "split",
     "unknown",
@@ -97,6 +98,12 @@ def char_limits() -> tuple[int, ...]:
 def live_channels() -> tuple[type[Channel], ...]:
     """The channels whose posts leave Reach, in registry order."""
     return tuple(c for c in CHANNELS if c.live)
+
+
+def live_labels() -> str:
+    """The live channels' labels as one phrase: ``"X, Mastodon or Bluesky"``."""
+    labels = [c.label for c in live_channels()]
+    return ", ".join(labels[:-1]) + f" or {labels[-1]}" if len(labels) > 1 else labels[0]
 
 
 def dry_run_channel() -> str:

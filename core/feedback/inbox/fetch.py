@@ -114,9 +114,9 @@ def refresh_mentions(
     settings = PublishSettings.load(ws)
     sources = registry.connected_channels()
     if not sources:
-        labels = [c.label for c in registry.live_channels()]
-        networks = ", ".join(labels[:-1]) + f" or {labels[-1]}" if len(labels) > 1 else labels[0]
-        return RefreshReport(0, 0, f"No {networks} keys are set (dry run), so there are no mentions to fetch.")
+        return RefreshReport(
+            0, 0, f"No {registry.live_labels()} keys are set (dry run), so there are no mentions to fetch."
+        )
     factory = publishers or (lambda ch: registry.publisher_for(ws, ch, timeout=settings.request_timeout_seconds))
     reports = []
     for source in sources:
