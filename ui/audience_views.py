@@ -410,13 +410,18 @@ def network_figure(rules: pd.DataFrame, *, max_rules: int = 60) -> go.Figure:
     pos = _spread_labels(_spring_layout(nodes, edges))
     xs, ys = [float(pos[n][0]) for n in nodes], [float(pos[n][1]) for n in nodes]
     fig = go.Figure()
+    # one trace per line width (lift rounded to a step), each edge a segment of it between Nones:
+    # a few traces draw as fast as one, sixty (one per edge) made the page slow to show
+    widths: dict[float, list[tuple[str, str]]] = {}
     for (a, c), lift in edges.items():
+        widths.setdefault(round(0.5 + 1.2 * min(lift, 6.0), 1), []).append((a, c))
+    for width, pairs_drawn in sorted(widths.items()):
         fig.add_trace(
             go.Scatter(
-                x=[pos[a][0], pos[c][0]],
-                y=[pos[a][1], pos[c][1]],
+                x=[x for a, c in pairs_drawn for x in (pos[a][0], pos[c][0], None)],
+                y=[y for a, c in pairs_drawn for y in (pos[a][1], pos[c][1], None)],
                 mode="lines",
-                line={"width": 0.5 + 1.2 * min(lift, 6.0), "color": "rgba(46,125,79,0.35)"},
+                line={"width": width, "color": "rgba(46,125,79,0.35)"},
                 hoverinfo="skip",
                 showlegend=False,
             )
@@ -426,7 +431,7 @@ def network_figure(rules: pd.DataFrame, *, max_rules: int = 60) -> go.Figure:
             x=[pos[n][0] for n in nodes],
             y=[pos[n][1] for n in nodes],
             mode="markers+text",
-            text=nodes,
+            text=[chart_label(n) for n in nodes],
             # names beside the node, pointing away from the middle: chains of nodes do not cover them
             textposition=["middle left" if pos[n][0] < 0 else "middle right" for n in nodes],
             showlegend=False,
