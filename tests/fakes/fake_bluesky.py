@@ -26,10 +26,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-from tests.fakes.loopback import LoopbackServer
+from tests.fakes.loopback import JsonHandler, LoopbackServer
 
 __all__ = ["FakeBluesky", "FakeRecord"]
 
@@ -136,14 +136,11 @@ class FakeBluesky(LoopbackServer):
         self.handles: dict[str, str] = {handle: did}  # for resolveHandle
         self.requests: list[tuple[str, str]] = []  # (method, nsid)
         self.create_rkeys: list[str | None] = []  # the rkey of every createRecord, in order
-        self.post_received = threading.Event()
         self.sessions = 0
         self._tokens: set[str] = set()
         self._notifications: list[_Notification] = []
         self._faults: list[_Fault] = []
-        self._delays: list[float] = []
-        self._hold: threading.Event | None = None
-        self._held: list[threading.Event] = []
+        self._init_answers()
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -157,26 +154,6 @@ class FakeBluesky(LoopbackServer):
             self._faults.append(
                 _Fault(status, count, route, self.rate_limit_reset_in if reset_in is None else reset_in)
             )
-
-    def delay_next(self, seconds: float, count: int = 1) -> None:
-        """Create the next ``count`` records, then wait ``seconds`` before answering."""
-        with self._lock:
-            self._delays.extend([seconds] * count)
-
-    def hold_next_post(self) -> None:
-        """Create the next record and hold its answer until :meth:`release`."""
-        with self._lock:
-            self.post_received.clear()
-            self._hold = threading.Event()
-
-    def release(self) -> None:
-        """Let held answers go."""
-        with self._lock:
-            for hold in [*self._held, self._hold]:
-                if hold is not None:
-                    hold.set()
-            self._held.clear()
-            self._hold = None
 
     def add_mention(self, text: str, *, handle: str = "lily.bsky.social", reply_to: FakeRecord | None = None):
         """A post by ``handle`` mentioning the account (a reply to ``reply_to`` when given), with its notification."""
@@ -259,34 +236,13 @@ class FakeBluesky(LoopbackServer):
             for other in self._all():
                 if other.uri == parent and other is not record:
                     other.replies += 1
-            delay = self._delays.pop(0) if self._delays else 0.0
-            hold, self._hold = self._hold, None
-            if hold is not None:
-                self._held.append(hold)
-        if hold is not None:
-            self.post_received.set()
+            delay, hold = self._take_answer()
+        self._posted(hold)
         return record, delay, hold
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     fake: FakeBluesky
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def _send(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
-        payload = json.dumps(body).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(payload)))
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
     def _error(self, status: int, error: str, message: str, headers: dict[str, str] | None = None) -> None:
         self._send(status, {"error": error, "message": message}, headers)

@@ -26,10 +26,10 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-from tests.fakes.loopback import LoopbackServer
+from tests.fakes.loopback import JsonHandler, LoopbackServer
 
 __all__ = ["FakeMastodon", "FakeStatus"]
 
@@ -160,12 +160,9 @@ class FakeMastodon(LoopbackServer):
         self.others: list[FakeStatus] = []  # other people's statuses (mentions of the account)
         self.requests: list[tuple[str, str]] = []
         self.idempotency_keys: list[str] = []  # the Idempotency-Key of every status request, in order
-        self.post_received = threading.Event()
         self._keys: dict[str, FakeStatus] = {}
         self._faults: list[_Fault] = []
-        self._delays: list[float] = []
-        self._hold: threading.Event | None = None
-        self._held: list[threading.Event] = []
+        self._init_answers()
         self._ids = itertools.count(110_000_000_000_000_000)
         self._notification_ids = itertools.count(1000)
         self._notifications: list[tuple[str, FakeStatus]] = []
@@ -181,26 +178,6 @@ class FakeMastodon(LoopbackServer):
             self._faults.append(
                 _Fault(status, count, route, self.rate_limit_reset_in if reset_in is None else reset_in)
             )
-
-    def delay_next(self, seconds: float, count: int = 1) -> None:
-        """Create the next ``count`` statuses, then wait ``seconds`` before answering."""
-        with self._lock:
-            self._delays.extend([seconds] * count)
-
-    def hold_next_post(self) -> None:
-        """Create the next status and hold its answer until :meth:`release`."""
-        with self._lock:
-            self.post_received.clear()
-            self._hold = threading.Event()
-
-    def release(self) -> None:
-        """Let held answers go."""
-        with self._lock:
-            for hold in [*self._held, self._hold]:
-                if hold is not None:
-                    hold.set()
-            self._held.clear()
-            self._hold = None
 
     def add_mention(
         self, text: str, *, username: str = "lily", language: str = "en", status_id: str | None = None
@@ -271,34 +248,13 @@ class FakeMastodon(LoopbackServer):
             for other in self.statuses + self.others:
                 if other.id == in_reply_to:
                     other.replies_count += 1
-            delay = self._delays.pop(0) if self._delays else 0.0
-            hold, self._hold = self._hold, None
-            if hold is not None:
-                self._held.append(hold)
-        if hold is not None:
-            self.post_received.set()
+            delay, hold = self._take_answer()
+        self._posted(hold)
         return status, delay, hold
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     fake: FakeMastodon
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def _send(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:
-        payload = json.dumps(body).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(payload)))
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
     def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         self._send(status, {"error": message}, headers)

@@ -32,10 +32,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlparse
 
-from tests.fakes.loopback import LoopbackServer
+from tests.fakes.loopback import JsonHandler, LoopbackServer
 
 __all__ = ["CREDITS_DEPLETED", "FakeTweet", "FakeX", "Served"]
 
@@ -123,12 +123,9 @@ class FakeX(LoopbackServer):
         self.requests: list[tuple[str, str]] = []  # (method, path) in arrival order
         self.served: list[Served] = []  # every answer, in order, with the resources it held
         self.out_of_credits = False
-        self.post_received = threading.Event()
         self.fault_received = threading.Event()
         self._faults: list[_Fault] = []
-        self._delays: list[float] = []
-        self._hold: threading.Event | None = None
-        self._held: list[threading.Event] = []
+        self._init_answers()
         self._ids = itertools.count(1_800_000_000_000_000_000)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -156,26 +153,6 @@ class FakeX(LoopbackServer):
                     threading.Event() if hold else None,
                 )
             )
-
-    def delay_next(self, seconds: float, count: int = 1) -> None:
-        """Create the next ``count`` posts, then wait ``seconds`` before answering."""
-        with self._lock:
-            self._delays.extend([seconds] * count)
-
-    def hold_next_post(self) -> None:
-        """Create the next post and hold its answer until :meth:`release`."""
-        with self._lock:
-            self.post_received.clear()
-            self._hold = threading.Event()
-
-    def release(self) -> None:
-        """Let held answers go (and cancel a hold that has not caught a post yet)."""
-        with self._lock:
-            for hold in [*self._held, self._hold, *(fault.hold for fault in self._faults)]:
-                if hold is not None:
-                    hold.set()
-            self._held.clear()
-            self._hold = None
 
     def add_tweet(self, text: str, *, created_at: datetime | None = None) -> FakeTweet:
         """A post on the account made outside Reach (or earlier)."""
@@ -223,6 +200,9 @@ class FakeX(LoopbackServer):
                     return fault
         return None
 
+    def _other_holds(self) -> list[threading.Event | None]:
+        return [fault.hold for fault in self._faults]  # a fault held open is let go with held posts
+
     def _create(
         self, text: str, in_reply_to: str | None = None
     ) -> tuple[FakeTweet | None, float, threading.Event | None]:
@@ -231,35 +211,17 @@ class FakeX(LoopbackServer):
                 return None, 0.0, None
             tweet = FakeTweet(str(next(self._ids)), text, self.user_id, datetime.now(UTC), in_reply_to)
             self.tweets.append(tweet)
-            delay = self._delays.pop(0) if self._delays else 0.0
-            hold, self._hold = self._hold, None
-            if hold is not None:
-                self._held.append(hold)
-        if hold is not None:
-            self.post_received.set()
+            delay, hold = self._take_answer()
+        self._posted(hold)
         return tweet, delay, hold
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     fake: FakeX
-    protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: object) -> None:  # keep test output quiet
-        pass
-
-    def _send(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
+    def _send(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:
         self.fake.served.append(_served(self.command, urlparse(self.path).path, status, body))
-        payload = json.dumps(body).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(payload)))
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):  # the client gave up or died: that is the test
-            pass
+        super()._send(status, body, headers)
 
     def _problem(self, status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> None:
         self._send(status, {"title": title, "detail": detail, "type": "about:blank", "status": status}, headers)
