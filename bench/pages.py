@@ -13,8 +13,9 @@ and times:
 * **warm**: the same pages visited again (pass 2, and more with ``--passes``).
 
 A visit is timed from the click on the sidebar link until the script run it starts has finished
-(``stApp``'s ``data-test-script-state`` goes from ``running`` to ``notRunning``) and no spinner is
-left on the page: that is when the page's main content is on screen. The load average is printed
+(``stApp``'s ``data-test-script-state`` goes from ``running`` to ``notRunning``) and neither a spinner
+nor a skeleton (the grey box Streamlit shows while a chart or table is still being drawn) is left on
+the page: that is when the page's main content is on screen. The page is polled every animation frame. The load average is printed
 with every pass because the machine may be shared: figures are only comparable at a similar load.
 """
 
@@ -54,10 +55,13 @@ PAGES = [
 # Records every change of the script state with its time, so a run that starts and ends between
 # two polls is not missed.
 _WATCH = """() => {
-  const app = document.querySelector("[data-testid='stApp']");
   window.__runs = [];
-  new MutationObserver(() => window.__runs.push([app.getAttribute("data-test-script-state"), performance.now()]))
-    .observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]});
+  if (window.__watch) window.__watch.disconnect();
+  // the whole document, not one element: the app's root may be drawn anew
+  window.__watch = new MutationObserver(records => {
+    for (const r of records) window.__runs.push([r.target.getAttribute("data-test-script-state"), performance.now()]);
+  });
+  window.__watch.observe(document.body, {attributes: true, subtree: true, attributeFilter: ["data-test-script-state"]});
 }"""
 _DONE = """() => {
   const runs = window.__runs || [];
@@ -65,8 +69,9 @@ _DONE = """() => {
   // a run so short that its two changes reached the observer together shows only "notRunning"
   const started = Math.max(0, runs.findIndex(r => r[0] === "running"));
   const ended = runs.slice(started).find(r => r[0] === "notRunning");
-  if (!ended || document.querySelector("[data-testid='stSpinner']")) return null;
-  return ended[1];
+  // lazily loaded elements (charts, tables) show a grey skeleton until their code has run and drawn
+  if (!ended || document.querySelector("[data-testid='stSpinner'], [data-testid='stSkeleton']")) return null;
+  return Math.max(ended[1], performance.now());
 }"""
 
 
@@ -101,7 +106,7 @@ def _start_server(home: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
 def _wait_done(page: Page, timeout_s: float = 180.0) -> float:
     """Milliseconds (page clock) at which the run that followed the last ``_WATCH`` ended."""
     try:
-        handle = page.wait_for_function(_DONE, timeout=timeout_s * 1000, polling=50)
+        handle = page.wait_for_function(_DONE, timeout=timeout_s * 1000, polling="raf")
     except PlaywrightError:
         page.screenshot(path="bench-pages-timeout.png")
         print("script states seen:", page.evaluate("() => window.__runs"), "screenshot: bench-pages-timeout.png")
@@ -143,7 +148,7 @@ def main() -> None:
                 start = time.monotonic()
                 page.goto(url)
                 page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']")
-                page.wait_for_function("() => !document.querySelector(\"[data-testid='stSpinner']\")")
+                page.wait_for_function("() => !document.querySelector(\"[data-testid='stSpinner'], [data-testid='stSkeleton']\")")
                 print(f"first start (Home drawn, demo imported): {time.monotonic() - start:.2f} s")
                 time.sleep(args.settle)
                 figures: dict[str, list[float]] = {name: [] for name in PAGES}
