@@ -10,7 +10,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -24,7 +23,7 @@ from core.feedback.results.recommendations import COUNT
 from core.workspace import Workspace
 from ui import state
 from ui.data_views import stage_upload
-from ui.outside_text import md
+from ui.outside_text import chart_label, md
 from ui.resources import workspace_at
 
 NONE = "— none —"
@@ -228,26 +227,40 @@ def render_recommendations(recs: list[Recommendation]) -> None:
 
 # -- charts -----------------------------------------------------------------------------------------
 def metrics_figure(history: pd.DataFrame, metric: str, tz: str, simulated: bool) -> go.Figure:
-    """One line per post: ``metric`` at each refresh (local time), coloured by template."""
+    """One line per post: ``metric`` at each refresh (local time), coloured by template.
+
+    A template's posts share one trace, each post's line broken from the next by a gap: a trace
+    per post (dozens) made the page slow to build and to draw.
+    """
     frame = history.assign(
-        when=history["fetched_at"].dt.tz_convert(tz),
-        post=history["post_id"].map(lambda i: f"post {i}"),
+        when=history["fetched_at"].dt.tz_convert(tz).dt.tz_localize(None),
         template=history["template"].fillna("no template"),
-    )
-    fig = px.line(
-        frame,
-        x="when",
-        y=metric,
-        color="template",
-        line_group="post",
-        markers=True,
-        hover_data={"post": True, "segment": True, "source": True},
-        labels={"when": f"refreshed ({tz})", metric: METRIC_LABELS[metric]},
-    )
+        segment=history["segment"].fillna("—"),
+    ).sort_values(["post_id", "fetched_at"])
+    fig = go.Figure()
+    for template, rows in frame.groupby("template", sort=True):
+        rows = rows.reset_index(drop=True)
+        gap = rows["post_id"].ne(rows["post_id"].shift(-1))  # the last refresh of each post ends its line
+        ends = rows[gap].assign(**{metric: None})  # a gap row after each post's last point breaks the line
+        lines = pd.concat([rows, ends]).sort_index(kind="stable")
+        fig.add_trace(
+            go.Scatter(
+                x=lines["when"],
+                y=lines[metric],
+                mode="lines+markers",
+                name=chart_label(template),
+                customdata=lines[["post_id", "segment", "source"]].astype(str).map(chart_label).to_numpy(),
+                hovertemplate="post %{customdata[0]} · %{customdata[1]} · %{customdata[2]}<br>"
+                "%{x|%d %b %H:%M}: %{y:,}<extra>%{fullData.name}</extra>",
+            )
+        )
     fig.update_layout(
         title=f"{METRIC_LABELS[metric]} over time" + (" (simulated)" if simulated else ""),
         height=360,
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        legend_title_text="template",
+        xaxis_title=f"refreshed ({tz})",
+        yaxis_title=METRIC_LABELS[metric],
     )
     first, last = frame["when"].min(), frame["when"].max()
     if last - first < pd.Timedelta(hours=1):  # one refresh so far: an hour either side, not a millisecond axis
