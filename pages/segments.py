@@ -67,12 +67,14 @@ if report.segmentation.silhouette < WEAK_SILHOUETTE:
 
 chart, curve = st.columns([3, 2])
 chart.plotly_chart(map_figure(report), key="segment_map")
-chart.caption("Colours as in *Segment sizes*; point at a dot for its person and segment.")
+chart.caption(
+    "Each dot is a person, coloured as in *Segment sizes*; a number marks its segment's centre (point at it for the name)."
+)
 curve.plotly_chart(k_curve_figure(report), key="k_curve")
 curve.plotly_chart(sizes_figure(report), key="segment_sizes")
 
 st.subheader("Profiles")
-# One tab per segment, and only the open tab's charts are drawn: switching tabs reruns the page.
+# One tab per segment, and only the open tab's charts and name form are drawn: switching tabs reruns the page.
 labels = [f"{profile.id} · {md(profile.name)}" for profile in report.profiles]
 tab_key = f"segment_tab_{report.k}"
 renamed = state.get("segments_renamed")
@@ -117,7 +119,7 @@ for tab, profile in zip(tabs, report.profiles, strict=True):
                 a.plotly_chart(heatmap_figure(profile, tint), key=f"heatmap_{profile.id}")
                 if len(profile.action_mix):
                     b.plotly_chart(actions_figure(profile, tint), key=f"actions_{profile.id}")
-        name_form(ws, info.id, report.k, profile)
+            name_form(ws, info.id, report.k, profile)
 
 st.subheader("Export")
 members = report.assignments()

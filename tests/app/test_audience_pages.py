@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core.audience.profiles import segment_profiles
@@ -46,6 +50,26 @@ def test_segments_page_shows_five_named_groups_with_hours(app: AppTest) -> None:
     assert at.get("download_button")
 
 
+def test_the_map_draws_every_segment_in_its_colour_and_numbers_its_centre(app: AppTest) -> None:
+    at = app.switch_page("pages/segments.py").run()
+    spec = next(
+        json.loads(c.proto.spec)
+        for c in at.get("plotly_chart")
+        if json.loads(c.proto.spec)["layout"]["title"]["text"].startswith("Segment map")
+    )
+    (picture,) = spec["layout"]["images"]
+    assert picture["source"].startswith("data:image/png;base64,")
+    pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(picture["source"].split(",", 1)[1]))).convert("RGBA"))
+    opaque = pixels[pixels[..., 3] > 0]
+    assert 0.02 < len(opaque) / (pixels.shape[0] * pixels.shape[1]) < 0.6  # dots, not an empty or filled box
+    for segment in range(5):  # each segment's dots are in its colour on the sizes chart
+        rgb = np.array([int(colour(segment)[i : i + 2], 16) for i in (1, 3, 5)])
+        assert (np.abs(opaque[:, :3].astype(int) - rgb).max(axis=1) <= 2).sum() > 200, colour(segment)
+    numbers = {a["text"]: a["hovertext"] for a in spec["layout"]["annotations"]}
+    assert set(numbers) == {f"<b>{s}</b>" for s in range(5)}
+    assert numbers["<b>0</b>"].startswith("0 · Women 18–29 · ")
+
+
 def test_the_open_profile_tab_is_charted_and_stays_open_after_its_rename(app: AppTest) -> None:
     at = app.switch_page("pages/segments.py").run()
     third = at.tabs[2].label
@@ -56,8 +80,11 @@ def test_the_open_profile_tab_is_charted_and_stays_open_after_its_rename(app: Ap
     topics = next(c for c in at.get("plotly_chart") if "Topics vs." in c.proto.spec)
     assert json.loads(topics.proto.spec)["data"][0]["marker"]["color"] == colour(2)  # the third segment's
     assert at.session_state["segment_tab_5"] == third
-    at.text_input[4].set_value("Gym people")  # the third segment's name
-    [b for b in at.button if b.label == "Save"][2].click().run()
+    # only the open tab has its name form: the third segment's
+    (save,) = [b for b in at.button if b.label == "Save"]
+    assert at.text_input[0].value == third.split(" · ", 1)[1]
+    at.text_input[0].set_value("Gym people")
+    save.click().run()
     assert not at.exception, at.exception
     assert at.tabs[2].label == "2 · Gym people" and at.session_state["segment_tab_5"] == "2 · Gym people"
 
