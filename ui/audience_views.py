@@ -226,7 +226,7 @@ def k_curve_figure(report: SegmentReport) -> go.Figure:
 
 #: The map's picture in pixels: about twice the chart's plot area at 1280 px, so dots stay sharp on
 #: a high-density screen, and a dot's radius in those pixels (about 4 screen pixels across).
-MAP_PICTURE = (960, 600)
+MAP_PICTURE = (880, 780)
 MAP_DOT_RADIUS = 4.0
 MAP_DOT_OPACITY = 0.6
 
