@@ -31,6 +31,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from typing import TYPE_CHECKING
 
 from twitter_text import parse_tweet
@@ -80,6 +81,16 @@ DEFAULT_BANNED_WORDS: tuple[str, ...] = (
 def weighted_length(text: str) -> int:
     """X's weighted length of ``text`` (URLs 23, CJK and emoji 2, others 1)."""
     return int(parse_tweet(text).weightedLength)
+
+
+def similar(a: Sequence, b: Sequence, at_least: float) -> bool:
+    """Whether difflib's similarity ratio of ``a`` and ``b`` (texts or word lists) reaches ``at_least``.
+
+    The same answer as ``SequenceMatcher(None, a, b, autojunk=False).ratio() >= at_least``, with
+    difflib's cheap upper bounds ruling out most pairs before the full comparison.
+    """
+    matcher = SequenceMatcher(None, a, b, autojunk=False)
+    return matcher.real_quick_ratio() >= at_least and matcher.quick_ratio() >= at_least and matcher.ratio() >= at_least
 
 
 def canonical(text: str) -> str:

@@ -32,7 +32,6 @@ import weakref
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 from itertools import pairwise
 
 import numpy as np
@@ -44,6 +43,7 @@ from core.content.checks import (
     check_draft,
     publishing_problems,
     script_of,
+    similar,
     weighted_length,
 )
 from core.content.corpus import MENTION_RE, restore_placeholders, to_units, without_links_and_tags
@@ -366,7 +366,7 @@ def _follower(before: Block, mates: Sequence[Block], rng: np.random.Generator) -
         and not _is_question(b)
         and b.words & before.words
         and len(b.words & before.words) < 0.6 * min(len(b.words), len(before.words))  # not saying it twice
-        and SequenceMatcher(None, b.text.casefold().split(), before.text.casefold().split()).ratio() < 0.5
+        and not similar(b.text.casefold().split(), before.text.casefold().split(), 0.5)
         and not _echoes(before.text, b.text)
     ]
     if not mates:

@@ -3,14 +3,13 @@ for its channel, nearly the same as a recent post)."""
 
 from __future__ import annotations
 
-import difflib
 import html
 import re
 import unicodedata
 from datetime import timedelta
 
 from core import clock
-from core.content.checks import publishing_problems
+from core.content.checks import publishing_problems, similar
 from core.delivery.channels import registry
 from core.delivery.outbox.posts import OutboxState as S
 from core.delivery.outbox.settings import PublishSettings
@@ -89,8 +88,7 @@ def preflight(
         ).fetchall()
     mine = normalise(text)
     for row in rows:
-        ratio = difflib.SequenceMatcher(None, mine, normalise(row["text"]), autojunk=False).ratio()
-        if ratio >= NEAR_DUPLICATE_RATIO:
+        if similar(mine, normalise(row["text"]), NEAR_DUPLICATE_RATIO):
             problems.append(f"nearly the same as post {row['id']} ({row['state']}); {rules.duplicate_rule}")
             break
     return problems

@@ -21,7 +21,6 @@ nothing; a slot already queued shows the post in the outbox.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import sqlite3
 from collections.abc import Mapping, Sequence
@@ -32,7 +31,7 @@ from zoneinfo import ZoneInfo
 from core import clock
 from core.audience.profiles import SegmentProfile, find_segment, segment_profiles
 from core.clock import utc_now
-from core.content.checks import NearCopyIndex, canonical, check_draft, load_banned_words
+from core.content.checks import NearCopyIndex, canonical, check_draft, load_banned_words, similar
 from core.content.compose import compose_for_segment
 from core.content.model import LanguageModel, load_model
 from core.content.registry import ContentError
@@ -254,10 +253,7 @@ def _repeats(text: str, earlier: Sequence[str], index: NearCopyIndex | None = No
     if canonical(text) in {canonical(t) for t in earlier} or index.copies(text):
         return True
     mine = normalise(text)
-    return any(
-        difflib.SequenceMatcher(None, mine, normalise(t), autojunk=False).ratio() >= NEAR_DUPLICATE_RATIO
-        for t in earlier
-    )
+    return any(similar(mine, normalise(t), NEAR_DUPLICATE_RATIO) for t in earlier)
 
 
 def _writer_texts(
@@ -353,11 +349,7 @@ def _text_problems(
         if p not in problems
     ]
     for other in planned:
-        if (
-            other.text
-            and difflib.SequenceMatcher(None, text.casefold(), other.text.casefold(), autojunk=False).ratio()
-            >= NEAR_DUPLICATE_RATIO
-        ):
+        if other.text and similar(text.casefold(), other.text.casefold(), NEAR_DUPLICATE_RATIO):
             duplicate_rule = registry.channel(channel).duplicate_rule
             problems.append(f"nearly the same text as the post for {other.segment}; {duplicate_rule}")
             break

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+import random
+
 import pytest
 
 from core.content.checks import (
@@ -10,6 +13,7 @@ from core.content.checks import (
     check_draft,
     load_banned_words,
     save_banned_words,
+    similar,
     weighted_length,
 )
 
@@ -178,3 +182,20 @@ def test_a_draft_in_a_language_the_brand_does_not_post_in_fails() -> None:
     assert check_draft("Oat bars with fresh berries today.", near_copy=english_only).passes
     both = NearCopyIndex(["Oat bars are back in stock today.", "燕麦棒今天到货了。"])
     assert check_draft("新鲜浆果配燕麦，早餐刚刚好。", near_copy=both).passes
+
+
+def test_similar_answers_as_difflibs_full_ratio() -> None:
+    rng = random.Random(7)
+    words = "oat milk protein bar green tea collagen honey kale 燕麦 奶".split()
+    pairs = []
+    for _ in range(3000):
+        a = " ".join(rng.choices(words, k=rng.randint(0, 14)))
+        b = " ".join(rng.choices(words, k=rng.randint(0, 14)))
+        if rng.random() < 0.4:  # near copies, where the cheap bounds cannot decide
+            b = a[: len(a) // 2] + b[:4] + a[len(a) // 2 :]
+        pairs += [(a, b), (a.split(), b.split())]
+    answers = {at_least: [similar(a, b, at_least) for a, b in pairs] for at_least in (0.5, 0.9)}
+    for at_least, got in answers.items():
+        expected = [difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= at_least for a, b in pairs]
+        assert got == expected
+        assert 0 < sum(got) < len(got)  # both answers occur
