@@ -169,15 +169,18 @@ def rule_report_cached(
 def weak_structure_advice(report: SegmentReport) -> str:
     """What a low silhouette means for the operator, and what to try instead."""
     silhouette = report.segmentation.silhouette
-    what = (
-        "try a fixed number of segments (fewer often separate better)"
-        if report.segmentation.auto
-        else "try another number of segments, or Automatic"
-    )
+    more_data = "import more data (more events per person, or a user table with age and gender)"
+    if report.segmentation.auto:
+        what = (
+            f"Automatic already chose the number with the best silhouette (k = {report.k}), so another "
+            f"number will not separate them better; a fixed number of segments can still give you more, "
+            f"narrower groups to write for. To do better, {more_data}."
+        )
+    else:
+        what = f"To do better, try another number of segments or Automatic (it picks the best), or {more_data}."
     return (
         f"The silhouette is {silhouette:.2f}, below {WEAK_SILHOUETTE}: these segments overlap more than they "
-        f"differ, so read their names and profiles as loose tendencies rather than distinct groups. To do "
-        f"better, {what}, or import more data (more events per person, or a user table with age and gender)."
+        f"differ, so read their names and profiles as loose tendencies rather than distinct groups. {what}"
     )
 
 

@@ -51,7 +51,8 @@ def test_segments_warn_about_a_low_silhouette_and_claim_no_best_hour(page: Page,
     _open(page, weak_app, "segments")
     warning = page.get_by_test_id("stAlertContentWarning").filter(has_text="The silhouette is")
     expect(warning).to_contain_text("below 0.2")
-    expect(warning).to_contain_text("fixed number of segments")
+    expect(warning).to_contain_text("Automatic already chose the number with the best silhouette")
+    expect(warning).to_contain_text("import more data")
     expect(page.get_by_text("Your timestamps carry dates only").first).to_be_visible()
     expect(page.get_by_text("Best posting hours")).to_have_count(0)
 
