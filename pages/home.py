@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.status import pipeline_status
-from ui import cost_views
+from ui import cost_views, home_views
 from ui.outside_text import diagram_label, md
 from ui.resources import workspace
 
@@ -42,3 +42,5 @@ for column, step in zip(cols, steps, strict=True):
         st.caption(md(step.status))
         if step.page:
             st.page_link(step.page, label="Open", icon=":material/arrow_forward:")
+
+home_views.render_fortnight(ws)
