@@ -65,13 +65,15 @@ def fortnight_figure(entries: list[CalendarEntry], today: date) -> go.Figure:
 def render_fortnight(ws: Workspace) -> None:
     """The chart of the fortnight and the list of its posts, the coming ones first."""
     tz = PublishSettings.load(ws).timezone
-    today = clock.to_local(clock.now(), tz).date()
+    now = clock.to_local(clock.now(), tz)
+    today = now.date()
     entries = publish.calendar_entries(ws, today - timedelta(days=BEFORE), BEFORE + AHEAD, tz)
     st.subheader("Your fortnight")
     chart, listing = st.columns([3, 2])
     chart.plotly_chart(fortnight_figure(entries, today), key="home_fortnight")
-    coming = [e for e in entries if e.day >= today]
-    past = [e for e in entries if e.day < today]
+    done = (OutboxState.PUBLISHED, OutboxState.FAILED)
+    coming = [e for e in entries if e.local >= now and e.post.state not in done]
+    past = [e for e in entries if e not in coming]
     listing.dataframe(
         pd.DataFrame(
             [
