@@ -148,7 +148,9 @@ def main() -> None:
                 start = time.monotonic()
                 page.goto(url)
                 page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']")
-                page.wait_for_function("() => !document.querySelector(\"[data-testid='stSpinner'], [data-testid='stSkeleton']\")")
+                page.wait_for_function(
+                    "() => !document.querySelector(\"[data-testid='stSpinner'], [data-testid='stSkeleton']\")"
+                )
                 print(f"first start (Home drawn, demo imported): {time.monotonic() - start:.2f} s")
                 time.sleep(args.settle)
                 figures: dict[str, list[float]] = {name: [] for name in PAGES}
