@@ -28,10 +28,18 @@ from core.delivery.targeting import (
     TargetingError,
     WeeklyPlan,
 )
-from core.feedback.results import Recommendation, channel_recommendations, channel_title, for_channel, measured
+from core.feedback.results import (
+    Recommendation,
+    channel_recommendations,
+    channel_title,
+    for_channel,
+    measured,
+    results_version,
+)
 from core.workspace import Workspace
 from ui import state
 from ui.outside_text import md
+from ui.resources import workspace_at
 from ui.studio_views import cached_model
 
 COLUMNS = ["id", "Segment", "Who (predicate)", "Template", "Channel", "Hour", "Active", "Posts at"]
@@ -236,9 +244,18 @@ def _save_rules(ws: Workspace, aud: Audience, edited: pd.DataFrame, proposed: bo
 
 
 # -- what measured results recommend ---------------------------------------------------------------
+@st.cache_data(show_spinner=False, max_entries=4)
+def _recommendations(home: str, version: str) -> list[Recommendation]:
+    # version (results_version) only keys the entry: a new metric, post, import or template recomputes
+    return channel_recommendations(workspace_at(home))
+
+
 def recommendations(ws: Workspace) -> list[Recommendation]:
-    """Every channel's per-segment recommendations from its own measured posts (see the Results page)."""
-    return channel_recommendations(ws)
+    """Every channel's per-segment recommendations from its own measured posts (see the Results page).
+
+    Computed once per state of what they read (they are seeded, so the same state gives the same picks).
+    """
+    return _recommendations(str(ws.home), results_version(ws))
 
 
 def proposal_templates(recs: list[Recommendation]) -> dict[str, str]:

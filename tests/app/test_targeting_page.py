@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core.audience.segments import run_segments, save_run
 from core.delivery import outbox as publish
 from core.delivery import targeting
-from core.demo import open_workspace
+from core.demo import open_workspace, seed_demo_history
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -167,3 +167,14 @@ def test_the_preview_counts_each_post_by_its_rules_channel(workspace_home: Path)
         f"{publish.weighted_length(second.text, channel='bluesky')} / 300",
     )
     assert lengths[2].value == f"{publish.weighted_length(third.text, channel='x')} / 280"  # the dry run counts as X
+
+
+def test_recommendations_follow_new_measured_posts(page: AppTest, workspace_home: Path) -> None:
+    waiting = "Once published posts have metrics, the Results page recommends a template per segment and channel here."
+    assert waiting in [c.value for c in page.caption]
+    page.run()  # a rerun with nothing new reads the same answer
+    assert waiting in [c.value for c in page.caption]
+    seed_demo_history(open_workspace(workspace_home, with_demo=False))  # published posts with metrics
+    page.run()
+    assert not page.exception, page.exception
+    assert waiting not in [c.value for c in page.caption]
