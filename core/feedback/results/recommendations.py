@@ -214,11 +214,7 @@ def recommend(
     n_draws
         Joint posterior draws behind ``probability_best``.
     """
-    if n_draws < 1:
-        raise ResultsError(f"n_draws={n_draws} must be at least 1")
-    candidates = list(dict.fromkeys(str(t) for t in templates))
-    if not candidates:
-        raise ResultsError("templates is empty: there is nothing to recommend")
+    candidates = _candidates(templates, n_draws)
     rated = posts[posts["engagement_rate"].notna() & posts["segment"].notna() & posts["template"].notna()]
     rated = rated.assign(
         impressions=rated["impressions"].astype(float),
@@ -234,12 +230,11 @@ def recommend(
     for segment in segments:
         mine = rated[rated["segment"] == segment]
         arms = _arms(mine, candidates, (prior_a, prior_b), rho)
-        wins, pick = _thompson(segment, arms, random_state=random_state, n_draws=n_draws)
-        odds = [
-            TemplateOdds(t, float(w), n, imp, eng, a, b) for (t, n, imp, eng, a, b), w in zip(arms, wins, strict=True)
-        ]
-        simulated = bool((mine["source"] == SOURCE_SIMULATED).any())
-        out.append(Recommendation(str(segment), candidates[pick], float(wins[pick]), odds, simulated, trials_per_post))
+        out.append(
+            _recommendation(
+                segment, mine, arms, random_state=random_state, n_draws=n_draws, trials_per_post=trials_per_post
+            )
+        )
     return out
 
 
@@ -266,6 +261,45 @@ def _arms(mine: pd.DataFrame, candidates: list[str], prior: tuple[float, float],
             )
         )
     return arms
+
+
+def _candidates(templates: Sequence[str], n_draws: int) -> list[str]:
+    """The distinct template names to choose from, in order; a clear error for no template or no draw."""
+    if n_draws < 1:
+        raise ResultsError(f"n_draws={n_draws} must be at least 1")
+    candidates = list(dict.fromkeys(str(t) for t in templates))
+    if not candidates:
+        raise ResultsError("templates is empty: there is nothing to recommend")
+    return candidates
+
+
+def _recommendation(
+    segment: str,
+    mine: pd.DataFrame,
+    arms: list[tuple],
+    *,
+    random_state: int,
+    n_draws: int,
+    trials_per_post: float,
+    measure: str = RATE,
+    dispersion: float = 1.0,
+) -> Recommendation:
+    """One segment's recommendation: Thompson sampling over ``arms`` (see :func:`_arms`) of its posts ``mine``."""
+    wins, pick = _thompson(segment, arms, random_state=random_state, n_draws=n_draws, gamma=measure == COUNT)
+    odds = [
+        TemplateOdds(t, float(w), n, imp, eng, a, b, measure)
+        for (t, n, imp, eng, a, b), w in zip(arms, wins, strict=True)
+    ]
+    return Recommendation(
+        str(segment),
+        arms[pick][0],
+        float(wins[pick]),
+        odds,
+        simulated=bool((mine["source"] == SOURCE_SIMULATED).any()),
+        trials_per_post=trials_per_post,
+        measure=measure,
+        dispersion=dispersion,
+    )
 
 
 def _thompson(
@@ -322,11 +356,7 @@ def recommend_counts(
 
     Parameters are those of :func:`recommend`; rows without a segment or template are ignored.
     """
-    if n_draws < 1:
-        raise ResultsError(f"n_draws={n_draws} must be at least 1")
-    candidates = list(dict.fromkeys(str(t) for t in templates))
-    if not candidates:
-        raise ResultsError("templates is empty: there is nothing to recommend")
+    candidates = _candidates(templates, n_draws)
     measured = posts[posts["segment"].notna() & posts["template"].notna()]
     measured = measured.assign(engagements=measured["engagements"].astype(float))
     phi = _dispersion(measured)
@@ -342,15 +372,16 @@ def recommend_counts(
             arm = mine.loc[mine["template"] == template, "engagements"]
             total = float(arm.sum())
             arms.append((template, len(arm), 0, int(total), prior_a + total / phi, prior_b + len(arm) / phi))
-        wins, pick = _thompson(segment, arms, random_state=random_state, n_draws=n_draws, gamma=True)
-        odds = [
-            TemplateOdds(t, float(w), n, imp, eng, a, b, COUNT)
-            for (t, n, imp, eng, a, b), w in zip(arms, wins, strict=True)
-        ]
-        simulated = bool((mine["source"] == SOURCE_SIMULATED).any())
         out.append(
-            Recommendation(
-                str(segment), candidates[pick], float(wins[pick]), odds, simulated, 1.0, measure=COUNT, dispersion=phi
+            _recommendation(
+                segment,
+                mine,
+                arms,
+                random_state=random_state,
+                n_draws=n_draws,
+                trials_per_post=1.0,
+                measure=COUNT,
+                dispersion=phi,
             )
         )
     return out
