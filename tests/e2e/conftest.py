@@ -91,6 +91,20 @@ def wait_for_app(page: Page, timeout_ms: int = 120_000) -> None:
     expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=timeout_ms)
 
 
+def open_page(page: Page, url: str, path: str = "", timeout_ms: int = 120_000) -> None:
+    """Open the app's page at ``url/path`` by its address and wait until it has run."""
+    page.goto(f"{url}/{path}")
+    wait_for_app(page, timeout_ms)
+
+
+def click_page(page: Page, name: str) -> None:
+    """Open a page from the sidebar, as a user does, and wait until it has run."""
+    link = page.get_by_test_id("stSidebarNav").get_by_role("link", name=name, exact=True)
+    expect(link).to_be_visible()
+    link.click()
+    wait_for_app(page)
+
+
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app served by ``streamlit run app.py`` on a demo workspace of its own."""

@@ -14,7 +14,7 @@ from core import clock
 from core.delivery import outbox as publish
 from core.delivery.outbox import OutboxState, PublishSettings
 from core.demo import open_workspace
-from tests.e2e.conftest import streamlit_app, wait_for_app
+from tests.e2e.conftest import click_page, open_page, streamlit_app, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -28,15 +28,6 @@ def calendar_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
         yield url, home
 
 
-def _open(page: Page, url: str, name: str) -> None:
-    page.goto(url)
-    wait_for_app(page)
-    link = page.get_by_test_id("stSidebarNav").get_by_role("link", name=name, exact=True)
-    expect(link).to_be_visible()
-    link.click()
-    wait_for_app(page)
-
-
 def test_open_a_post_from_the_calendar_and_move_it(page: Page, calendar_app: tuple[str, Path]) -> None:
     url, home = calendar_app
     ws = open_workspace(home)
@@ -46,7 +37,8 @@ def test_open_a_post_from_the_calendar_and_move_it(page: Page, calendar_app: tup
     clicked = publish.add_post(
         ws, "Kefir with honey and cinnamon", segment="seniors", at=at + timedelta(hours=1), approve=True
     )
-    _open(page, url, "Calendar")  # it opens on the seven days from today: the posts are on it
+    open_page(page, url)
+    click_page(page, "Calendar")  # it opens on the seven days from today: the posts are on it
     chart = page.locator(".js-plotly-plot")
     expect(chart.locator(".scatterlayer .trace path.point")).to_have_count(2)
     opened = page.locator(".st-key-calendar_opened")
@@ -87,7 +79,8 @@ def test_approve_the_week_in_one_click_with_one_confirmation(page: Page, calenda
         publish.add_post(ws, "Overnight oats, five minutes tonight", segment="young women", at=soon),
         publish.add_post(ws, "A walk after lunch helps your sleep", segment="seniors", at=soon + timedelta(days=2)),
     ]
-    _open(page, url, "Publish")
+    open_page(page, url)
+    click_page(page, "Publish")
     page.get_by_role("button", name="Approve the week (2)").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text("2 of 2 drafts will be approved")

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from core.demo import open_workspace
 from tests.conftest import FAKE_BLUESKY_PASSWORD, FAKE_MASTODON_TOKEN
-from tests.e2e.conftest import streamlit_app, wait_for_app
+from tests.e2e.conftest import click_page, streamlit_app, wait_for_app
 from tests.fakes.fake_bluesky import FakeBluesky
 from tests.fakes.fake_mastodon import FakeMastodon
 
@@ -44,20 +44,13 @@ def channels_app(tmp_path_factory: pytest.TempPathFactory, networks) -> Iterator
         yield url
 
 
-def _open(page: Page, name: str) -> None:
-    link = page.get_by_test_id("stSidebarNav").get_by_role("link", name=name, exact=True)
-    expect(link).to_be_visible()
-    link.click()
-    wait_for_app(page)
-
-
 def test_connect_mastodon_in_settings_then_publish_one_post_to_two_channels(
     page: Page, channels_app: str, networks
 ) -> None:
     mastodon, bsky = networks
     page.goto(channels_app)
     wait_for_app(page)
-    _open(page, "Settings")
+    click_page(page, "Settings")
     card = page.locator(".st-key-settings_channel_mastodon")
     expect(card).to_contain_text("Keys are set. Test the connection")
     card.get_by_role("button", name="Test connection").click()
@@ -66,7 +59,7 @@ def test_connect_mastodon_in_settings_then_publish_one_post_to_two_channels(
     expect(page.locator(".st-key-settings_channel_mastodon")).to_contain_text("Connected as @reach_test")
     assert mastodon.creates() == 0  # the test posted nothing
 
-    _open(page, "Publish")
+    click_page(page, "Publish")
     page.locator("summary").filter(has_text="New post").click()
     box = page.get_by_role("textbox", name="Text")
     box.fill(TEXT)

@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from core.demo import open_workspace
 from core.intake.ingest import ingest
-from tests.e2e.conftest import streamlit_app, wait_for_app
+from tests.e2e.conftest import open_page, streamlit_app
 from tests.e2e.layout import CLIPPED, CUT_LABELS
 
 pytestmark = pytest.mark.e2e
@@ -42,13 +42,8 @@ def weak_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-def _open(page: Page, url: str, name: str) -> None:
-    page.goto(f"{url}/{name}")
-    wait_for_app(page)
-
-
 def test_segments_warn_about_a_low_silhouette_and_claim_no_best_hour(page: Page, weak_app: str) -> None:
-    _open(page, weak_app, "segments")
+    open_page(page, weak_app, "segments")
     warning = page.get_by_test_id("stAlertContentWarning").filter(has_text="The silhouette is")
     expect(warning).to_contain_text("below 0.2")
     expect(warning).to_contain_text("Automatic already chose the number with the best silhouette")
@@ -63,7 +58,7 @@ def test_nothing_is_cut_off_at_420_px(browser: Browser, weak_app: str, name: str
     page = context.new_page()
     page.set_default_timeout(60_000)
     try:
-        _open(page, weak_app, name)
+        open_page(page, weak_app, name)
         page.screenshot(path=tmp_path / f"{name}-420.png", full_page=True)
         assert page.evaluate(CLIPPED) == []
         assert page.evaluate(CUT_LABELS)["out"] == []  # nor a chart label cut at the chart's edge or under its key

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import streamlit_app, wait_for_app
+from tests.e2e.conftest import open_page, streamlit_app, wait_for_app
 from tests.e2e.layout import CLIPPED, CUT_LABELS
 
 pytestmark = pytest.mark.e2e
@@ -29,13 +29,8 @@ def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-def _go(page: Page, url: str, name: str) -> None:
-    page.goto(f"{url}/{name}")
-    wait_for_app(page)
-
-
 def test_the_week_is_planned_approved_in_one_click_and_on_the_calendar(page: Page, demo_app: str) -> None:
-    _go(page, demo_app, "")
+    open_page(page, demo_app, "")
     prompt = page.locator(".st-key-timezone_prompt")
     expect(prompt).to_contain_text("Which time zone are you in?")
     prompt.get_by_role("combobox").click()
@@ -44,9 +39,9 @@ def test_the_week_is_planned_approved_in_one_click_and_on_the_calendar(page: Pag
     prompt.get_by_role("button", name="Use this time zone").click()
     expect(prompt).to_have_count(0)
 
-    _go(page, demo_app, "segments")  # step 2 before step 4, as the pages are numbered
+    open_page(page, demo_app, "segments")  # step 2 before step 4, as the pages are numbered
     expect(page.get_by_role("heading", name="Profiles")).to_be_visible(timeout=240_000)
-    _go(page, demo_app, "targeting")
+    open_page(page, demo_app, "targeting")
     accept = page.get_by_role("button", name="Accept and save the proposals")
     expect(accept).to_be_visible(timeout=120_000)
     accept.click()
@@ -58,7 +53,7 @@ def test_the_week_is_planned_approved_in_one_click_and_on_the_calendar(page: Pag
     queue.click()
     expect(page.get_by_text(f"{n} posts added to the outbox as drafts")).to_be_visible()
 
-    _go(page, demo_app, "publish")
+    open_page(page, demo_app, "publish")
     page.get_by_role("button", name=f"Approve the week ({n})").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text(f"{n} of {n} drafts will be approved")
@@ -68,7 +63,7 @@ def test_the_week_is_planned_approved_in_one_click_and_on_the_calendar(page: Pag
     expect(page.get_by_role("button", name="Approve the week (0)")).to_be_disabled()
     expect(page.get_by_text(f"Nothing left to approve: {n} posts are queued for the next seven days.")).to_be_visible()
 
-    _go(page, demo_app, "calendar")
+    open_page(page, demo_app, "calendar")
     expect(page.get_by_text("Times in Asia/Shanghai")).to_be_visible()
     # the calendar opens on the seven days just approved: every post of the week is on it
     expect(page.get_by_text(re.compile(rf"(^|· ){n} scheduled\."))).to_be_visible()
@@ -82,7 +77,7 @@ def test_no_page_cuts_anything_off_at_1280_px(browser: Browser, demo_app: str) -
     faults = {}
     try:
         for name, title in PAGES.items():
-            _go(page, demo_app, name)
+            open_page(page, demo_app, name)
             # a first start imports the demo before any page is drawn
             expect(page.get_by_role("heading", name=title, level=1, exact=True)).to_be_visible(timeout=240_000)
             ticks = page.locator(".js-plotly-plot .xtick text")

@@ -15,7 +15,7 @@ from core.demo import open_workspace
 from core.feedback.inbox import refresh_mentions
 from core.intake.ingest import ingest
 from tests.conftest import FAKE_X_KEYS
-from tests.e2e.conftest import streamlit_app, wait_for_app
+from tests.e2e.conftest import open_page, streamlit_app
 
 pytestmark = pytest.mark.e2e
 
@@ -61,11 +61,6 @@ def _events(image_topic: str) -> str:
     return "\n".join(rows) + "\n"
 
 
-def _open(page: Page, url: str, path: str) -> None:
-    page.goto(f"{url}/{path}")
-    wait_for_app(page, 180_000)
-
-
 def test_markdown_images_from_outside_are_shown_as_text_and_never_fetched(
     page: Page, tmp_path: Path, image_server, fake_x, monkeypatch
 ) -> None:
@@ -83,14 +78,14 @@ def test_markdown_images_from_outside_are_shown_as_text_and_never_fetched(
     assert refresh_mentions(ws).new == 1
 
     with streamlit_app(home, {"REACH_DEMO": "0"}) as url:
-        _open(page, url, "")
-        _open(page, url, "data")
+        open_page(page, url, "", 180_000)
+        open_page(page, url, "data", 180_000)
         expect(page.get_by_role("heading", name=f"Validation report · Shop ![d]({base}/dataset.png)")).to_be_visible()
-        _open(page, url, "segments")
+        open_page(page, url, "segments", 180_000)
         expect(page.get_by_text("Best posting hours:").first).to_be_visible(timeout=180_000)
-        _open(page, url, "interests")
+        open_page(page, url, "interests", 180_000)
         expect(page.get_by_text(f"![t]({base}/topic.png)").first).to_be_visible(timeout=180_000)
-        _open(page, url, "inbox")
+        open_page(page, url, "inbox", 180_000)
         expect(page.get_by_text(f"hi ![p]({base}/mention.png) :red[urgent] {addresses}")).to_be_visible()
         expect(page.locator("img[src^='http://127.0.0.1']")).to_have_count(0)
         # bare addresses in a mention are text, not links to click

@@ -12,7 +12,7 @@ from core.audience.segments import run_segments, save_run
 from core.delivery import outbox as publish
 from core.delivery import targeting
 from core.demo import open_workspace
-from tests.e2e.conftest import streamlit_app, wait_for_app
+from tests.e2e.conftest import click_page, streamlit_app, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -29,20 +29,13 @@ def targeting_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         yield url, home
 
 
-def _open(page: Page, url: str, name: str) -> None:
-    link = page.get_by_test_id("stSidebarNav").get_by_role("link", name=name, exact=True)
-    expect(link).to_be_visible()
-    link.click()
-    wait_for_app(page)
-
-
 def test_fill_the_week_from_the_writer_queue_it_and_see_the_drafts_on_publish(
     page: Page, targeting_app: tuple[str, Path]
 ) -> None:
     url, home = targeting_app
     page.goto(url)
     wait_for_app(page)
-    _open(page, url, "Targeting")
+    click_page(page, "Targeting")
     expect(page.get_by_role("heading", name="Fill the week")).to_be_visible()
     expect(page.locator(".st-key-targeting_queue button")).to_contain_text("Queue the week (5 posts)")
 
@@ -64,7 +57,7 @@ def test_fill_the_week_from_the_writer_queue_it_and_see_the_drafts_on_publish(
     posts = publish.list_posts(open_workspace(home, with_demo=False))
     assert len(posts) == 15 and {p.state for p in posts} == {publish.OutboxState.DRAFT}
     assert {p.template for p in posts} == {None}  # written by the writer, not a template
-    _open(page, url, "Publish")
+    click_page(page, "Publish")
     newest = posts[0]
     expect(page.locator(f"[class*='st-key-edit_text_{newest.id}_'] textarea")).to_have_value(newest.text)
     expect(page.get_by_text(f"segment {newest.segment}").first).to_be_visible()

@@ -32,7 +32,7 @@ from core.delivery import targeting
 from core.delivery.outbox import PublishSettings
 from core.demo import open_workspace
 from tests.conftest import FAKE_BLUESKY_PASSWORD, FAKE_MASTODON_TOKEN, FAKE_X_KEYS
-from tests.e2e.conftest import REPO, streamlit_app, wait_for_app
+from tests.e2e.conftest import REPO, click_page, streamlit_app, wait_for_app
 from tests.fakes.fake_bluesky import FakeBluesky
 from tests.fakes.fake_mastodon import FakeMastodon
 from tests.fakes.fake_x import FakeX
@@ -83,13 +83,6 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             yield Setup(url, home, env, x, mastodon, bluesky)
 
 
-def _open(page: Page, name: str) -> None:
-    link = page.get_by_test_id("stSidebarNav").get_by_role("link", name=name, exact=True)
-    expect(link).to_be_visible()
-    link.click()
-    wait_for_app(page)
-
-
 def _core(setup: Setup, *argv: str) -> str:
     """``python -m core …`` on the app's workspace, as cron would run it; its standard output."""
     done = subprocess.run(
@@ -124,7 +117,7 @@ def test_a_week_on_three_networks_from_settings_to_the_inbox(page: Page, setup: 
     wait_for_app(page)
 
     # Settings: each channel's keys are set, and a connection test says whose account they are
-    _open(page, "Settings")
+    click_page(page, "Settings")
     for name, handle in (("x", "@reach_test"), ("mastodon", "@reach_test"), ("bluesky", f"@{bluesky.handle}")):
         card = page.locator(f".st-key-settings_channel_{name}")
         card.get_by_role("button", name="Test connection").click()
@@ -133,7 +126,7 @@ def test_a_week_on_three_networks_from_settings_to_the_inbox(page: Page, setup: 
     assert x.texts() == [] and mastodon.creates() == 0 and bluesky.records == []
 
     # Targeting: the week for X, Mastodon + Bluesky, and all three; X's cost before queueing
-    _open(page, "Targeting")
+    click_page(page, "Targeting")
     estimate = page.get_by_test_id("stAlertContentInfo").filter(has_text="on X this week")
     expect(estimate).to_contain_text("on X this week: 2 posts")  # the rules for "x" and "x+mastodon+bluesky"
     page.get_by_text("Approve and schedule them").click()
@@ -152,7 +145,7 @@ def test_a_week_on_three_networks_from_settings_to_the_inbox(page: Page, setup: 
     x.fail_next(429)
     mastodon.fail_next(503)
     bluesky.delay_next(2.0)
-    _open(page, "Publish")
+    click_page(page, "Publish")
     page.get_by_role("button", name="Publish due now (6)").click()
     report = page.get_by_test_id("stAlertContentWarning").first
     expect(report).to_contain_text("failed 0.")
@@ -179,7 +172,7 @@ def test_a_week_on_three_networks_from_settings_to_the_inbox(page: Page, setup: 
         mastodon.set_metrics(status.id, favourites_count=5 + n, reblogs_count=1)
     for n, record in enumerate(bluesky.records):
         record.likes, record.reposts = 9 + n, 3
-    _open(page, "Results")
+    click_page(page, "Results")
     page.locator(".st-key-results_refresh button").click()
     expect(_success(page)).to_contain_text("6 posts updated")
     wait_for_app(page)
@@ -196,14 +189,14 @@ def test_a_week_on_three_networks_from_settings_to_the_inbox(page: Page, setup: 
     assert spend["posts"] == 2
     shown = re.compile(rf"X in \d{{4}}-\d\d: 2 posts and \d+ reads by Reach ≈ \${spend['estimated_usd']:.2f}")
     expect(page.get_by_text(shown)).to_be_visible()
-    _open(page, "Home")
+    click_page(page, "Home")
     expect(page.get_by_text(f"X ≈ ${spend['estimated_usd']:.2f} this month")).to_be_visible()
 
     # Inbox: a mention on each network, each with its badge; a reply goes back through Mastodon
     x.add_mention("@reach_test is the collagen unflavoured?", username="xena")
     asked = mastodon.add_mention("@reach_test do you ship to Lyon?", username="lily")
     bluesky.add_mention(f"@{bluesky.handle} loved the protein tip!", handle="jason.bsky.social")
-    _open(page, "Inbox")
+    click_page(page, "Inbox")
     page.locator(".st-key-inbox_refresh button").click()
     expect(_success(page)).to_contain_text("3 new mentions (X 1, Mastodon 1, Bluesky 1).")
     wait_for_app(page)
@@ -229,7 +222,7 @@ def test_x_out_of_credits_waits_with_one_message_then_resumes_on_its_own(page: P
 
     page.goto(setup.url)
     wait_for_app(page)
-    _open(page, "Publish")
+    click_page(page, "Publish")
     page.get_by_role("button", name=re.compile(r"Publish due now \(\d+\)")).click()
     report = page.get_by_test_id("stAlertContentWarning").first
     expect(report).to_contain_text(f"post {ids[0]}: waits in the queue until X has credits again")
@@ -245,11 +238,11 @@ def test_x_out_of_credits_waits_with_one_message_then_resumes_on_its_own(page: P
 
     # reads wait too: no metrics or mentions are asked of X while it is paused
     reads = len([r for r in x.requests if r[0] == "GET"])
-    _open(page, "Results")
+    click_page(page, "Results")
     expect(page.get_by_test_id("stAlertContentError").filter(has_text="top up your X API credits")).to_have_count(1)
     page.locator(".st-key-results_refresh button").click()
     wait_for_app(page)
-    _open(page, "Home")
+    click_page(page, "Home")
     expect(page.get_by_test_id("stAlertContentError").filter(has_text="top up your X API credits")).to_have_count(1)
     _core(setup, "inbox", "--refresh")
     assert len([r for r in x.requests if r[0] == "GET"]) == reads
