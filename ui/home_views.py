@@ -17,7 +17,7 @@ from ui.publish_views import STATE_ICONS
 
 #: Days shown before today and from today on.
 BEFORE, AHEAD = 7, 7
-#: What the bars count, in stacking order, with their colours (the Calendar's, roughly).
+#: What the bars count, in stacking order, with their colours.
 KINDS = {"published": "#2e7d4f", "queued": "#8cbf9f", "failed": "#d1495b", "draft": "#c9c2b0"}
 
 
